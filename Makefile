@@ -1,0 +1,59 @@
+# Two entry points matter: `make demo` and `make test`. Both build everything they need
+# from nothing: a virtual environment, the package, the UI's npm assets and, for the
+# browser tests, Debian's chromium.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+UI_DIR := statemachine_engine/monitor/ui
+UI_STAMP := $(UI_DIR)/node_modules/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: install ui-assets browser test test-quick lint typecheck demo bench clean
+
+install: $(STAMP) ui-assets
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Browser libraries come from the npm registry through the lock file; nothing is vendored.
+ui-assets: $(UI_STAMP)
+
+$(UI_STAMP): $(wildcard $(UI_DIR)/package-lock.json)
+	@if [ -f $(UI_DIR)/package.json ]; then \
+		cd $(UI_DIR) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed-stamp; \
+	else mkdir -p $(UI_DIR)/node_modules && touch $(UI_STAMP); fi
+
+# Debian's chromium for the browser tests; never a downloaded browser build.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
+	fi
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check statemachine_engine tests bench examples
+	$(VENV)/bin/ruff format --check statemachine_engine tests bench examples
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+test: install browser lint typecheck
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The edit-test loop: everything but the slow end-to-end tests.
+test-quick: install
+	$(VENV)/bin/pytest -m "not slow" -q $(PYTEST_ARGS)
+
+demo: install
+	$(VENV)/bin/statemachine run examples/demo/statemachine-project.yaml
+
+bench: install
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) $(UI_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache

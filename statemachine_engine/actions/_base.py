@@ -1,0 +1,111 @@
+"""The action API: what custom actions subclass, and what the runtime offers them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    from statemachine_engine.config import MachineSpec
+    from statemachine_engine.persistence._protocol import Store
+
+
+class ActionHost(Protocol):
+    """The running machine, as an action sees it (``self.host``)."""
+
+    @property
+    def machine_name(self) -> str: ...
+
+    @property
+    def spec(self) -> MachineSpec: ...
+
+    @property
+    def store(self) -> Store | None:
+        """The runtime's store, or None when it runs without one."""
+        ...
+
+    def publish(self, event_type: str, payload: Mapping[str, Any]) -> None:
+        """Publish a machine event (``activity_log``, ``job_started``, ...) for this machine."""
+        ...
+
+    def log_activity(self, message: str, level: str = "info", **fields: Any) -> None:
+        """Publish an ``activity_log`` event (shown in the monitor's activity log)."""
+        ...
+
+    async def send(
+        self,
+        target: str,
+        event_type: str,
+        payload: Any = None,
+        *,
+        job_id: str | None = None,
+    ) -> None:
+        """Deliver an event to a machine in this runtime or, through the transport, in another.
+
+        Raises ActorStopped or TransportError when it cannot be delivered.
+        """
+        ...
+
+    async def spawn(
+        self,
+        config_path: str,
+        *,
+        name: str,
+        context: Mapping[str, Any] | None = None,
+        on_done: str | None = None,
+        process: bool = False,
+    ) -> str:
+        """Start a child machine; returns its name. ``on_done`` is sent back to this machine
+        when the child reaches a final state."""
+        ...
+
+    def wall_time(self) -> float:
+        """Wall-clock seconds since the epoch (virtual in simulation)."""
+        ...
+
+
+class BaseAction:
+    """Base class of every action, built-in or custom.
+
+    Compatible with the published package: ``self.config`` is the action's mapping from the
+    YAML with placeholders already interpolated; ``execute(context)`` returns the name of the
+    event to dispatch, or None. The action may change ``context``. Actions run under trio:
+    use ``trio.sleep``, ``trio.run_process`` and friends, not asyncio.
+    """
+
+    #: outcome key -> default event name, for documentation and the linter
+    EVENTS: ClassVar[Mapping[str, str | None]] = {"success": None}
+    #: keys an action of this type must have
+    REQUIRED: ClassVar[tuple[str, ...]] = ()
+    #: keys it reads besides the common ones (type, description, success, error, params)
+    KEYS: ClassVar[tuple[str, ...]] = ()
+
+    host: ActionHost
+
+    def __init__(self, action_config: Mapping[str, Any]) -> None:
+        self.config: dict[str, Any] = dict(action_config)
+        self.logger = logging.getLogger(f"{type(self).__module__}.{type(self).__name__}")
+
+    async def execute(self, context: dict[str, Any]) -> str | None:
+        raise NotImplementedError(f"{type(self).__name__}.execute")
+
+    def get_description(self) -> str:
+        return str(self.config.get("description") or f"{type(self).__name__} action")
+
+    def get_config_value(self, key: str, default: Any = None) -> Any:
+        """A key at the top level of the action, else under ``params:``, else ``default``."""
+        if key in self.config:
+            return self.config[key]
+        params = self.config.get("params")
+        if isinstance(params, Mapping) and key in params:
+            return params[key]
+        return default
+
+    def event(self, key: str, default: str | None = None) -> str | None:
+        """The event name configured under ``key`` (``success``, ``error``, ``empty`` ...)."""
+        value = self.get_config_value(key, default)
+        return str(value) if value not in (None, "") else None
+
+    def get_machine_name(self, context: Mapping[str, Any]) -> str:
+        return str(context.get("machine_name", "unknown"))

@@ -1,0 +1,148 @@
+"""Finding action classes: the built-ins, and ``*_action.py`` files in an ``--actions-dir``."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+
+from statemachine_engine.actions._base import BaseAction
+from statemachine_engine.actions.builtin import ALIASES, BUILTIN_ACTIONS
+from statemachine_engine.errors import ActionLoadError, ConfigIssue
+
+
+def type_name(file: Path) -> str:
+    """``greet_action.py`` -> ``greet`` (every ``_action`` is removed, as upstream does)."""
+    return file.stem.replace("_action", "")
+
+
+def class_name(action_type: str) -> str:
+    """``start_fsm`` -> ``StartFsmAction``."""
+    return "".join(part.capitalize() for part in action_type.split("_")) + "Action"
+
+
+def discover(actions_dir: str | Path | None) -> dict[str, Path]:
+    """Custom action files under ``actions_dir`` (subfolders included), by type name."""
+    if actions_dir is None:
+        return {}
+    root = Path(actions_dir).expanduser()
+    if not root.is_dir():
+        raise ActionLoadError(
+            [
+                ConfigIssue(
+                    f"actions directory not found or not a directory: {root}", path="--actions-dir"
+                )
+            ]
+        )
+    found: dict[str, Path] = {}
+    for file in sorted(root.rglob("*_action.py")):
+        if "__pycache__" not in file.parts:
+            found[type_name(file)] = file.resolve()
+    return found
+
+
+def available_action_types(actions_dir: str | Path | None = None) -> list[str]:
+    """Every action type a config may use: built-ins, aliases and custom ones."""
+    return sorted({*BUILTIN_ACTIONS, *ALIASES, *discover(actions_dir)})
+
+
+_registries: dict[Path | None, ActionRegistry] = {}
+
+
+def get_registry(actions_dir: str | Path | None = None) -> ActionRegistry:
+    """The registry for ``actions_dir``; discovery and imports happen once per directory."""
+    key = Path(actions_dir).expanduser().resolve() if actions_dir is not None else None
+    registry = _registries.get(key)
+    if registry is None:
+        registry = _registries[key] = ActionRegistry(key)
+    return registry
+
+
+class ActionRegistry:
+    """Maps action types to classes. Custom actions override built-ins of the same type."""
+
+    def __init__(self, actions_dir: Path | None = None) -> None:
+        self.actions_dir = actions_dir
+        self.custom = discover(actions_dir)
+        self._classes: dict[str, type[BaseAction]] = {}
+
+    def types(self) -> list[str]:
+        return sorted({*BUILTIN_ACTIONS, *ALIASES, *self.custom})
+
+    def __contains__(self, action_type: str) -> bool:
+        return (
+            action_type in self.custom or action_type in BUILTIN_ACTIONS or action_type in ALIASES
+        )
+
+    def load_all(self) -> None:
+        """Import every custom action now, so a broken file fails at start, not mid-run."""
+        for action_type in self.custom:
+            self.get(action_type)
+
+    def get(self, action_type: str) -> type[BaseAction]:
+        cls = self._classes.get(action_type)
+        if cls is None:
+            cls = self._classes[action_type] = self._load(action_type)
+        return cls
+
+    def _load(self, action_type: str) -> type[BaseAction]:
+        if action_type in self.custom:
+            return self._load_file(action_type, self.custom[action_type])
+        target = ALIASES.get(action_type, action_type)
+        if target in self.custom:
+            return self._load_file(target, self.custom[target])
+        module_name = BUILTIN_ACTIONS.get(target)
+        if module_name is None:
+            raise ActionLoadError(
+                [
+                    ConfigIssue(
+                        f"unknown action type {action_type!r}; known: {', '.join(self.types())}",
+                        path="type",
+                    )
+                ]
+            )
+        module = importlib.import_module(module_name)
+        cls: type[BaseAction] = getattr(module, class_name(target))
+        return cls
+
+    def _load_file(self, action_type: str, file: Path) -> type[BaseAction]:
+        module_name = f"statemachine_engine_custom_actions.{action_type}"
+        spec = importlib.util.spec_from_file_location(module_name, file)
+        if spec is None or spec.loader is None:
+            raise ActionLoadError([ConfigIssue("cannot import this file", file=str(file))])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException as exc:
+            sys.modules.pop(module_name, None)
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            tb = "".join(traceback.format_exception(exc))
+            raise ActionLoadError(
+                [
+                    ConfigIssue(
+                        f"custom action {action_type!r} failed to import:\n{tb}", file=str(file)
+                    )
+                ]
+            ) from exc
+        expected = class_name(action_type)
+        cls = getattr(module, expected, None)
+        if not (isinstance(cls, type) and issubclass(cls, BaseAction)):
+            found = sorted(
+                n for n, v in vars(module).items() if isinstance(v, type) and n.endswith("Action")
+            )
+            what = "is not a BaseAction subclass" if cls is not None else "is not defined"
+            raise ActionLoadError(
+                [
+                    ConfigIssue(
+                        f"class {expected} {what} in this file (classes found: "
+                        f"{', '.join(found) or 'none'}); a file named {file.name} must define "
+                        f"class {expected}(BaseAction)",
+                        file=str(file),
+                    )
+                ]
+            )
+        return cls

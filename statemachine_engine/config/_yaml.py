@@ -1,0 +1,122 @@
+"""YAML reading: safe load that keeps positions, and the legacy comment state groups."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from statemachine_engine.errors import ConfigError, ConfigIssue
+
+Path = tuple[str | int, ...]
+Positions = dict[Path, tuple[int, int]]
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose booleans are only true/false: `on`, `off`, `yes`, `no` stay strings."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+def format_path(path: Path) -> str:
+    """``("transitions", 3, "to")`` -> ``$.transitions[3].to``."""
+    out = "$"
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def load_yaml(text: str, file: str | None = None) -> tuple[Any, Positions]:
+    """Parse one YAML document; return the data and the (line, column) of every node."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(p for p in (exc.context, exc.problem) if p) or str(exc)
+        raise ConfigError(
+            [
+                ConfigIssue(
+                    f"YAML syntax error: {problem}",
+                    file=file,
+                    line=mark.line + 1 if mark else None,
+                    column=mark.column + 1 if mark else None,
+                )
+            ],
+            file=file,
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([ConfigIssue(f"YAML error: {exc}", file=file)], file=file) from None
+    finally:
+        loader.dispose()
+    positions: Positions = {}
+    if node is not None:
+        _collect_positions(node, (), positions)
+    return data, positions
+
+
+def _collect_positions(node: yaml.Node, path: Path, out: Positions) -> None:
+    out[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else str(key.start_mark)
+            out.setdefault(
+                (*path, name, "<key>"), (key.start_mark.line + 1, key.start_mark.column + 1)
+            )
+            _collect_positions(value, (*path, name), out)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _collect_positions(item, (*path, index), out)
+
+
+def position_of(positions: Positions, path: Path) -> tuple[int | None, int | None]:
+    """The position of ``path``, else of its nearest ancestor that exists."""
+    while True:
+        if path in positions:
+            return positions[path]
+        if not path:
+            return None, None
+        path = path[:-1]
+
+
+_GROUP_MARK = re.compile(r"#\s*===")
+
+
+def comment_state_groups(text: str) -> dict[str, list[str]]:
+    """Groups declared as ``# === NAME ===`` comments inside the ``states:`` list.
+
+    This is the published package's convention; ``state_groups:`` is the first-class form.
+    A trailing ``STATES`` word is dropped from the name (``MAIN LOOP STATES`` -> ``MAIN LOOP``).
+    """
+    groups: dict[str, list[str]] = {}
+    current: str | None = None
+    inside = False
+    for raw in text.splitlines():
+        stripped = raw.strip()
+        if not inside:
+            inside = raw.startswith("states:")
+            continue
+        if raw and not raw[0].isspace() and not raw.startswith("#") and ":" in raw:
+            break
+        if _GROUP_MARK.search(stripped) and stripped.startswith("#"):
+            name = stripped[1:].replace("=", "").strip()
+            if name.endswith(" STATES"):
+                name = name[: -len(" STATES")].strip()
+            current = name
+            groups.setdefault(current, [])
+        elif stripped.startswith("- ") and current is not None:
+            state = stripped[2:].split("#", 1)[0].strip().strip("'\"")
+            if state:
+                groups[current].append(state)
+    return {name: states for name, states in groups.items() if states}

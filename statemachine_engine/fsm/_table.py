@@ -1,0 +1,109 @@
+"""The pure step function and spec queries: no I/O, no trio, no clock.
+
+A :class:`Table` is a machine spec compiled for constant-time lookups. The rules it encodes
+(ARCHITECTURE.md, "Machine semantics"):
+
+* transitions whose ``from`` names the state win over ``from: "*"`` ones; within each group,
+  the first in file order wins;
+* a state arms one deadline per distinct ``timeout(N)`` event that can fire from it, and the
+  earliest is the one that matters (leaving the state disarms the rest);
+* a state is final if the spec says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+from statemachine_engine.config import WILDCARD, MachineSpec, Transition
+
+
+@attrs.frozen(hash=False)
+class Table:
+    spec: MachineSpec
+    specific: dict[tuple[str, str], Transition]
+    wildcard: dict[str, Transition]
+    final: frozenset[str]
+    _timers: dict[str, tuple[tuple[float, str], ...]] = attrs.field(factory=dict, alias="timers")
+
+    def select(self, state: str, event: str) -> Transition | None:
+        """The transition ``event`` fires from ``state``, or None."""
+        found = self.specific.get((state, event))
+        if found is None:
+            found = self.wildcard.get(event)
+        return found
+
+    def timers(self, state: str) -> tuple[tuple[float, str], ...]:
+        """``(seconds, event)`` for every timeout that can fire from ``state``, earliest first."""
+        cached = self._timers.get(state)
+        if cached is None:
+            cached = _timers_for(self, state)
+            self._timers[state] = cached
+        return cached
+
+    def first_timer(self, state: str) -> tuple[float, str] | None:
+        timers = self.timers(state)
+        return timers[0] if timers else None
+
+    def is_final(self, state: str) -> bool:
+        return state in self.final
+
+    def step(self, state: str, event: str) -> str | None:
+        """The state after ``event`` in ``state``, or None when nothing fires."""
+        found = self.select(state, event)
+        return found.to if found is not None else None
+
+
+def compile_spec(spec: MachineSpec) -> Table:
+    specific: dict[tuple[str, str], Transition] = {}
+    wildcard: dict[str, Transition] = {}
+    for t in spec.transitions:
+        if t.wildcard:
+            wildcard.setdefault(t.event, t)
+        for state in t.from_:
+            if state != WILDCARD:
+                specific.setdefault((state, t.event), t)
+    return Table(spec=spec, specific=specific, wildcard=wildcard, final=spec.final_states)
+
+
+def _timers_for(table: Table, state: str) -> tuple[tuple[float, str], ...]:
+    found: dict[str, tuple[float, int]] = {}
+    for t in table.spec.transitions:
+        seconds = t.timeout
+        if seconds is None or t.event in found or not t.applies_to(state):
+            continue
+        if table.select(state, t.event) is not None:
+            found[t.event] = (seconds, t.index)
+    ordered = sorted(found.items(), key=lambda item: item[1])
+    return tuple((seconds, event) for event, (seconds, _) in ordered)
+
+
+def select_transition(spec: MachineSpec, state: str, event: str) -> Transition | None:
+    """Reference rule by linear scan (what :meth:`Table.select` computes in O(1))."""
+    wildcard: Transition | None = None
+    for t in spec.transitions:
+        if t.event != event:
+            continue
+        if state in t.from_:
+            return t
+        if wildcard is None and t.wildcard:
+            wildcard = t
+    return wildcard
+
+
+def run_events(table: Table, state: str, events: Iterable[str]) -> list[tuple[str, str, str]]:
+    """Fold ``events`` through the step function: the ``(from, event, to)`` of each that fired.
+
+    Stops after a final state is entered. This is the trace a machine without actions must
+    produce for the same events.
+    """
+    trace: list[tuple[str, str, str]] = []
+    for event in events:
+        if table.is_final(state):
+            break
+        target = table.step(state, event)
+        if target is not None:
+            trace.append((state, event, target))
+            state = target
+    return trace

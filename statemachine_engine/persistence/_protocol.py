@@ -1,0 +1,171 @@
+"""What the runtime and the actions need from a store (SQLite today, PostgreSQL later).
+
+Two halves:
+
+* recording (``machine_started``, ``transition``, ``error``, ...): called from machines on the
+  hot path; each call only queues the write and returns at once. A writer task commits the
+  queue in batches (group commit).
+* the job queue and reads: ``async`` methods; none of them blocks the trio loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+JOB_STATUSES = ("pending", "processing", "completed", "failed")
+
+
+@attrs.frozen(hash=False)
+class Job:
+    """One row of the ``jobs`` table."""
+
+    id: int
+    job_id: str
+    job_type: str
+    machine_type: str | None = None
+    priority: int = 5
+    data: Mapping[str, Any] = attrs.field(factory=dict)
+    status: str = "pending"
+    attempts: int = 0
+    max_attempts: int = 3
+    run_at: float | None = None
+    claimed_by: str | None = None
+    lease_until: float | None = None
+    result: Any = None
+    error_message: str | None = None
+    source_job_id: str | None = None
+    created_at: float | None = None
+    started_at: float | None = None
+    completed_at: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The row as actions see it in the context (``current_job``)."""
+        return attrs.asdict(self, recurse=False) | {"data": dict(self.data)}
+
+
+@runtime_checkable
+class Recorder(Protocol):
+    """History and registry writes made by a runtime. Every method returns at once."""
+
+    def machine_started(
+        self,
+        machine_name: str,
+        *,
+        current_state: str,
+        config_type: str,
+        pid: int | None,
+        endpoint: str | None,
+        timestamp: float,
+    ) -> None: ...
+
+    def transition(
+        self,
+        machine_name: str,
+        *,
+        from_state: str,
+        to_state: str,
+        event: str,
+        timestamp: float,
+        context: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Append to ``state_transitions`` and update the machine's registry row (state, last
+        activity, context snapshot; registry updates of one batch are coalesced)."""
+        ...
+
+    def machine_stopped(self, machine_name: str) -> None:
+        """Remove the machine's registry row."""
+        ...
+
+    def error(
+        self,
+        machine_name: str,
+        *,
+        state: str | None,
+        action: str | None,
+        message: str,
+        traceback: str | None,
+        timestamp: float,
+        job_id: str | None = None,
+    ) -> None: ...
+
+    def event_sent(
+        self,
+        *,
+        source_machine: str | None,
+        target_machine: str,
+        event_type: str,
+        payload: Any,
+        job_id: str | None,
+        status: str,
+    ) -> None:
+        """Audit one sent event in ``machine_events`` (status: delivered, failed, pending...)."""
+        ...
+
+
+@runtime_checkable
+class JobQueue(Protocol):
+    async def add_job(
+        self,
+        job_id: str,
+        job_type: str,
+        *,
+        machine_type: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        priority: int = 5,
+        run_at: float | None = None,
+        max_attempts: int = 3,
+        source_job_id: str | None = None,
+    ) -> Job:
+        """Raises DuplicateJob. Wakes workers waiting for this machine type."""
+        ...
+
+    async def claim_next(
+        self,
+        *,
+        job_type: str | None,
+        machine_type: str | None,
+        worker: str,
+        lease_seconds: float = 60.0,
+    ) -> Job | None:
+        """Atomically claim the next due pending job (priority, then run_at, then age)."""
+        ...
+
+    async def claim(self, job_id: str, *, worker: str, lease_seconds: float = 60.0) -> Job | None:
+        """Claim one pending job by id; None when it is not pending (or does not exist)."""
+        ...
+
+    async def wait_for_job(
+        self, *, job_type: str | None, machine_type: str | None, within: float
+    ) -> bool:
+        """Wait until a job for this type may be available (woken on add, no polling in
+        process); False when ``within`` seconds pass first."""
+        ...
+
+    async def heartbeat(self, job_id: str, *, worker: str, lease_seconds: float = 60.0) -> bool: ...
+
+    async def complete(self, job_id: str, *, result: Any = None) -> Job: ...
+
+    async def fail(self, job_id: str, *, error: str, retry: bool = True) -> Job: ...
+
+    async def get_job(self, job_id: str) -> Job | None: ...
+
+    async def pending_jobs(
+        self, *, job_type: str | None, machine_type: str | None, limit: int | None = None
+    ) -> Sequence[Job]: ...
+
+    async def job_statuses(self, job_ids: Sequence[str]) -> Mapping[str, str]: ...
+
+
+@runtime_checkable
+class Store(Recorder, JobQueue, Protocol):
+    """Everything a runtime uses. Implementations also provide registry reads."""
+
+    async def machines(self) -> Sequence[Mapping[str, Any]]:
+        """Registry rows: machine_name, current_state, config_type, pid, endpoint,
+        last_activity, context."""
+        ...
+
+    async def machine(self, machine_name: str) -> Mapping[str, Any] | None: ...
