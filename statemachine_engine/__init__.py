@@ -25,7 +25,20 @@ _EXPORTS: dict[str, str] = {
     "open_runtime": "statemachine_engine.actors",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "ActionSpec",
+    "ActorRef",
+    "ActorStopped",
+    "BaseAction",
+    "ConfigError",
+    "MachineSpec",
+    "Runtime",
+    "StateMachineEngine",
+    "StateMachineError",
+    "__version__",
+    "load_config",
+    "open_runtime",
+]
 
 if TYPE_CHECKING:
     from statemachine_engine.actions import BaseAction

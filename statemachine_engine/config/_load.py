@@ -522,13 +522,12 @@ def _check(
     for t in spec.transitions:
         if not t.from_:
             out.add(("transitions", t.index, "from"), "'from' names no state")
-        if t.event.startswith("timeout(") or t.event.startswith("timeout ("):
-            if t.timeout is None:
-                out.add(
-                    ("transitions", t.index, "event"),
-                    f"malformed timeout event {t.event!r}: expected timeout(N) with N a "
-                    "number of seconds such as timeout(5) or timeout(2.5)",
-                )
+        if t.event.startswith(("timeout(", "timeout (")) and t.timeout is None:
+            out.add(
+                ("transitions", t.index, "event"),
+                f"malformed timeout event {t.event!r}: expected timeout(N) with N a "
+                "number of seconds such as timeout(5) or timeout(2.5)",
+            )
     for name, event in spec.events.items():
         for key, dot in event.context_map.items():
             if not dot or any(not part for part in dot.split(".")):
