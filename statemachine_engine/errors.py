@@ -4,6 +4,7 @@
     ├── ConfigError (ValueError)   a YAML file, flag or manifest is wrong; carries every issue
     │   └── ActionLoadError        an --actions-dir file failed to import or define its class
     ├── ActorStopped               a message was sent to, or awaited from, a stopped machine
+    ├── MailboxFull                send_nowait found the machine's bounded mailbox full
     ├── TransportError (OSError)   a socket could not be reached, answered an error, timed out
     │   └── DeliveryError          the peer answered {"ok": false, ...}
     └── StoreError                 the database could not be opened, read or written
@@ -27,6 +28,7 @@ __all__ = [
     "DeliveryError",
     "DuplicateJob",
     "JobNotFound",
+    "MailboxFull",
     "StateMachineError",
     "StoreError",
     "TransportError",
@@ -99,6 +101,15 @@ class ActorStopped(StateMachineError):
         self.machine = machine
         self.reason = reason
         super().__init__(f"machine {machine!r} is not running ({reason})")
+
+
+class MailboxFull(StateMachineError):
+    """``send_nowait`` found the machine's mailbox full; ``await send(...)`` waits instead."""
+
+    def __init__(self, machine: str, capacity: int) -> None:
+        self.machine = machine
+        self.capacity = capacity
+        super().__init__(f"mailbox of machine {machine!r} is full ({capacity} messages)")
 
 
 class TransportError(StateMachineError, OSError):

@@ -9,6 +9,7 @@ from statemachine_engine.actions._loader import (
     get_registry,
     type_name,
 )
+from statemachine_engine.actions._realtime import real_work
 
 __all__ = [
     "ActionHost",
@@ -18,5 +19,6 @@ __all__ = [
     "class_name",
     "discover",
     "get_registry",
+    "real_work",
     "type_name",
 ]

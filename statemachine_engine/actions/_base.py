@@ -80,6 +80,9 @@ class BaseAction:
     REQUIRED: ClassVar[tuple[str, ...]] = ()
     #: keys it reads besides the common ones (type, description, success, error, params)
     KEYS: ClassVar[tuple[str, ...]] = ()
+    #: keys the runtime passes through without interpolation (the action interpolates them
+    #: itself, as bash does for ``command`` to quote values for the shell)
+    RAW_KEYS: ClassVar[tuple[str, ...]] = ()
 
     host: ActionHost
 

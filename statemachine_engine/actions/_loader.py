@@ -63,17 +63,34 @@ def get_registry(actions_dir: str | Path | None = None) -> ActionRegistry:
 class ActionRegistry:
     """Maps action types to classes. Custom actions override built-ins of the same type."""
 
-    def __init__(self, actions_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        actions_dir: Path | None = None,
+        *,
+        custom: dict[str, Path] | None = None,
+        extra: dict[str, type[BaseAction]] | None = None,
+    ) -> None:
         self.actions_dir = actions_dir
-        self.custom = discover(actions_dir)
-        self._classes: dict[str, type[BaseAction]] = {}
+        self.custom = discover(actions_dir) if custom is None else custom
+        self.extra = dict(extra or {})
+        self._classes: dict[str, type[BaseAction]] = dict(self.extra)
+
+    def with_classes(self, extra: dict[str, type[BaseAction]]) -> ActionRegistry:
+        """A registry that also knows ``extra`` classes by type (they win over files)."""
+        merged = {**self.extra, **extra}
+        registry = ActionRegistry(self.actions_dir, custom=self.custom, extra=merged)
+        registry._classes = {**self._classes, **merged}
+        return registry
 
     def types(self) -> list[str]:
-        return sorted({*BUILTIN_ACTIONS, *ALIASES, *self.custom})
+        return sorted({*BUILTIN_ACTIONS, *ALIASES, *self.custom, *self.extra})
 
     def __contains__(self, action_type: str) -> bool:
         return (
-            action_type in self.custom or action_type in BUILTIN_ACTIONS or action_type in ALIASES
+            action_type in self.extra
+            or action_type in self.custom
+            or action_type in BUILTIN_ACTIONS
+            or action_type in ALIASES
         )
 
     def load_all(self) -> None:

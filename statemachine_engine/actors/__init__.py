@@ -1,1 +1,8 @@
-"""placeholder"""
+"""Machines as trio actors: the runtime, machine actors and their refs."""
+
+from statemachine_engine.actors._host import MachineHost
+from statemachine_engine.actors._machine import MachineActor
+from statemachine_engine.actors._ref import ActorRef, ActorStatistics
+from statemachine_engine.actors._runtime import Runtime, open_runtime
+
+__all__ = ["ActorRef", "ActorStatistics", "MachineActor", "MachineHost", "Runtime", "open_runtime"]

@@ -67,8 +67,11 @@ def _strict_bool(value: Any, _: type) -> bool:
 def _describe(value: Any) -> str:
     if value is None:
         return "nothing (null)"
-    kind = {dict: "a mapping", list: "a list"}.get(type(value), type(value).__name__)
-    return f"{kind} {value!r}" if not isinstance(value, dict | list) else kind
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"
 
 
 def _make_converter() -> cattrs.Converter:
@@ -328,8 +331,8 @@ def _structure(shaped: dict[str, Any], out: _Collector) -> MachineSpec:
             out.add((key,), f"expected a list of transitions, got {_describe(value)}")
             continue
         items = enumerate(value) if key == "transitions" else value.items()
-        built = [(k, attempt(v, cls, (key, k))) for k, v in items]
-        valid = [(k, v) for k, v in built if v is not _INVALID]
+        results = [(k, attempt(v, cls, (key, k))) for k, v in items]
+        valid = [(k, v) for k, v in results if v is not _INVALID]
         if key == "transitions":
             parts[key] = [attrs.evolve(v, index=k, line=out.line((key, k))) for k, v in valid]
         else:
@@ -348,9 +351,9 @@ def _structure(shaped: dict[str, Any], out: _Collector) -> MachineSpec:
                     out.add(("actions", state), f"expected a list of actions, got {_describe(lst)}")
                     continue
                 built_actions[state] = [
-                    _placed(spec, ("actions", state, i), out)
+                    _placed(action, ("actions", state, i), out)
                     for i, a in enumerate(lst)
-                    if (spec := attempt(a, ActionSpec, ("actions", state, i))) is not _INVALID
+                    if (action := attempt(a, ActionSpec, ("actions", state, i))) is not _INVALID
                 ]
             parts["actions"] = built_actions
     structured = {k: parts.pop(k) for k in ("transitions", "events", "actions") if k in parts}
@@ -358,11 +361,10 @@ def _structure(shaped: dict[str, Any], out: _Collector) -> MachineSpec:
     if spec is _INVALID:
         bad = {p[0] for p in _bad_fields(out)}
         spec = attempt({k: v for k, v in parts.items() if k not in bad}, MachineSpec, ())
-        if spec is _INVALID:
-            spec = MachineSpec()
+    built: MachineSpec = spec if isinstance(spec, MachineSpec) else MachineSpec()
     transitions = tuple(structured.get("transitions", ()))
     return attrs.evolve(
-        spec,
+        built,
         transitions=transitions,
         events=structured.get("events", {}),
         actions={k: tuple(v) for k, v in structured.get("actions", {}).items()},
@@ -382,17 +384,17 @@ def _bad_fields(out: _Collector) -> list[Path]:
 
 def _walk_cattrs(exc: BaseException, path: Path) -> Iterable[tuple[Path, str]]:
     if isinstance(exc, IterableValidationError):
-        with_notes, without = exc.group_exceptions()
-        for sub, note in with_notes:
-            yield from _walk_cattrs(sub, (*path, note.index))
-        for sub in without:
+        indexed, loose = exc.group_exceptions()
+        for sub, index_note in indexed:
+            yield from _walk_cattrs(sub, (*path, index_note.index))
+        for sub in loose:
             yield path, _message(sub)
     elif isinstance(exc, ClassValidationError):
-        with_notes, without = exc.group_exceptions()
-        for sub, note in with_notes:
-            name = "from" if note.name == "from_" else note.name
+        named, unnamed = exc.group_exceptions()
+        for sub, name_note in named:
+            name = "from" if name_note.name == "from_" else name_note.name
             yield from _walk_cattrs(sub, (*path, name))
-        for sub in without:
+        for sub in unnamed:
             yield path, _message(sub)
     else:
         yield path, _message(exc)

@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Compatibility with the published package's module layout (``core.engine``)."""

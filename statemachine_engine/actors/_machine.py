@@ -1,0 +1,457 @@
+"""MachineActor: one machine as a trio task around the pure step function.
+
+The loop alternates two phases (ARCHITECTURE.md, "Machine semantics"):
+
+* **busy** -- the state's entry actions run in order inside a *state scope*, while a watcher
+  task reads the mailbox and the state's timeout deadline. An event that fires a transition
+  cancels the state scope; one that does not is *held* for later. An event an action returns
+  is dispatched at once (run-to-completion).
+* **idle** -- held events are examined first, in arrival order, in the current state; then
+  the machine waits on its mailbox until the deadline. An event that fires nothing here is
+  counted as unhandled and dropped.
+
+Every transition re-enters its target, self-loops included: entry actions run again and the
+timers restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import trio
+
+from statemachine_engine.actors._ref import ActorRef, ActorStatistics
+from statemachine_engine.config import (
+    ActionSpec,
+    MachineSpec,
+    Transition,
+    interpolate,
+    resolve_path,
+)
+from statemachine_engine.errors import ActorStopped, StateMachineError
+from statemachine_engine.transport import Message
+
+if TYPE_CHECKING:
+    from statemachine_engine.actions import ActionRegistry, BaseAction
+    from statemachine_engine.actors._host import MachineHost
+    from statemachine_engine.actors._runtime import Runtime
+    from statemachine_engine.fsm import Table
+
+logger = logging.getLogger("statemachine_engine.machine")
+
+#: transitions a machine may fire without blocking before it yields to other tasks
+YIELD_EVERY = 64
+#: internal transitions in a row (never waiting on mailbox or clock) reported as a busy loop
+BUSY_LOOP_THRESHOLD = 10_000
+_NEVER = float("inf")
+
+
+@attrs.define(slots=True)
+class _Fire:
+    transition: Transition
+    event: str
+    message: Message | None  # None for action-returned and timeout events
+
+
+@attrs.define(slots=True)
+class _Waiter:
+    event: trio.Event = attrs.Factory(trio.Event)
+    reached: bool = False
+
+
+class MachineActor:
+    """Runs one machine. Created and started by :class:`Runtime`; reached through ActorRef."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        spec: MachineSpec,
+        table: Table,
+        name: str,
+        context: dict[str, Any],
+        registry: ActionRegistry,
+        capacity: int,
+    ) -> None:
+        self.runtime = runtime
+        self.spec = spec
+        self.table = table
+        self.name = name
+        self.registry = registry
+        self.capacity = capacity
+        self.state = spec.initial_state
+        self.status = "starting"
+        self.context = context
+        context["machine_name"] = name
+        context["current_state"] = self.state
+        context.setdefault("event_data", {})
+        send, self._receive = trio.open_memory_channel[Message](capacity)
+        self.ref = ActorRef(self, send)
+        self.terminated = trio.Event()
+        self.host: MachineHost = runtime.make_host(self)
+        self._state_scope: trio.CancelScope | None = None
+        self._stopping = False
+        self._held: deque[Message] | None = None  # created on first use: most machines never hold
+        self._waiters: dict[str, list[_Waiter]] = {}
+        self._deadline = _NEVER
+        self._timer: _Fire | None = None
+        self._pending: _Fire | None = None  # the transition the busy phase decided on
+        self._unyielded = 0
+        self._internal_run = 0
+        self._busy_reported = False
+        self._log_counts: dict[tuple[str, str, str], int] | None = None
+        self.events_received = 0
+        self.transitions = 0
+        self.events_dropped = 0
+        self.action_events_ignored = 0
+        self.errors = 0
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[ActorRef] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """The actor task. Reports ready (with its ref) before entering the initial state."""
+        reason = "stopped"
+        self.status = "running"
+        self.runtime.machine_started(self)
+        task_status.started(self.ref)
+        try:
+            await self._main()
+            if self.table.is_final(self.state):
+                reason = "final"
+        except trio.ClosedResourceError:
+            pass  # cancel() closed the mailbox while the machine waited on it
+        except Exception as exc:  # the supervisor boundary: record, mark crashed, go on
+            reason = "crashed"
+            self.status = "crashed"
+            self.runtime.machine_crashed(self, exc)
+        finally:
+            self._receive.close()
+            if self.status != "crashed":
+                self.status = "stopped"
+            for waiters in self._waiters.values():
+                for waiter in waiters:
+                    waiter.event.set()
+            self._waiters.clear()
+            self.runtime.machine_stopped(self, reason)
+            self.terminated.set()
+
+    def cancel(self) -> None:
+        """Stop the machine: cancel what runs in its state and close its mailbox.
+
+        Machines hold no cancel scope of their own while idle (it would cost memory per
+        machine); closing the mailbox wakes an idle machine instead.
+        """
+        self._stopping = True
+        if self._state_scope is not None:
+            self._state_scope.cancel()
+        self._receive.close()
+
+    async def wait_state(self, state: str) -> None:
+        if self.state == state:
+            return
+        if self.terminated.is_set():
+            raise ActorStopped(self.name, f"{self.status} in state {self.state!r}")
+        waiter = _Waiter()
+        self._waiters.setdefault(state, []).append(waiter)
+        await waiter.event.wait()
+        if not waiter.reached:
+            raise ActorStopped(self.name, f"{self.status} in state {self.state!r}")
+
+    def statistics(self) -> ActorStatistics:
+        return ActorStatistics(
+            name=self.name,
+            state=self.state,
+            status=self.status,
+            mailbox_depth=self._receive.statistics().current_buffer_used,
+            mailbox_capacity=self.capacity,
+            held=len(self._held) if self._held is not None else 0,
+            events_received=self.events_received,
+            transitions=self.transitions,
+            events_dropped=self.events_dropped,
+            action_events_ignored=self.action_events_ignored,
+            errors=self.errors,
+        )
+
+    # -- the loop ------------------------------------------------------------------------
+
+    async def _main(self) -> None:
+        uses_start = any(t.event == "start" for t in self.spec.transitions)
+        fire = await self._enter(self.spec.initial_state)
+        if uses_start:
+            self._hold(Message(type="start", target=self.name, source="runtime"), first=True)
+        while not self.table.is_final(self.state):
+            if self._stopping:
+                return
+            if fire is None:
+                fire = await self._idle()
+            fire = await self._fire(fire)
+
+    async def _enter(self, state: str) -> _Fire | None:
+        """Enter ``state``: arm its deadline, run its entry actions. Returns the transition
+        decided while they ran, or None when the machine is idle in ``state``."""
+        self.state = state
+        self.context["current_state"] = state
+        timer = self.table.first_timer(state)
+        if timer is None:
+            self._deadline = _NEVER
+            self._timer = None
+        else:
+            seconds, event = timer
+            self._deadline = trio.current_time() + seconds
+            self._timer = _Fire(self.table.select(state, event), event, None)  # type: ignore[arg-type]
+        waiters = self._waiters.pop(state, None)
+        if waiters:
+            for waiter in waiters:
+                waiter.reached = True
+                waiter.event.set()
+        actions = self.spec.actions.get(state)
+        if self.table.is_final(state):
+            if actions:
+                with trio.CancelScope() as self._state_scope:
+                    for action in actions:
+                        await self._run_action(action)
+                self._state_scope = None
+            return None
+        if not actions:
+            return None
+        return await self._busy(state, actions)
+
+    async def _busy(self, state: str, actions: tuple[ActionSpec, ...]) -> _Fire | None:
+        self._pending = None
+        async with trio.open_nursery() as state_scope:
+            self._state_scope = state_scope.cancel_scope
+            if self._stopping:
+                state_scope.cancel_scope.cancel()
+            state_scope.start_soon(self._watch, state, state_scope.cancel_scope)
+            for action in actions:
+                event = await self._run_action(action)
+                if self._decided():
+                    break
+                if event is None:
+                    continue
+                transition = self.table.select(state, event)
+                if transition is None:
+                    self.action_events_ignored += 1
+                    continue
+                self._pending = _Fire(transition, event, None)
+                break
+            state_scope.cancel_scope.cancel()
+        self._state_scope = None
+        fire, self._pending = self._pending, None
+        return fire
+
+    async def _watch(self, state: str, state_scope: trio.CancelScope) -> None:
+        """While actions run: a mailbox event or the deadline that fires a transition cancels
+        the state scope; other events are held until the machine is idle."""
+        while True:
+            message = None
+            try:
+                if self._held is not None and len(self._held) >= self.capacity:
+                    # held events count against the mailbox: stop reading so senders feel it
+                    await trio.sleep_until(self._deadline)
+                else:
+                    with trio.move_on_at(self._deadline):
+                        message = await self._receive.receive()
+            except trio.ClosedResourceError:
+                return  # cancel(): the state scope is cancelled too
+            if self._pending is not None or state_scope.cancel_called:
+                if message is not None:
+                    self.events_received += 1
+                    self._hold(message)
+                return
+            if message is None:
+                self._pending = self._timer
+                state_scope.cancel()
+                return
+            self.events_received += 1
+            transition = self.table.select(state, message.type)
+            if transition is None:
+                self._hold(message)
+                continue
+            self._pending = _Fire(transition, message.type, message)
+            state_scope.cancel()
+            return
+
+    def _decided(self) -> bool:
+        """Whether the watcher (or an earlier action) already chose a transition."""
+        return self._pending is not None
+
+    def _hold(self, message: Message, *, first: bool = False) -> None:
+        if self._held is None:
+            self._held = deque()
+        if first:
+            self._held.appendleft(message)
+        else:
+            self._held.append(message)
+
+    async def _idle(self) -> _Fire:
+        state = self.state
+        while self._held:
+            message = self._held.popleft()
+            transition = self.table.select(state, message.type)
+            if transition is not None:
+                return _Fire(transition, message.type, message)
+            self._drop(message)
+        while True:
+            if trio.current_time() >= self._deadline:
+                assert self._timer is not None
+                return self._timer
+            try:
+                incoming = self._receive.receive_nowait()
+            except trio.WouldBlock:
+                self._unyielded = 0
+                self._internal_run = 0
+                waited = await self._wait_mailbox()
+                if waited is None:
+                    assert self._timer is not None
+                    return self._timer
+                incoming = waited
+            self.events_received += 1
+            self._internal_run = 0
+            transition = self.table.select(state, incoming.type)
+            if transition is not None:
+                return _Fire(transition, incoming.type, incoming)
+            self._drop(incoming)
+
+    async def _wait_mailbox(self) -> Message | None:
+        """The next message, or None when the state's deadline passes first."""
+        if self._deadline == _NEVER:
+            return await self._receive.receive()
+        with trio.move_on_at(self._deadline):
+            return await self._receive.receive()
+        return None
+
+    def _drop(self, message: Message) -> None:
+        self.events_dropped += 1
+        logger.debug(
+            "[%s] event %r fired nothing in state %r; dropped", self.name, message.type, self.state
+        )
+
+    async def _fire(self, fire: _Fire) -> _Fire | None:
+        """Leave the current state along ``fire.transition`` and enter its target."""
+        self._unyielded += 1
+        if self._unyielded >= YIELD_EVERY:
+            self._unyielded = 0
+            await trio.lowlevel.checkpoint()
+        if fire.message is None:
+            self._internal_run += 1
+            if self._internal_run >= BUSY_LOOP_THRESHOLD and not self._busy_reported:
+                self._report_busy_loop()
+        else:
+            self._accept(fire.message)
+        source = self.state
+        transition = fire.transition
+        self.transitions += 1
+        self.runtime.transition(self, source, transition.to, fire.event)
+        if logger.isEnabledFor(logging.INFO):
+            self._log_transition(source, fire.event, transition.to)
+        if transition.actions:
+            with trio.CancelScope() as self._state_scope:
+                for action in transition.actions:
+                    await self._run_action(action, in_transition=True)
+            self._state_scope = None
+            if self._stopping:
+                return None
+        return await self._enter(transition.to)
+
+    def _accept(self, message: Message) -> None:
+        """An external event fires: it becomes ``event_data``; ``context_map`` promotes."""
+        data = message.as_event_data()
+        self.context["event_data"] = data
+        event = self.spec.events.get(message.type)
+        if event is not None and event.context_map:
+            for key, path in event.context_map.items():
+                value = resolve_path(data, path)
+                if value is not None:
+                    self.context[key] = value
+
+    # -- actions -------------------------------------------------------------------------
+
+    async def _run_action(self, action: ActionSpec, *, in_transition: bool = False) -> str | None:
+        """Run one action; returns the event it asks for (its error event if it fails)."""
+        config: dict[str, Any] = action.config  # type: ignore[assignment]
+        try:
+            cls = self.registry.get(action.type)
+            raw = cls.RAW_KEYS
+            config = _interpolate_config(action.config, self.context, raw)
+            instance: BaseAction = cls(config)
+            instance.host = self.host
+            event = await instance.execute(self.context)
+        except Exception as exc:
+            self._action_failed(action, config, exc)
+            if in_transition:
+                return None
+            return _error_event(config)
+        if not event or in_transition:
+            return None
+        return str(event)
+
+    def _action_failed(self, action: ActionSpec, config: Any, exc: BaseException) -> None:
+        self.errors += 1
+        message = f"action {action.type!r} failed: {type(exc).__name__}: {exc}"
+        if isinstance(exc, StateMachineError):
+            message = f"action {action.type!r} failed: {exc}"
+        self.context["last_error"] = message
+        self.context["last_error_action"] = action.type
+        logger.warning("[%s] %s (state %r, %s)", self.name, message, self.state, action.path)
+        self.runtime.action_error(
+            self,
+            action=action.type,
+            message=message,
+            tb="".join(traceback.format_exception(exc)),
+        )
+
+    def _report_busy_loop(self) -> None:
+        self._busy_reported = True
+        message = (
+            f"machine {self.name!r} fired {BUSY_LOOP_THRESHOLD} transitions in a row without "
+            f"waiting for an event or a timer (now in {self.state!r}); it still yields to others"
+        )
+        logger.warning("%s", message)
+        self.host.log_activity(message, "warning")
+
+    def _log_transition(self, source: str, event: str, target: str) -> None:
+        counts = self._log_counts
+        if counts is None:
+            counts = self._log_counts = {}
+        key = (source, event, target)
+        n = counts.get(key, 0) + 1
+        counts[key] = n
+        # the first few of each transition, then every 1000th: a polling loop does not flood
+        if n <= 10:
+            logger.info("[%s] %s --%s--> %s", self.name, source, event, target)
+        elif n % 1000 == 0:
+            logger.info("[%s] %s --%s--> %s (#%d)", self.name, source, event, target, n)
+
+
+def _error_event(config: Any) -> str:
+    """The action's ``error:`` key (top level, else under ``params:``), else ``error``."""
+    if isinstance(config, dict):
+        error = config.get("error")
+        params = config.get("params")
+        if not error and isinstance(params, dict):
+            error = params.get("error")
+        if error:
+            return str(error)
+    return "error"
+
+
+def _interpolate_config(
+    config: Any, context: dict[str, Any], raw_keys: tuple[str, ...]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if key in raw_keys:
+            out[key] = value
+        elif key == "params" and isinstance(value, dict) and raw_keys:
+            out[key] = {
+                k: v if k in raw_keys else interpolate(v, context) for k, v in value.items()
+            }
+        else:
+            out[key] = interpolate(value, context)
+    return out

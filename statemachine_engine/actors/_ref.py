@@ -1,0 +1,118 @@
+"""ActorRef: the handle through which everything else talks to a machine."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import trio
+
+from statemachine_engine.errors import ActorStopped, MailboxFull
+from statemachine_engine.transport import Message
+
+if TYPE_CHECKING:
+    from statemachine_engine.actors._machine import MachineActor
+
+
+@attrs.frozen
+class ActorStatistics:
+    """A snapshot of one machine's counters."""
+
+    name: str
+    state: str
+    status: str  # starting, running, stopped, crashed
+    mailbox_depth: int
+    mailbox_capacity: int
+    held: int  # events that arrived while actions ran and wait for the machine to be idle
+    events_received: int
+    transitions: int
+    events_dropped: int  # received events that fired nothing in an idle machine
+    action_events_ignored: int  # events returned by actions that fired nothing
+    errors: int
+
+
+class ActorRef:
+    """Send events to a machine, wait for it to reach a state, stop it."""
+
+    __slots__ = ("_actor", "_send", "name")
+
+    def __init__(self, actor: MachineActor, send: trio.MemorySendChannel[Message]) -> None:
+        self.name = actor.name
+        self._actor = actor
+        self._send = send
+
+    def __repr__(self) -> str:
+        return f"<ActorRef {self.name} state={self._actor.state} {self._actor.status}>"
+
+    @property
+    def state(self) -> str:
+        return self._actor.state
+
+    @property
+    def status(self) -> str:
+        return self._actor.status
+
+    @property
+    def context(self) -> dict[str, Any]:
+        """The machine's live context (read it; let actions write it)."""
+        return self._actor.context
+
+    async def send(
+        self,
+        event: str,
+        payload: Any = None,
+        *,
+        job_id: str | None = None,
+        source: str | None = None,
+    ) -> None:
+        """Put an event in the machine's mailbox; waits while the mailbox is full."""
+        await self.send_message(
+            Message(type=event, payload=payload, target=self.name, job_id=job_id, source=source)
+        )
+
+    async def send_message(self, message: Message) -> None:
+        try:
+            await self._send.send(message)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            raise ActorStopped(self.name, self._actor.status) from None
+
+    def send_nowait(
+        self,
+        event: str,
+        payload: Any = None,
+        *,
+        job_id: str | None = None,
+        source: str | None = None,
+    ) -> None:
+        """Like :meth:`send`, but raises :class:`MailboxFull` instead of waiting."""
+        self.send_message_nowait(
+            Message(type=event, payload=payload, target=self.name, job_id=job_id, source=source)
+        )
+
+    def send_message_nowait(self, message: Message) -> None:
+        try:
+            self._send.send_nowait(message)
+        except trio.WouldBlock:
+            raise MailboxFull(self.name, self._actor.capacity) from None
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            raise ActorStopped(self.name, self._actor.status) from None
+
+    async def wait_state(self, state: str) -> None:
+        """Return once the machine is in ``state`` (at once if it already is).
+
+        Raises :class:`ActorStopped` if the machine stops in another state first.
+        """
+        await self._actor.wait_state(state)
+
+    async def wait_stopped(self) -> str:
+        """Wait until the machine has stopped; returns its status (stopped or crashed)."""
+        await self._actor.terminated.wait()
+        return self._actor.status
+
+    async def stop(self) -> None:
+        """Cancel the machine (running actions included) and wait until it has cleaned up."""
+        self._actor.cancel()
+        await self._actor.terminated.wait()
+
+    def statistics(self) -> ActorStatistics:
+        return self._actor.statistics()
