@@ -1,0 +1,60 @@
+"""Helpers the built-in actions share: bool-like flags, job ids, placeholders, failures."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from statemachine_engine.actions._base import BaseAction
+from statemachine_engine.config import resolve_path
+from statemachine_engine.config._interpolate import placeholders
+
+_TRUE = frozenset({"true", "yes", "on", "y", "1"})
+_FALSE = frozenset({"false", "no", "off", "n", "0", "", "none", "null"})
+
+
+def as_bool(value: Any, *, key: str) -> bool:
+    """A YAML flag that may arrive as a bool, a number or a string (``"false"`` is false).
+
+    Raises ValueError naming ``key`` for anything else, so a typo is not read as "yes".
+    """
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    raise ValueError(f"{key}: expected true or false, got {value!r}")
+
+
+def current_job_id(context: Mapping[str, Any]) -> str | None:
+    """The job the machine works on: ``job_id``, else ``current_job.job_id``/``.id``."""
+    for path in ("job_id", "current_job.job_id", "current_job.id"):
+        value = resolve_path(context, path)
+        if value not in (None, ""):
+            return str(value)
+    return None
+
+
+def unresolved(value: Any, context: Mapping[str, Any]) -> list[str]:
+    """Placeholder names still written in ``value`` that the context cannot resolve.
+
+    The runtime interpolates every action value first and leaves unknown placeholders as
+    written, so what is left here is a ``{name}`` the context does not have.
+    """
+    names = (name for name in placeholders(value) if resolve_path(context, name) is None)
+    return list(dict.fromkeys(names))
+
+
+def fail(action: BaseAction, context: dict[str, Any], message: str) -> str | None:
+    """Report an expected failure: set ``last_error``/``last_error_action``, log it, and
+    return the action's ``error`` event (default ``error``)."""
+    action_type = str(action.config.get("type") or type(action).__name__)
+    context["last_error"] = message
+    context["last_error_action"] = action_type
+    action.logger.warning("[%s] %s: %s", action.get_machine_name(context), action_type, message)
+    return action.event("error", "error")
