@@ -9,6 +9,15 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from statemachine_engine.transport._control_client import send_message, send_to_socket
+from statemachine_engine.transport._event_client import send_events
+from statemachine_engine.transport._paths import (
+    DEFAULT_CONTROL_PREFIX,
+    DEFAULT_EVENT_SOCKET,
+    control_socket_path,
+    endpoint_path,
+    resolve_socket_path,
+)
 from statemachine_engine.transport._protocol import (
     EVENT_TYPES,
     MAX_LINE_BYTES,
@@ -18,34 +27,82 @@ from statemachine_engine.transport._protocol import (
     Transport,
     decode_payload,
 )
+from statemachine_engine.transport._wire import (
+    LineReader,
+    WireError,
+    encode_message,
+    parse_ack,
+    parse_event,
+    parse_message,
+)
 
 _LAZY = {
+    "ControlConnection": "statemachine_engine.transport._socket_transport",
+    "ControlServer": "statemachine_engine.transport._control_server",
+    "ControlServerStatistics": "statemachine_engine.transport._control_server",
     "EventBus": "statemachine_engine.transport._memory",
+    "EventListener": "statemachine_engine.transport._event_listener",
     "FanoutPublisher": "statemachine_engine.transport._memory",
+    "ListenerStatistics": "statemachine_engine.transport._event_listener",
+    "PublisherStatistics": "statemachine_engine.transport._event_publisher",
     "RecordingPublisher": "statemachine_engine.transport._memory",
+    "SocketEventPublisher": "statemachine_engine.transport._event_publisher",
+    "SocketTransport": "statemachine_engine.transport._socket_transport",
     "Subscription": "statemachine_engine.transport._memory",
 }
 
 if TYPE_CHECKING:
+    from statemachine_engine.transport._control_server import (
+        ControlServer,
+        ControlServerStatistics,
+    )
+    from statemachine_engine.transport._event_listener import EventListener, ListenerStatistics
+    from statemachine_engine.transport._event_publisher import (
+        PublisherStatistics,
+        SocketEventPublisher,
+    )
     from statemachine_engine.transport._memory import (
         EventBus,
         FanoutPublisher,
         RecordingPublisher,
         Subscription,
     )
+    from statemachine_engine.transport._socket_transport import ControlConnection, SocketTransport
 
 __all__ = [
+    "DEFAULT_CONTROL_PREFIX",
+    "DEFAULT_EVENT_SOCKET",
     "EVENT_TYPES",
     "MAX_LINE_BYTES",
+    "ControlConnection",
+    "ControlServer",
+    "ControlServerStatistics",
     "EventBus",
+    "EventListener",
     "FanoutPublisher",
+    "LineReader",
+    "ListenerStatistics",
     "MachineEvent",
     "Message",
     "Publisher",
+    "PublisherStatistics",
     "RecordingPublisher",
+    "SocketEventPublisher",
+    "SocketTransport",
     "Subscription",
     "Transport",
+    "WireError",
+    "control_socket_path",
     "decode_payload",
+    "encode_message",
+    "endpoint_path",
+    "parse_ack",
+    "parse_event",
+    "parse_message",
+    "resolve_socket_path",
+    "send_events",
+    "send_message",
+    "send_to_socket",
 ]
 
 

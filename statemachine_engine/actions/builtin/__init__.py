@@ -11,6 +11,15 @@ BUILTIN_ACTIONS: dict[str, str] = {
         "sleep",
         "send_event",
         "start_fsm",
+        "bash",
+        "check_database_queue",
+        "claim_job",
+        "get_pending_jobs",
+        "wait_for_jobs",
+        "complete_job",
+        "fail_job",
+        "clear_events",
+        "check_machine_state",
     )
 }
 

@@ -1,0 +1,282 @@
+"""``bash``: run a shell command; its exit status picks the next event.
+
+The command runs as ``/bin/sh -c COMMAND`` in its own process group. A timeout, or the
+machine leaving the state while it runs, kills the whole group (grandchildren included).
+
+Quoting. The runtime hands this action its ``command`` template uninterpolated
+(``RAW_KEYS``); placeholders are filled here by ``interpolate_shell``, which quotes each
+value for where it stands (bare word, inside ``'...'``, inside ``"..."``), so no value from
+an event payload or a job can add a command. As in the published package, a current job
+whose ``data`` holds a ``command`` overrides the YAML one, and while a job is current its
+``data`` fields (then the received payload's) are visible to placeholders, and
+``{primary|fallback}`` picks the first of two names that has a value.
+
+Environment. The command inherits the runtime's environment, plus one variable per context
+entry whose key is an identifier and whose value is a string, number or boolean, named
+``SM_`` + the key in upper case (``job_id`` -> ``SM_JOB_ID``; booleans are ``true`` /
+``false``). The prefix means context data can never replace ``PATH``, ``HOME``,
+``LD_PRELOAD`` or any other variable the shell and its programs trust. Values over 32 KiB
+are not exported. The ``env:`` key adds variables verbatim, after those, for YAML authors.
+
+Output. The last 64 KiB of stdout and stderr are kept in the context as ``last_output``
+and ``last_error_output`` (trailing newlines removed) and, while the command runs, lines
+are streamed as ``activity_log`` events (stdout at level info, stderr at warning) at up
+to 20 lines a second after a burst of 100; the number of lines not streamed is reported
+once at the end.
+
+Failure. A non-zero exit sets ``last_error`` ("Command failed (exit N): <stderr tail>"),
+``last_error_action``, ``last_error_command`` and ``last_error_exit_code`` and returns
+``error_mappings[N]`` if mapped (keys may be strings or numbers), else the ``error`` event.
+Unlike the published package, ``current_job`` is kept, so an error state can still fail
+or retry the job.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import trio
+
+from statemachine_engine.actions._base import ActionHost, BaseAction
+from statemachine_engine.actions.builtin._shell import ShellResult, run_shell
+from statemachine_engine.actions.builtin._values import unresolved
+from statemachine_engine.config import interpolate_shell, resolve_path
+from statemachine_engine.config._interpolate import KNOWN_FILTERS
+
+DEFAULT_TIMEOUT = 30.0
+ENV_PREFIX = "SM_"
+ENV_VALUE_LIMIT = 32 * 1024
+STREAM_BURST = 100
+STREAM_RATE = 20.0  # lines per second once the burst is spent
+ERROR_TAIL = 2000  # characters of stderr quoted in last_error
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_FALLBACK = re.compile(
+    r"\{(?P<first>[A-Za-z_][A-Za-z0-9_.]*)\|(?P<second>[A-Za-z_][A-Za-z0-9_.]*)\}"
+)
+
+
+class BashAction(BaseAction):
+    """Run ``command`` with ``/bin/sh -c`` (see the module docstring for the details).
+
+    Keys:
+        command: the command template (required).
+        timeout: seconds before the command is killed; default 30; ``null`` for none.
+        success: event on exit status 0; default ``job_done``.
+        error: event on failure or timeout; default ``error``.
+        error_mappings: exit status -> event, e.g. ``{"3": nothing_to_do}``.
+        env: extra environment variables, a mapping of name -> value.
+        description: shown in logs instead of the command.
+    """
+
+    EVENTS: ClassVar[Mapping[str, str | None]] = {"success": "job_done", "error": "error"}
+    REQUIRED: ClassVar[tuple[str, ...]] = ("command",)
+    KEYS: ClassVar[tuple[str, ...]] = ("command", "timeout", "error_mappings", "env")
+    RAW_KEYS: ClassVar[tuple[str, ...]] = ("command",)
+
+    async def execute(self, context: dict[str, Any]) -> str | None:
+        machine = self.get_machine_name(context)
+        template = self._template(context)
+        if not template:
+            return self._fail(context, "bash: no 'command' to run", command=None)
+        try:
+            timeout = _timeout(self.get_config_value("timeout", DEFAULT_TIMEOUT))
+            mappings = _mappings(self.get_config_value("error_mappings"))
+            extra_env = _extra_env(self.get_config_value("env"))
+        except ValueError as exc:
+            return self._fail(context, f"bash: {exc}", command=template)
+
+        lookup = shell_lookup(context)
+        template = resolve_fallbacks(template, lookup)
+        missing = unresolved(template, lookup)
+        if missing:
+            self.logger.warning(
+                "[%s] bash: unsubstituted placeholders left as written: %s",
+                machine,
+                ", ".join(missing),
+            )
+        command = interpolate_shell(template, lookup)
+        description = self.config.get("description") or command
+        self.logger.info("[%s] bash: %s", machine, _shorten(str(description)))
+
+        streamer = _LineStreamer(getattr(self, "host", None), self.logger, machine)
+        try:
+            result = await run_shell(
+                command,
+                time_limit=timeout,
+                env={**os.environ, **context_env(context), **extra_env},
+                on_line=streamer,
+            )
+        except OSError as exc:
+            return self._fail(
+                context, f"bash: could not start /bin/sh: {exc.strerror or exc}", command=command
+            )
+        finally:
+            streamer.finish()
+
+        context["last_output"] = result.stdout.rstrip("\n")
+        context["last_error_output"] = result.stderr.rstrip("\n")
+        if result.timed_out:
+            return self._fail(
+                context, f"Command timed out after {timeout:g} seconds", command=command
+            )
+        code = result.returncode
+        if code == 0:
+            return self.event("success", "job_done")
+        return self._failed(context, result, command, mappings)
+
+    def _template(self, context: Mapping[str, Any]) -> str:
+        job_command = resolve_path(context, "current_job.data.command")
+        if isinstance(job_command, str) and job_command.strip():
+            self.logger.info(
+                "[%s] bash: running the command from the current job's data",
+                self.get_machine_name(context),
+            )
+            return job_command
+        command = self.get_config_value("command")
+        return command if isinstance(command, str) else ""
+
+    def _failed(
+        self,
+        context: dict[str, Any],
+        result: ShellResult,
+        command: str,
+        mappings: Mapping[str, str],
+    ) -> str | None:
+        code = result.returncode
+        tail = result.stderr.strip()[-ERROR_TAIL:]
+        self._fail(context, f"Command failed (exit {code}): {tail}", command=command, code=code)
+        mapped = mappings.get(str(code))
+        return mapped if mapped else self.event("error", "error")
+
+    def _fail(
+        self, context: dict[str, Any], message: str, *, command: str | None, code: int | None = None
+    ) -> str | None:
+        context["last_error"] = message
+        context["last_error_action"] = "bash"
+        context["last_error_command"] = command
+        context["last_error_exit_code"] = code
+        self.logger.warning("[%s] bash: %s", self.get_machine_name(context), message)
+        return self.event("error", "error")
+
+
+def shell_lookup(context: Mapping[str, Any]) -> Mapping[str, Any]:
+    """What placeholders in a command see: the context, overlaid while a job is current by
+    the job's ``data`` and then by received payload keys the job data does not have."""
+    job_data = resolve_path(context, "current_job.data")
+    if not isinstance(job_data, Mapping):
+        return context
+    lookup = dict(context)
+    lookup.update(job_data)
+    payload = resolve_path(context, "event_data.payload")
+    if isinstance(payload, Mapping):
+        lookup.update({k: v for k, v in payload.items() if k not in job_data})
+    return lookup
+
+
+def resolve_fallbacks(template: str, lookup: Mapping[str, Any]) -> str:
+    """Rewrite ``{first|second}`` to whichever placeholder has a value (filters excepted).
+
+    Only placeholder names change, never values, so quoting still applies afterwards.
+    """
+
+    def choose(match: re.Match[str]) -> str:
+        first, second = match.group("first"), match.group("second")
+        if second in KNOWN_FILTERS:
+            return match.group(0)
+        return "{%s}" % (first if resolve_path(lookup, first) is not None else second)
+
+    return _FALLBACK.sub(choose, template)
+
+
+def context_env(context: Mapping[str, Any]) -> dict[str, str]:
+    """``SM_<KEY>`` variables for the context's scalar entries (see the module docstring)."""
+    env: dict[str, str] = {}
+    for key, value in context.items():
+        if not isinstance(key, str) or not _IDENTIFIER.match(key):
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            text = str(value)
+        else:
+            continue
+        if "\0" in text or len(text) > ENV_VALUE_LIMIT:
+            continue
+        env[ENV_PREFIX + key.upper()] = text
+    return env
+
+
+def _timeout(value: Any) -> float | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null")):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not seconds > 0 or math.isinf(seconds):
+        raise ValueError(f"timeout must be a positive number of seconds, got {value!r}")
+    return seconds
+
+
+def _mappings(value: Any) -> dict[str, str]:
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"error_mappings must map exit codes to events, got {value!r}")
+    return {str(k).strip(): str(v) for k, v in value.items() if v not in (None, "")}
+
+
+def _extra_env(value: Any) -> dict[str, str]:
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"env must map variable names to values, got {value!r}")
+    env: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not _IDENTIFIER.match(key):
+            raise ValueError(f"env: {key!r} is not a valid variable name")
+        env[key] = "" if item is None else str(item)
+    return env
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _LineStreamer:
+    """Publishes output lines as activity_log events, rate-limited by a token bucket."""
+
+    def __init__(self, host: ActionHost | None, logger: Any, machine: str) -> None:
+        self.host = host
+        self.logger = logger
+        self.machine = machine
+        self.tokens = float(STREAM_BURST)
+        self.stamp = trio.current_time()
+        self.suppressed = 0
+
+    def __call__(self, stream: str, line: str) -> None:
+        self.logger.debug("[%s] bash %s: %s", self.machine, stream, line)
+        if self.host is None or not line.strip():
+            return
+        now = trio.current_time()
+        self.tokens = min(STREAM_BURST, self.tokens + (now - self.stamp) * STREAM_RATE)
+        self.stamp = now
+        if self.tokens < 1:
+            self.suppressed += 1
+            return
+        self.tokens -= 1
+        level = "info" if stream == "stdout" else "warning"
+        self.host.log_activity(line, level=level, stream=stream)
+
+    def finish(self) -> None:
+        if self.suppressed and self.host is not None:
+            self.host.log_activity(
+                f"{self.suppressed} more output lines not shown (rate limit); the last "
+                "64 KiB are in last_output / last_error_output",
+                level="info",
+            )

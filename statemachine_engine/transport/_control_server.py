@@ -1,0 +1,142 @@
+"""The control socket: JSON-line messages in, one acknowledgement line out per message.
+
+A runtime serves one Unix stream socket (``{prefix}-{machine_name}.sock``). Each line is
+parsed into a :class:`Message` and handed to the caller's ``router``; the reply is
+``{"ok": true}`` once the router returned, or ``{"ok": false, "error": "..."}`` when the
+line was unusable or the router refused it. A bad line never ends the connection.
+
+The router is awaited before the next line of that connection is read, so a router that
+blocks (a full mailbox) slows that sender down through the socket's own flow control;
+nothing is dropped. Connections are served concurrently.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import attrs
+import trio
+
+from statemachine_engine.errors import ActorStopped, StateMachineError
+from statemachine_engine.transport._protocol import MAX_LINE_BYTES, Message
+from statemachine_engine.transport._unix import bind_unix_socket
+from statemachine_engine.transport._wire import (
+    LineReader,
+    LineTooLong,
+    WireError,
+    ack_error,
+    ack_line,
+    parse_message,
+    too_long_error,
+)
+
+log = logging.getLogger(__name__)
+
+#: Receives each message. Returns None, or a mapping of extra fields for the ``ok`` reply
+#: (a ``ping`` handler may answer ``{"pong": true}``). Raises LookupError for an unknown
+#: target, ActorStopped for a stopped machine; both become error replies.
+Router = Callable[[Message], Awaitable[Mapping[str, Any] | None]]
+
+_RECEIVE_BYTES = 65536
+
+
+@attrs.define
+class ControlServerStatistics:
+    connections_open: int = 0
+    connections_total: int = 0
+    messages_accepted: int = 0
+    messages_refused: int = 0
+
+
+def _refusal(exc: BaseException, message: Message) -> str:
+    if isinstance(exc, KeyError):
+        # str(KeyError("x")) is "'x'": say what it means instead
+        name = exc.args[0] if exc.args else message.target
+        return f"unknown target {name!r}"
+    return str(exc) or type(exc).__name__
+
+
+class ControlServer:
+    """Serves the control socket at ``path``, handing each message to ``router``.
+
+    Start it with ``await nursery.start(server.run)``: it returns once the socket accepts
+    connections, or raises TransportError when the path cannot be used. Cancelling the
+    task closes every connection and removes the socket file.
+    """
+
+    def __init__(self, path: str, router: Router, *, max_line_bytes: int = MAX_LINE_BYTES) -> None:
+        self.path = path
+        self._router = router
+        self._max_line_bytes = max_line_bytes
+        self._stats = ControlServerStatistics()
+
+    def statistics(self) -> ControlServerStatistics:
+        return attrs.evolve(self._stats)
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[ControlServer] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        bound = await bind_unix_socket(self.path, what="control socket")
+        try:
+            async with trio.open_nursery() as nursery:
+                task_status.started(self)
+                await trio.serve_listeners(self._serve, [bound.listener], handler_nursery=nursery)
+        finally:
+            with trio.CancelScope(shield=True):
+                await bound.aclose()
+
+    async def _serve(self, stream: trio.SocketStream) -> None:
+        self._stats.connections_open += 1
+        self._stats.connections_total += 1
+        try:
+            async with stream:
+                await self._converse(stream)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            log.debug("control connection on %s closed by the peer", self.path)
+        finally:
+            self._stats.connections_open -= 1
+
+    async def _converse(self, stream: trio.SocketStream) -> None:
+        reader = LineReader(self._max_line_bytes)
+        while True:
+            data = await stream.receive_some(_RECEIVE_BYTES)
+            lines: list[bytes | LineTooLong] = list(reader.feed(data) if data else reader.finish())
+            # Replies to one chunk of lines go out in one write: a sender that pipelines
+            # costs one syscall per chunk, not per message.
+            replies: list[bytes] = []
+            for line in lines:
+                reply = await self._answer(line)
+                if reply is not None:
+                    replies.append(reply)
+            if replies:
+                await stream.send_all(b"".join(replies))
+            if not data:
+                return
+
+    async def _answer(self, line: bytes | LineTooLong) -> bytes | None:
+        if isinstance(line, LineTooLong):
+            self._stats.messages_refused += 1
+            log.warning("control socket %s: %s", self.path, too_long_error(self._max_line_bytes))
+            return ack_error(too_long_error(self._max_line_bytes))
+        if not line.strip():
+            return None  # blank lines (a trailing newline from a shell) are not messages
+        try:
+            message = parse_message(line)
+        except WireError as exc:
+            self._stats.messages_refused += 1
+            log.info("control socket %s: refused a line: %s", self.path, exc)
+            return ack_error(str(exc))
+        try:
+            extra = await self._router(message)
+        except (LookupError, ActorStopped, StateMachineError, ValueError) as exc:
+            self._stats.messages_refused += 1
+            return ack_error(_refusal(exc, message))
+        except Exception as exc:
+            # The boundary to a remote peer: report the bug here, answer the peer, go on.
+            self._stats.messages_refused += 1
+            log.exception("control socket %s: routing %r failed", self.path, message.type)
+            return ack_error(f"internal error while routing {message.type!r}: {exc}")
+        self._stats.messages_accepted += 1
+        return ack_line(extra)
