@@ -26,6 +26,8 @@ from collections.abc import Callable, Mapping
 import attrs
 import trio
 
+from statemachine_engine.actions._realtime import real_work
+
 #: seconds between SIGTERM and SIGKILL
 KILL_GRACE = 1.0
 #: seconds to keep reading output after the shell exited
@@ -171,21 +173,24 @@ async def run_shell(
 
     Raises OSError when the shell cannot be started.
     """
-    process = await trio.lowlevel.open_process(
-        ["/bin/sh", "-c", command],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        env=dict(env) if env is not None else None,
-        cwd=cwd,
-    )
+    with real_work():
+        process = await trio.lowlevel.open_process(
+            ["/bin/sh", "-c", command],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+        )
     assert process.stdout is not None and process.stderr is not None
     out = _Capture("stdout", output_limit, on_line)
     err = _Capture("stderr", output_limit, on_line)
     timed_out = False
     try:
-        with trio.move_on_after(time_limit if time_limit is not None else math.inf) as scope:
+        limit = time_limit if time_limit is not None else math.inf
+        # real_work: under a virtual clock (simulation) the command takes no virtual time
+        with trio.move_on_after(limit) as scope, real_work():
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(out.pump, process.stdout)
                 nursery.start_soon(err.pump, process.stderr)
