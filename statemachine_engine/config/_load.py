@@ -229,6 +229,11 @@ def _shape(data: Mapping[str, Any], out: _Collector) -> tuple[dict[str, Any], di
     if "actions_root" in shaped:
         extra["actions_root"] = shaped.pop("actions_root")
 
+    for key in ("states", "final_states", "known_context"):
+        if isinstance(shaped.get(key), str):
+            # a lone name would be structured as a tuple of its characters
+            out.add((key,), f"expected a list of names, got {_describe(shaped.pop(key))}")
+
     events = shaped.get("events")
     if isinstance(events, list):
         names: dict[str, Any] = {}
@@ -306,7 +311,8 @@ def _shape_actions(actions: Any, path: Path, out: _Collector) -> Any:
                 out.add((*path, i), "an action needs a 'type' key")
             shaped.append({"type": action.get("type", ""), "config": dict(action)})
         else:
-            shaped.append(action)
+            out.add((*path, i), f"expected a mapping with a 'type' key, got {_describe(action)}")
+            shaped.append({"type": "", "config": {}})  # keeps the later actions' indexes
     return shaped
 
 
@@ -315,9 +321,18 @@ def _structure(shaped: dict[str, Any], out: _Collector) -> MachineSpec:
     invalid items are reported and left out, and the semantic checks still run."""
 
     def attempt(value: Any, cls: Any, path: Path) -> Any:
+        if cls in _ITEM_SHAPES and not isinstance(value, Mapping):
+            out.add(path, f"expected {_ITEM_SHAPES[cls]}, got {_describe(value)}")
+            return _INVALID
         try:
             return _converter.structure(value, cls)
-        except (ClassValidationError, IterableValidationError, TypeError, ValueError) as exc:
+        except (
+            ClassValidationError,
+            IterableValidationError,
+            TypeError,
+            ValueError,
+            AttributeError,
+        ) as exc:
             for sub, message in _walk_cattrs(exc, path):
                 out.add(_original_path(sub, shaped), message)
             return _INVALID
@@ -329,6 +344,9 @@ def _structure(shaped: dict[str, Any], out: _Collector) -> MachineSpec:
             continue
         if key == "transitions" and not isinstance(value, list):
             out.add((key,), f"expected a list of transitions, got {_describe(value)}")
+            continue
+        if key == "events" and not isinstance(value, Mapping):
+            out.add((key,), f"expected a list of event names or a mapping, got {_describe(value)}")
             continue
         items = enumerate(value) if key == "transitions" else value.items()
         results = [(k, attempt(v, cls, (key, k))) for k, v in items]
@@ -372,6 +390,8 @@ def _structure(shaped: dict[str, Any], out: _Collector) -> MachineSpec:
 
 
 _INVALID = object()
+#: what a list item must look like (a non-mapping would crash cattrs' generated code)
+_ITEM_SHAPES: dict[type, str] = {Transition: "a mapping with from, to and event"}
 
 
 def _placed(action: ActionSpec, path: Path, out: _Collector) -> ActionSpec:
@@ -405,6 +425,8 @@ def _message(exc: BaseException) -> str:
         return "required key is missing"
     if isinstance(exc, ForbiddenExtraKeysError):
         return f"unknown keys: {', '.join(sorted(exc.extra_fields))}"
+    if isinstance(exc, AttributeError) and "items" in str(exc):
+        return "expected a mapping here"
     if isinstance(exc, TypeError | ValueError):
         text = str(exc)
         if "object is not iterable" in text or "not subscriptable" in text:
