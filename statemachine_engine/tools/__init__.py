@@ -1,1 +1,33 @@
-"""placeholder"""
+"""Static tools: diagrams of a machine, and the checker behind validate and lint."""
+
+from statemachine_engine.tools._diagrams import diagram_title, generate_diagrams, write_diagrams
+from statemachine_engine.tools._findings import (
+    CODES,
+    UPSTREAM_ALIASES,
+    CodeInfo,
+    Finding,
+    Severity,
+    expand_codes,
+)
+from statemachine_engine.tools._ids import base_id
+from statemachine_engine.tools._lint import LintResult, lint_paths, lint_yaml
+from statemachine_engine.tools._report import lint_json, lint_report, validate_report
+
+__all__ = [
+    "CODES",
+    "UPSTREAM_ALIASES",
+    "CodeInfo",
+    "Finding",
+    "LintResult",
+    "Severity",
+    "base_id",
+    "diagram_title",
+    "expand_codes",
+    "generate_diagrams",
+    "lint_json",
+    "lint_paths",
+    "lint_report",
+    "lint_yaml",
+    "validate_report",
+    "write_diagrams",
+]

@@ -1,0 +1,195 @@
+"""Action checks (A family): types, required and unknown keys, events nothing handles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from statemachine_engine.fsm import compile_spec
+from statemachine_engine.tools._action_info import ActionCatalog, ActionInfo
+from statemachine_engine.tools._document import ActionSite, Document, action_sites
+from statemachine_engine.tools._suggest import did_you_mean
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+
+
+def actions_roots(doc: Document) -> list[Path]:
+    """Folders named by the published linter's ``actions_root:`` key (relative to the file)."""
+    assert doc.data is not None
+    root = doc.data.get("actions_root")
+    if not isinstance(root, str) or not root:
+        return []
+    path = Path(root).expanduser()
+    return [path if path.is_absolute() else doc.folder / path]
+
+
+def truthy(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, str) and value.strip().lower() in _TRUE
+
+
+def has_key(config: Mapping[str, Any], key: str) -> bool:
+    params = config.get("params")
+    return key in config or (isinstance(params, Mapping) and key in params)
+
+
+def get_key(config: Mapping[str, Any], key: str, default: Any = None) -> Any:
+    if key in config:
+        return config[key]
+    params = config.get("params")
+    if isinstance(params, Mapping) and key in params:
+        return params[key]
+    return default
+
+
+def check_actions(doc: Document, catalog: ActionCatalog) -> None:
+    assert doc.spec is not None
+    extra = actions_roots(doc)
+    for root in extra:
+        if not root.is_dir():
+            doc.report(
+                "A001",
+                "error",
+                ("actions_root",),
+                f"actions_root folder not found: {root}",
+                "correct the path (relative to this file) or remove the key",
+            )
+    extra = [r for r in extra if r.is_dir()]
+    table = compile_spec(doc.spec)
+    import_reported: set[str] = set()
+    for site in action_sites(doc):
+        info = _type_of(doc, site, catalog, extra)
+        if info is None:
+            continue
+        if info.load_error is not None:
+            if info.type not in import_reported:
+                import_reported.add(info.type)
+                doc.report(
+                    "A006",
+                    "error",
+                    (*site.path, "type"),
+                    f"custom action {info.type!r} fails to import: {info.load_error}",
+                    f"fix {info.type}_action.py in the actions folder",
+                )
+            continue
+        _required(doc, site, info)
+        _unknown_keys(doc, site, info)
+        if site.state is not None and not table.is_final(site.state):
+            for key, event in returned_events(site.action.config, info):
+                if table.select(site.state, event) is None:
+                    _unhandled(doc, site, info, key, event)
+
+
+def _type_of(
+    doc: Document, site: ActionSite, catalog: ActionCatalog, extra: list[Path]
+) -> ActionInfo | None:
+    raw = site.action.config
+    kind = raw.get("type")
+    if "type" not in raw:
+        doc.report(
+            "A002",
+            "error",
+            site.path,
+            "this action has no type",
+            "add type: <an action type>, for example type: log",
+        )
+        return None
+    if not isinstance(kind, str) or not kind:
+        doc.report(
+            "A002",
+            "error",
+            (*site.path, "type"),
+            f"an action type must be a name, got {kind!r}",
+            "write type: <an action type>, for example type: log",
+        )
+        return None
+    info = catalog.lookup(kind, extra)
+    if info is None:
+        known = catalog.types(extra)
+        doc.report(
+            "A001",
+            "error",
+            (*site.path, "type"),
+            f"unknown action type {kind!r}{did_you_mean(kind, known)}",
+            f"use a built-in type, or pass --actions-dir with a folder holding {kind}_action.py",
+        )
+    return info
+
+
+def _required(doc: Document, site: ActionSite, info: ActionInfo) -> None:
+    for alternatives in info.required:
+        if not any(has_key(site.action.config, k) for k in alternatives):
+            names = " or ".join(repr(k) for k in alternatives)
+            doc.report(
+                "A003",
+                "error",
+                site.path,
+                f"{info.type} action needs {names}",
+                f"add {alternatives[0]}: <value> to the action",
+            )
+
+
+def _unknown_keys(doc: Document, site: ActionSite, info: ActionInfo) -> None:
+    if info.keys is None:
+        return
+    known = info.keys
+    raw = site.action.config
+    params = raw.get("params")
+    places: list[tuple[tuple[str | int, ...], Iterable[Any]]] = [(site.path, raw)]
+    if isinstance(params, Mapping):
+        places.append(((*site.path, "params"), params))
+    for path, keys in places:
+        for key in keys:
+            if str(key) not in known:
+                doc.report(
+                    "A004",
+                    "warning",
+                    (*path, str(key)),
+                    f"{info.type} action does not read key {key!r}{did_you_mean(str(key), known)}",
+                    f"remove it; {info.type} reads: {', '.join(sorted(known - {'type'}))}",
+                    key=True,
+                )
+
+
+def returned_events(config: Mapping[str, Any], info: ActionInfo) -> list[tuple[str, str]]:
+    """``(outcome key, event)`` for every event the action may return, as far as is known.
+
+    Configured outcome keys and the class defaults count; the implicit ``error`` (any action
+    may fail) does not, an explicit ``error:`` does. Names with placeholders are skipped.
+    """
+    out: dict[str, str] = {}
+    keys = dict(info.events)
+    for key in ("success", "error"):
+        keys.setdefault(key, None)
+    for key, default in keys.items():
+        if has_key(config, key):
+            value = get_key(config, key)
+        else:
+            value = None if key == "error" else default
+        if key == "success" and truthy(get_key(config, "fire_and_forget")):
+            continue
+        if isinstance(value, str) and value and "{" not in value:
+            out.setdefault(value, key)
+    mappings = get_key(config, "error_mappings")
+    if isinstance(mappings, Mapping):
+        for code, value in mappings.items():
+            if isinstance(value, str) and value and "{" not in value:
+                out.setdefault(value, f"error_mappings[{code}]")
+    return [(key, event) for event, key in out.items()]
+
+
+def _unhandled(doc: Document, site: ActionSite, info: ActionInfo, key: str, event: str) -> None:
+    configured = has_key(site.action.config, key) or key.startswith("error_mappings")
+    origin = f"its {key}" if configured else f"its default {key} event"
+    doc.report(
+        "A005",
+        "warning",
+        site.path,
+        f"{info.type} action in state {site.state!r} can return {event!r} ({origin}) but no "
+        f"transition from {site.state!r} handles it; the event is ignored and the next "
+        "action runs",
+        f"add a transition from: {site.state}, event: {event} (or from: '*'), or configure "
+        f"{key.split('[')[0]}: with an event that has one",
+    )
