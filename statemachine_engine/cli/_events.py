@@ -1,0 +1,41 @@
+"""``statemachine-events``: print live machine events (see tools/_events_monitor.py)."""
+
+from __future__ import annotations
+
+import argparse
+
+from statemachine_engine.transport._paths import DEFAULT_EVENT_SOCKET
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="statemachine-events",
+        description=(
+            "Print live machine events: from the monitor's WebSocket when one runs, else by "
+            "listening on the event socket."
+        ),
+    )
+    parser.add_argument("--machine", metavar="NAME", help="only events of this machine")
+    parser.add_argument("--format", choices=("human", "json"), default="human")
+    parser.add_argument(
+        "--duration", type=float, metavar="SECONDS", help="stop after this many seconds"
+    )
+    parser.add_argument(
+        "--event-socket-path",
+        default=DEFAULT_EVENT_SOCKET,
+        metavar="PATH",
+        help=f"event socket to listen on when no monitor runs (default {DEFAULT_EVENT_SOCKET})",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="monitor host (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=3002, help="monitor WebSocket port (3002)")
+    args = parser.parse_args(argv)
+    from statemachine_engine.tools._events_monitor import run
+
+    return run(
+        machine=args.machine,
+        format=args.format,
+        duration=args.duration,
+        host=args.host,
+        port=args.port,
+        event_socket_path=args.event_socket_path,
+    )

@@ -1,0 +1,146 @@
+"""``statemachine``: run a machine, simulate machines, or run a whole project.
+
+statemachine CONFIG [--machine-name NAME] [--actions-dir DIR] [--event-socket-path PATH]
+                    [--control-socket-prefix PATH] [--initial-context JSON] [--db PATH]
+                    [--debug] [--log-level LEVEL] [--monitor ...]
+statemachine simulate CONFIG [CONFIG ...] --events EVENTS.yaml [--until S] [--format F]
+statemachine run [MANIFEST]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="statemachine",
+        description=(
+            "Run a state machine from its YAML file until it reaches a final state. "
+            "Other forms: 'statemachine simulate ...' (virtual time) and "
+            "'statemachine run [MANIFEST]' (a whole project)."
+        ),
+    )
+    parser.add_argument("config", metavar="CONFIG", help="the machine's YAML file")
+    parser.add_argument(
+        "--machine-name",
+        metavar="NAME",
+        help="name of the machine (default: metadata.machine_name, else the file name)",
+    )
+    parser.add_argument("--actions-dir", metavar="DIR", help="folder of custom *_action.py files")
+    parser.add_argument(
+        "--event-socket-path",
+        metavar="PATH",
+        help="monitor's event socket (default /tmp/statemachine-events.sock)",
+    )
+    parser.add_argument(
+        "--control-socket-prefix",
+        metavar="PATH",
+        help="control sockets are PATH-<machine>.sock (default /tmp/statemachine-control)",
+    )
+    parser.add_argument(
+        "--initial-context",
+        metavar="JSON",
+        default="{}",
+        help="a JSON object merged into the machine's context at start",
+    )
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        help="SQLite file (default $STATEMACHINE_DB, else ./data/pipeline.db)",
+    )
+    parser.add_argument("--debug", action="store_true", help="same as --log-level DEBUG")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+        help="logging level (default INFO)",
+    )
+    parser.add_argument(
+        "--monitor",
+        action="store_true",
+        help="also serve the live monitor (WebSocket and web UI) from this process",
+    )
+    parser.add_argument("--ui-port", type=int, default=3001, help="web UI port with --monitor")
+    parser.add_argument(
+        "--websocket-port", type=int, default=3002, help="WebSocket port with --monitor"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="monitor address with --monitor")
+    # set by a parent runtime that started this one as a child process
+    parser.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
+    return parser
+
+
+def fail(message: str) -> int:
+    print(f"statemachine: {message}", file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "simulate":
+        from statemachine_engine.cli._simulate import main as simulate
+
+        return simulate(argv[1:])
+    if argv and argv[0] == "run":
+        from statemachine_engine.cli._project import main as run_project
+
+        code: int = run_project(argv[1:])
+        return code
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else getattr(logging, args.log_level),
+        format=LOG_FORMAT,
+    )
+    from statemachine_engine.config import load_config
+    from statemachine_engine.errors import ConfigError, StateMachineError
+
+    try:
+        context: Any = json.loads(args.initial_context)
+    except ValueError as exc:
+        return fail(f"--initial-context is not valid JSON: {exc}")
+    if not isinstance(context, dict):
+        return fail('--initial-context must be a JSON object, such as \'{"job_id": "j1"}\'')
+    try:
+        spec = load_config(args.config, actions_dir=args.actions_dir)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    for warning in spec.warnings:
+        logging.getLogger("statemachine_engine.config").warning("%s", warning)
+
+    from statemachine_engine.persistence._paths import resolve_db_path
+    from statemachine_engine.service import ProcessOptions, run_machine_process
+
+    monitor = None
+    if args.monitor:
+        from statemachine_engine.monitor import embedded_monitor
+
+        monitor = embedded_monitor(
+            host=args.host,
+            ui_port=args.ui_port,
+            websocket_port=args.websocket_port,
+            configs=[args.config],
+        )
+    options = ProcessOptions(
+        spec=spec,
+        name=args.machine_name or spec.default_name,
+        db=resolve_db_path(args.db),
+        context=context,
+        actions_dir=args.actions_dir,
+        event_socket_path=args.event_socket_path,
+        control_socket_prefix=args.control_socket_prefix,
+        monitor=monitor,
+        ready_fd=args.ready_fd,
+    )
+    try:
+        return run_machine_process(options)
+    except StateMachineError as exc:
+        return fail(str(exc))

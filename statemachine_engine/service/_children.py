@@ -1,0 +1,156 @@
+"""Machines started as child processes (``start_fsm`` with ``process: true``).
+
+A child runs ``python -m statemachine_engine CONFIG`` with the parent's database, socket
+paths and actions folder; its output goes to ``logs/<name>.log``. Its exit is watched: a
+clean exit sends the parent its ``on_done`` event, any other exit an ``error`` event (with
+``last_error`` saying why). Children are killed, process group and all, when the parent's
+runtime stops.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from statemachine_engine.errors import StateMachineError
+
+if TYPE_CHECKING:
+    from statemachine_engine.actors import MachineActor, Runtime
+    from statemachine_engine.service._machine_process import ProcessOptions
+
+log = logging.getLogger("statemachine_engine.children")
+
+#: how long a child may take to open its control socket before the spawn counts as failed
+READY_TIMEOUT = 15.0
+#: after SIGTERM, how long a child has to exit before SIGKILL
+KILL_GRACE = 2.0
+
+
+class ChildProcesses:
+    def __init__(self, runtime: Runtime, options: ProcessOptions, nursery: trio.Nursery) -> None:
+        self._runtime = runtime
+        self._options = options
+        self._nursery = nursery
+        self._running: dict[str, trio.Process] = {}
+        self._stopping = False
+
+    def argv(self, config_path: str, name: str, context: dict[str, Any]) -> list[str]:
+        options = self._options
+        argv = [sys.executable, "-m", "statemachine_engine", config_path, "--machine-name", name]
+        argv += ["--db", options.db]
+        if options.event_socket_path:
+            argv += ["--event-socket-path", options.event_socket_path]
+        if options.control_socket_prefix:
+            argv += ["--control-socket-prefix", options.control_socket_prefix]
+        if options.actions_dir:
+            argv += ["--actions-dir", options.actions_dir]
+        if context:
+            argv += ["--initial-context", json.dumps(context, default=str)]
+        return argv
+
+    async def spawn(
+        self,
+        parent: MachineActor,
+        config_path: str,
+        name: str,
+        context: dict[str, Any],
+        on_done: str | None,
+    ) -> None:
+        if name in self._running:
+            raise StateMachineError(f"a child process named {name!r} is already running")
+        log_dir = trio.Path(self._options.log_dir)
+        await log_dir.mkdir(parents=True, exist_ok=True)
+        log_file = log_dir / f"{name}.log"
+        # the child writes one line to this pipe once it can receive events: no polling
+        ready_read, ready_write = os.pipe()
+        argv = [*self.argv(config_path, name, context), "--ready-fd", str(ready_write)]
+        try:
+            out = await trio.to_thread.run_sync(open, str(log_file), "ab")
+            with out:
+                process = await trio.lowlevel.open_process(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=out,
+                    start_new_session=True,
+                    pass_fds=(ready_write,),
+                )
+        finally:
+            os.close(ready_write)
+        self._running[name] = process
+        log.info("started %s as process %d (log: %s)", name, process.pid, log_file)
+        ready = b""
+        async with trio.lowlevel.FdStream(ready_read) as pipe:
+            with trio.move_on_after(READY_TIMEOUT):
+                ready = await pipe.receive_some(64)
+        self._nursery.start_soon(self._watch, parent, name, process, str(log_file), on_done)
+        if not ready:
+            raise StateMachineError(
+                f"child {name} did not start (exit code {process.returncode}); see {log_file}"
+            )
+
+    async def _watch(
+        self,
+        parent: MachineActor,
+        name: str,
+        process: trio.Process,
+        log_file: str,
+        on_done: str | None,
+    ) -> None:
+        try:
+            code = await process.wait()
+        finally:
+            if process.returncode is None:
+                with trio.CancelScope(shield=True):
+                    await _kill(process)
+            self._running.pop(name, None)
+        if self._stopping:
+            return
+        payload = {"machine_name": name, "exit_code": code, "log_file": log_file}
+        if code == 0:
+            event = on_done
+        else:
+            event = "error"
+            parent.context["last_error"] = (
+                f"child process {name} exited with code {code}; see {log_file}"
+            )
+            parent.context["last_error_action"] = "start_fsm"
+            self._runtime.action_error(
+                parent, action="start_fsm", message=parent.context["last_error"], tb=""
+            )
+        if event:
+            try:
+                await parent.ref.send(event, payload, source=name)
+            except StateMachineError:
+                log.info("parent %s stopped before child %s exited", parent.name, name)
+
+    async def stop(self) -> None:
+        """Kill every child (SIGTERM, then SIGKILL after a grace period) and reap it."""
+        self._stopping = True
+        with trio.CancelScope(shield=True):
+            for process in list(self._running.values()):
+                await _kill(process)
+
+
+async def _kill(process: trio.Process) -> None:
+    if process.returncode is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    with trio.move_on_after(KILL_GRACE):
+        await process.wait()
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    await process.wait()

@@ -1,0 +1,149 @@
+"""One runtime process with a primary machine: what ``statemachine CONFIG`` runs.
+
+It wires the library's parts together: the SQLite store, the control socket (events in),
+the event socket publisher (events out to a monitor), the transport to other runtimes,
+child processes for ``start_fsm process: true``, and signal handling. SIGINT and SIGTERM
+stop the machines (running actions cancelled, children killed, socket removed, registry row
+removed, ``machine_terminated`` published) and exit 130 / 143.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import trio
+
+from statemachine_engine.actors import Runtime, open_runtime
+from statemachine_engine.config import MachineSpec
+from statemachine_engine.persistence import open_store
+from statemachine_engine.service._children import ChildProcesses
+from statemachine_engine.transport import Message
+from statemachine_engine.transport._control_server import ControlServer
+from statemachine_engine.transport._event_publisher import SocketEventPublisher
+from statemachine_engine.transport._paths import control_socket_path
+from statemachine_engine.transport._socket_transport import SocketTransport
+
+log = logging.getLogger("statemachine_engine.service")
+
+#: how long shutdown may take before the process gives up waiting (the issue allows 5 s)
+SHUTDOWN_GRACE = 4.0
+#: control message that tells a runtime a job was queued (the cross-process doorbell)
+JOB_DOORBELL = "sm.job_added"
+
+
+@attrs.frozen
+class ProcessOptions:
+    spec: MachineSpec
+    name: str
+    db: str
+    context: Mapping[str, Any] = attrs.field(factory=dict)
+    actions_dir: str | None = None
+    event_socket_path: str | None = None
+    control_socket_prefix: str | None = None
+    log_dir: str = "logs"
+    ready_fd: int | None = None  # written to once the machine can receive events
+    monitor: Any = (
+        None  # an async callable(runtime, publisher_bus, nursery) started with the runtime
+    )
+
+
+def run_machine_process(options: ProcessOptions) -> int:
+    """Run until the machine stops or a signal arrives; returns the exit code."""
+    return trio.run(_serve, options)
+
+
+async def _serve(options: ProcessOptions) -> int:
+    outcome: dict[str, int] = {}
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_watch_signals, nursery.cancel_scope, outcome)
+        code = await _run(options)
+        outcome.setdefault("code", code)
+        nursery.cancel_scope.cancel()
+    return outcome["code"]
+
+
+async def _watch_signals(scope: trio.CancelScope, outcome: dict[str, int]) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            outcome["code"] = 128 + signum
+            log.info("received %s; stopping", signal.Signals(signum).name)
+            scope.cancel()
+            return
+
+
+async def _run(options: ProcessOptions) -> int:
+    control_path = control_socket_path(options.name, options.control_socket_prefix)
+    publisher = (
+        SocketEventPublisher(options.event_socket_path)
+        if options.event_socket_path
+        else SocketEventPublisher()
+    )
+    async with open_store(options.db) as store, trio.open_nursery() as services:
+        await services.start(publisher.run)
+
+        async def lookup(target: str) -> str | None:
+            row = await store.machine(target)
+            return str(row["endpoint"]) if row and row.get("endpoint") else None
+
+        transport = SocketTransport(lookup, prefix=options.control_socket_prefix)
+        try:
+            async with open_runtime(
+                store=store,
+                publisher=publisher,
+                transport=transport,
+                actions_dir=options.actions_dir,
+                endpoint=control_path,
+            ) as runtime:
+                children = ChildProcesses(runtime, options, services)
+                runtime.process_spawner = children.spawn
+                server = ControlServer(control_path, _router(runtime, options.name, store))
+                await services.start(server.run)
+                if options.monitor is not None:
+                    await options.monitor(runtime, publisher, services)
+                ref = await runtime.spawn(options.spec, name=options.name, context=options.context)
+                if options.ready_fd is not None:
+                    _signal_ready(options.ready_fd)
+                status = await ref.wait_stopped()
+                code = 1 if status == "crashed" else 0
+                await children.stop()
+        finally:
+            with trio.move_on_after(SHUTDOWN_GRACE / 2) as flush_scope:
+                flush_scope.shield = True
+                await publisher.flush()
+            await transport.aclose()
+            services.cancel_scope.cancel()
+    return code
+
+
+def _signal_ready(fd: int) -> None:
+    try:
+        os.write(fd, b"ready\n")
+    except OSError as exc:
+        log.debug("parent's ready pipe is gone: %s", exc)
+    finally:
+        os.close(fd)
+
+
+def _router(runtime: Runtime, primary: str, store: Any) -> Any:
+    async def route(message: Message) -> None:
+        if message.type == JOB_DOORBELL:
+            payload = message.payload if isinstance(message.payload, dict) else {}
+            machine_type = payload.get("machine_type")
+            notify = getattr(store, "notify_job_added", None)
+            if notify is not None:
+                notify(machine_type)
+            return
+        target = message.target or primary
+        actor = runtime.machines.get(target)
+        if actor is None:
+            raise KeyError(target)
+        if message.target is None:
+            message = attrs.evolve(message, target=target)
+        await actor.ref.send_message(message)
+
+    return route

@@ -1,0 +1,167 @@
+"""``statemachine-events``: print live machine events.
+
+It subscribes to the monitor's WebSocket when one runs; otherwise it listens on the event
+socket itself (so it works with no monitor at all).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, TextIO
+
+import attrs
+import trio
+
+from statemachine_engine.errors import TransportError
+from statemachine_engine.transport import MachineEvent
+
+log = logging.getLogger(__name__)
+
+
+@attrs.define
+class EventPrinter:
+    """Formats events as ``human`` lines or ``json`` lines, filtered by machine name."""
+
+    format: str = "human"
+    machine: str | None = None
+    out: TextIO = attrs.field(factory=lambda: sys.stdout)
+    count: int = 0
+
+    def show(self, data: Mapping[str, Any]) -> None:
+        kind = data.get("type")
+        if kind in ("ping", "pong"):
+            return
+        if kind == "initial":
+            if self.format == "human":
+                machines = [
+                    m
+                    for m in data.get("machines", [])
+                    if self.machine is None or m.get("machine_name") == self.machine
+                ]
+                summary = ", ".join(
+                    f"{m.get('machine_name')}={m.get('current_state')}" for m in machines
+                )
+                self.out.write(f"# {len(machines)} machines running: {summary or '-'}\n")
+                self.out.flush()
+            return
+        if self.machine is not None and data.get("machine_name") != self.machine:
+            return
+        self.count += 1
+        if self.format == "json":
+            self.out.write(json.dumps(data, separators=(",", ":"), default=str) + "\n")
+        else:
+            self.out.write(human(data) + "\n")
+        self.out.flush()
+
+
+def human(data: Mapping[str, Any]) -> str:
+    payload = data.get("payload") or {}
+    stamp = data.get("timestamp") or payload.get("timestamp")
+    when = (
+        datetime.datetime.fromtimestamp(float(stamp)).strftime("%H:%M:%S.%f")[:-3]
+        if isinstance(stamp, int | float)
+        else "--:--:--.---"
+    )
+    machine = data.get("machine_name", "?")
+    kind = data.get("type")
+    if kind == "state_change":
+        text = (
+            f"{payload.get('from_state')} --{payload.get('event_trigger')}--> "
+            f"{payload.get('to_state')}"
+        )
+    elif kind == "activity_log":
+        text = f"[{payload.get('level', 'info')}] {payload.get('message', '')}"
+    elif kind == "error":
+        text = f"ERROR {payload.get('error_message', '')}"
+    elif kind in ("job_started", "job_completed"):
+        text = f"{kind.replace('_', ' ')} {payload.get('job_id')}"
+    elif kind == "machine_registered":
+        text = f"registered ({payload.get('config_type')}) in {payload.get('current_state')}"
+    elif kind == "machine_terminated":
+        text = f"terminated in {payload.get('final_state')} ({payload.get('reason', '')})"
+    else:
+        text = f"{kind} {json.dumps(dict(payload), default=str)}"
+    return f"[{when}] {machine}: {text}"
+
+
+async def follow(
+    show: Callable[[Mapping[str, Any]], None],
+    *,
+    host: str,
+    port: int,
+    event_socket_path: str,
+    announce: Callable[[str], None],
+) -> None:
+    """Follow events from the monitor's WebSocket, else from the event socket."""
+    from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
+
+    url = f"ws://{host}:{port}/ws/events"
+    connected = False
+    try:
+        async with open_websocket_url(url, connect_timeout=2, disconnect_timeout=1) as ws:
+            connected = True
+            announce(f"following {url}")
+            while True:
+                message = await ws.get_message()
+                try:
+                    show(json.loads(message))
+                except ValueError:
+                    continue
+    except ConnectionClosed:
+        announce("the monitor closed the connection")
+        return
+    except (OSError, HandshakeError) as exc:
+        if connected:
+            raise
+        log.debug("no monitor at %s (%s)", url, exc)
+
+    from statemachine_engine.transport._event_listener import EventListener
+
+    async def handle(event: MachineEvent) -> None:
+        show(event.to_dict())
+
+    listener = EventListener(handle, event_socket_path)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(listener.run)
+        announce(f"no monitor at {url}; listening on {event_socket_path}")
+        await trio.sleep_forever()
+
+
+def run(
+    *,
+    machine: str | None,
+    format: str,
+    duration: float | None,
+    host: str,
+    port: int,
+    event_socket_path: str,
+) -> int:
+    printer = EventPrinter(format=format, machine=machine)
+
+    def announce(text: str) -> None:
+        if format == "human":
+            print(f"# {text}", file=sys.stderr)
+
+    async def main() -> None:
+        with trio.move_on_after(duration if duration is not None else float("inf")):
+            await follow(
+                printer.show,
+                host=host,
+                port=port,
+                event_socket_path=event_socket_path,
+                announce=announce,
+            )
+
+    try:
+        trio.run(main)
+    except TransportError as exc:
+        print(f"statemachine-events: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    announce(f"{printer.count} events")
+    return 0
