@@ -67,16 +67,15 @@ class MachineHost:
             await self._runtime.deliver(message)
             status = "delivered"
         finally:
-            store = self._runtime.store
-            if store is not None:
-                store.event_sent(
-                    source_machine=self._actor.name,
-                    target_machine=target,
-                    event_type=event_type,
-                    payload=message.payload,
-                    job_id=job_id,
-                    status=status,
-                )
+            self._runtime.record(
+                "event_sent",
+                source_machine=self._actor.name,
+                target_machine=target,
+                event_type=event_type,
+                payload=message.payload,
+                job_id=job_id,
+                status=status,
+            )
 
     async def spawn(
         self,

@@ -66,7 +66,8 @@ class Runtime:
         self.crashes: list[tuple[str, BaseException]] = []
         self._tables: dict[int, tuple[MachineSpec, Table]] = {}
         self._seq = 0
-        self._child_processes: dict[str, Any] = {}
+        #: failures of the publisher and the store, which must never stop a machine
+        self.seam_failures: dict[str, int] = {}
         #: called with (parent, config path, name, context, on_done) for ``process: true``
         self.process_spawner: Any = None
 
@@ -102,7 +103,12 @@ class Runtime:
             mailbox_capacity or self.mailbox_capacity,
         )
         self.machines[name] = actor
-        ref: ActorRef = await self._nursery.start(actor.run)
+        try:
+            ref: ActorRef = await self._nursery.start(actor.run)
+        except BaseException:
+            if self.machines.get(name) is actor and actor.status == "starting":
+                del self.machines[name]
+            raise
         return ref
 
     def _table(self, spec: MachineSpec) -> Table:
@@ -116,9 +122,9 @@ class Runtime:
         used |= {a.type for t in spec.transitions for a in t.actions}
         unknown = sorted(t for t in used if t not in self.registry)
         if unknown:
+            known = ", ".join(self.registry.types())
             raise ConfigError(
-                f"unknown action types {', '.join(unknown)}; known: {', '.join(self.registry.types())}",
-                file=spec.source,
+                f"unknown action types {', '.join(unknown)}; known: {known}", file=spec.source
             )
 
     def ref(self, name: str) -> ActorRef:
@@ -181,7 +187,8 @@ class Runtime:
         for actor in list(self.machines.values()):
             actor.cancel()
         for actor in list(self.machines.values()):
-            await actor.terminated.wait()
+            if actor.status != "starting":
+                await actor.terminated.wait()
 
     # -- what machines report --------------------------------------------------------------
 
@@ -195,19 +202,40 @@ class Runtime:
         now = self.wall_time()
         body = dict(payload)
         body.setdefault("timestamp", now)
-        self.publisher.publish(MachineEvent(machine, event_type, body, now, self._seq))
+        self._emit(MachineEvent(machine, event_type, body, now, self._seq))
+
+    def _emit(self, event: MachineEvent) -> None:
+        # Publishers promise never to raise; one that does must not take machines down.
+        try:
+            self.publisher.publish(event)  # type: ignore[union-attr]
+        except Exception as exc:  # the publisher boundary: report once, count, go on
+            self._seam_failed("publisher", exc)
+
+    def record(self, method: str, *args: Any, **kwargs: Any) -> None:
+        if self.store is None:
+            return
+        try:
+            getattr(self.store, method)(*args, **kwargs)
+        except Exception as exc:  # the store boundary: report once, count, go on
+            self._seam_failed("store", exc)
+
+    def _seam_failed(self, what: str, exc: Exception) -> None:
+        count = self.seam_failures.get(what, 0) + 1
+        self.seam_failures[what] = count
+        if count == 1 or count % 1000 == 0:
+            logger.error("the %s failed (%d times so far): %s", what, count, exc, exc_info=exc)
 
     def machine_started(self, actor: MachineActor) -> None:
         now = self.wall_time()
-        if self.store is not None:
-            self.store.machine_started(
-                actor.name,
-                current_state=actor.state,
-                config_type=actor.spec.config_type,
-                pid=self.pid,
-                endpoint=self.endpoint,
-                timestamp=now,
-            )
+        self.record(
+            "machine_started",
+            actor.name,
+            current_state=actor.state,
+            config_type=actor.spec.config_type,
+            pid=self.pid,
+            endpoint=self.endpoint,
+            timestamp=now,
+        )
         self.publish(
             actor.name,
             "machine_registered",
@@ -222,7 +250,8 @@ class Runtime:
     def transition(self, actor: MachineActor, source: str, target: str, event: str) -> None:
         now = self.wall_time()
         if self.store is not None:
-            self.store.transition(
+            self.record(
+                "transition",
                 actor.name,
                 from_state=source,
                 to_state=target,
@@ -232,7 +261,7 @@ class Runtime:
             )
         if self.publisher is not None:
             self._seq += 1
-            self.publisher.publish(
+            self._emit(
                 MachineEvent(
                     actor.name,
                     "state_change",
@@ -249,16 +278,16 @@ class Runtime:
 
     def action_error(self, actor: MachineActor, *, action: str, message: str, tb: str) -> None:
         job_id = actor.context.get("job_id")
-        if self.store is not None:
-            self.store.error(
-                actor.name,
-                state=actor.state,
-                action=action,
-                message=message,
-                traceback=tb,
-                timestamp=self.wall_time(),
-                job_id=str(job_id) if job_id is not None else None,
-            )
+        self.record(
+            "error",
+            actor.name,
+            state=actor.state,
+            action=action,
+            message=message,
+            traceback=tb,
+            timestamp=self.wall_time(),
+            job_id=str(job_id) if job_id is not None else None,
+        )
         self.publish(
             actor.name,
             "error",
@@ -281,8 +310,7 @@ class Runtime:
         )
 
     def machine_stopped(self, actor: MachineActor, reason: str) -> None:
-        if self.store is not None:
-            self.store.machine_stopped(actor.name)
+        self.record("machine_stopped", actor.name)
         self.publish(
             actor.name,
             "machine_terminated",

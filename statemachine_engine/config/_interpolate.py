@@ -111,14 +111,19 @@ def interpolate_shell(template: str, context: Mapping[str, Any]) -> str:
 
     Each value is quoted for where it stands: bare words get ``shlex.quote``; inside single
     quotes a ``'`` is written as ``'\\''``; inside double quotes ``\\ " $ `` and backticks are
-    escaped. The command's own text is never altered.
+    escaped; inside ``$(...)`` and backquotes (even within double quotes) the value is a bare
+    word again. The command's own text is never altered.
     """
     out: list[str] = []
-    quote: str | None = None  # None, "'" or '"'
+    # open quoting contexts, innermost last: "'" and '"' quotes, "(" a subshell or "$(",
+    # "`" a backquoted substitution; "(" and "`" start a fresh, unquoted context even inside
+    # double quotes, so a value there must be quoted as a bare word
+    stack: list[str] = []
     i = 0
     n = len(template)
     while i < n:
         ch = template[i]
+        top = stack[-1] if stack else None
         if ch == "{":
             match = _PLACEHOLDER.match(template, i)
             if match is not None:
@@ -126,26 +131,39 @@ def interpolate_shell(template: str, context: Mapping[str, Any]) -> str:
                 if found is _MISSING:
                     out.append(match.group(0))
                 else:
-                    out.append(_shell_quote(_text(found), quote))
+                    quoted = _shell_quote(_text(found), top if top in ("'", '"') else None)
+                    for _ in range(stack.count("`")):
+                        # the shell strips one level of these backslashes inside backquotes
+                        quoted = re.sub(r"([\\`$])", r"\\\1", quoted)
+                    out.append(quoted)
                 i = match.end()
                 continue
-        if quote is None:
-            if ch == "\\" and i + 1 < n:
-                out.append(template[i : i + 2])
-                i += 2
-                continue
-            if ch in "'\"":
-                quote = ch
-        elif quote == "'":
+        if top == "'":
             if ch == "'":
-                quote = None
-        else:  # inside double quotes
-            if ch == "\\" and i + 1 < n:
-                out.append(template[i : i + 2])
+                stack.pop()
+        elif ch == "\\" and i + 1 < n:
+            out.append(template[i : i + 2])
+            i += 2
+            continue
+        elif top == '"':
+            if ch == '"':
+                stack.pop()
+            elif ch == "`":
+                stack.append(ch)
+            elif ch == "$" and template.startswith("$(", i):
+                stack.append("(")
+                out.append("$(")
                 i += 2
                 continue
-            if ch == '"':
-                quote = None
+        elif ch in "'\"(":
+            stack.append(ch)
+        elif ch == ")" and top == "(":
+            stack.pop()
+        elif ch == "`":
+            if top == "`":
+                stack.pop()
+            else:
+                stack.append(ch)
         out.append(ch)
         i += 1
     return "".join(out)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,25 +116,35 @@ class MachineSetup:
     context: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-def load_events(path: str | Path) -> list[ScheduledEvent]:
-    """Read an EVENTS.yaml: a list of ``{at, target, type, payload}``."""
+def load_events(path: str | Path, machines: Collection[str] | None = None) -> list[ScheduledEvent]:
+    """Read an EVENTS.yaml: a list of ``{at, target, type, payload}``.
+
+    With ``machines``, a target that names none of them is an error at its place in the file.
+    """
     file = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read events file: {exc.strerror}", file=file) from None
     data, positions = load_yaml(text, file)
-    return parse_events(data, file=file, positions=positions)
+    return parse_events(data, file=file, positions=positions, machines=machines)
 
 
 def parse_events(
-    data: Any, *, file: str | None = None, positions: Mapping[Any, tuple[int, int]] | None = None
+    data: Any,
+    *,
+    file: str | None = None,
+    positions: Mapping[Any, tuple[int, int]] | None = None,
+    machines: Collection[str] | None = None,
 ) -> list[ScheduledEvent]:
     positions = positions or {}
     issues: list[ConfigIssue] = []
 
     def bad(path: tuple[Any, ...], message: str) -> None:
-        line, col = positions.get(path, (None, None))
+        at = path
+        while at and at not in positions:  # a missing key: point at the item holding it
+            at = at[:-1]
+        line, col = positions.get(at, (None, None))
         where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
         issues.append(ConfigIssue(message, path=where, file=file, line=line, column=col))
 
@@ -157,6 +167,13 @@ def parse_events(
         if not isinstance(target, str) or not target:
             bad((i, "target"), "'target' must name a machine")
             ok = False
+        elif machines is not None and target not in machines:
+            bad(
+                (i, "target"),
+                f"no simulated machine is named {target!r}; "
+                f"machines: {', '.join(sorted(machines))}",
+            )
+            ok = False
         if not isinstance(kind, str) or not kind:
             bad((i, "type"), "'type' must name an event")
             ok = False
@@ -167,7 +184,8 @@ def parse_events(
         if unknown:
             bad(
                 (i,),
-                f"unknown keys {', '.join(sorted(map(str, unknown)))}; use at, target, type, payload",
+                f"unknown keys {', '.join(sorted(map(str, unknown)))}; "
+                "use at, target, type, payload",
             )
             ok = False
         if ok:
@@ -180,14 +198,21 @@ def parse_events(
 @contextlib.contextmanager
 def _deterministic_scheduling(seed: int) -> Iterator[None]:
     """Seed trio's scheduler coin, so that tasks woken together run in the same order on
-    every run (trio flips a coin per batch to shake out ordering bugs)."""
+    every run (trio flips a coin per batch to shake out ordering bugs).
+
+    The scheduler's deterministic mode is switched on too: importing Hypothesis (as any test
+    run does) switches trio to it, and the order must not depend on whether that happened.
+    """
     from trio._core import _run
 
     state = _run._r.getstate()
+    mode = _run._ALLOW_DETERMINISTIC_SCHEDULING
     _run._r.seed(seed)
+    _run._ALLOW_DETERMINISTIC_SCHEDULING = True  # type: ignore[misc]
     try:
         yield
     finally:
+        _run._ALLOW_DETERMINISTIC_SCHEDULING = mode  # type: ignore[misc]
         _run._r.setstate(state)
 
 
@@ -223,7 +248,9 @@ async def run_simulation(
         refs = [await runtime.spawn(m.spec, name=m.name, context=m.context) for m in machines]
         with trio.move_on_at(start + until):
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(_feed, runtime, list(events), start)
+                # stable: events at the same time keep their given order
+                timeline = sorted(events, key=lambda e: e.at)
+                nursery.start_soon(_feed, runtime, timeline, start)
                 for ref in refs:
                     nursery.start_soon(ref.wait_stopped)
         end = trio.current_time() - start
@@ -292,7 +319,7 @@ def simulate(
                 f"two simulated machines are named {setup.name!r}; names must be unique"
             )
         seen.add(setup.name)
-    scheduled = load_events(events) if isinstance(events, str | Path) else list(events)
+    scheduled = load_events(events, seen) if isinstance(events, str | Path) else list(events)
 
     async def main() -> SimulationResult:
         return await run_simulation(
