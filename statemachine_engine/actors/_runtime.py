@@ -80,26 +80,34 @@ class Runtime:
         name: str | None = None,
         context: Mapping[str, Any] | None = None,
         mailbox_capacity: int | None = None,
+        actions_dir: str | Path | None = None,
     ) -> ActorRef:
         """Start a machine and return its ref once it can receive events.
 
         ``spec`` is a loaded :class:`MachineSpec` or the path of its YAML file. ``name``
-        defaults to ``metadata.machine_name``, else the file stem.
+        defaults to ``metadata.machine_name``, else the file stem. ``actions_dir`` gives
+        this machine its own custom actions folder (default: the runtime's).
         """
+        registry = self.registry
+        if actions_dir is not None:
+            registry = get_registry(actions_dir)
+            registry.load_all()
+            if self.registry.extra:
+                registry = registry.with_classes(self.registry.extra)
         if not isinstance(spec, MachineSpec):
-            spec = load_config(spec, actions_dir=self.actions_dir)
+            spec = load_config(spec, actions_dir=actions_dir or self.actions_dir)
         name = name or spec.default_name
         existing = self.machines.get(name)
         if existing is not None and not existing.terminated.is_set():
             raise StateMachineError(f"a machine named {name!r} is already running")
-        self._check_actions(spec)
+        self._check_actions(spec, registry)
         actor = MachineActor(
             self,
             spec,
             self._table(spec),
             name,
             dict(context or {}),
-            self.registry,
+            registry,
             mailbox_capacity or self.mailbox_capacity,
         )
         self.machines[name] = actor
@@ -117,12 +125,12 @@ class Runtime:
             cached = self._tables[id(spec)] = (spec, compile_spec(spec))
         return cached[1]
 
-    def _check_actions(self, spec: MachineSpec) -> None:
+    def _check_actions(self, spec: MachineSpec, registry: ActionRegistry) -> None:
         used = {a.type for lst in spec.actions.values() for a in lst}
         used |= {a.type for t in spec.transitions for a in t.actions}
-        unknown = sorted(t for t in used if t not in self.registry)
+        unknown = sorted(t for t in used if t not in registry)
         if unknown:
-            known = ", ".join(self.registry.types())
+            known = ", ".join(registry.types())
             raise ConfigError(
                 f"unknown action types {', '.join(unknown)}; known: {known}", file=spec.source
             )

@@ -1,10 +1,88 @@
-"""``statemachine run [MANIFEST]``: a whole project from one manifest (not yet available)."""
+"""``statemachine run [MANIFEST]``: validate and run a whole project (see service/_manifest.py)."""
 
 from __future__ import annotations
 
+import argparse
+import logging
 import sys
 
 
 def main(argv: list[str]) -> int:
-    print("statemachine run: not yet available in this version", file=sys.stderr)
-    return 2
+    parser = argparse.ArgumentParser(
+        prog="statemachine run",
+        description=(
+            "Validate every machine of a project manifest, then run them all with the live "
+            "monitor in one supervised process. Ctrl-C stops everything cleanly."
+        ),
+    )
+    parser.add_argument(
+        "manifest",
+        nargs="?",
+        default="statemachine-project.yaml",
+        help="the project manifest (default ./statemachine-project.yaml)",
+    )
+    parser.add_argument("--no-monitor", action="store_true", help="do not serve the monitor")
+    parser.add_argument("--ui-port", type=int, help="override the manifest's monitor.ui_port")
+    parser.add_argument(
+        "--websocket-port", type=int, help="override the manifest's monitor.websocket_port"
+    )
+    parser.add_argument("--db", metavar="PATH", help="override the manifest's db")
+    parser.add_argument(
+        "--check", action="store_true", help="only validate the project, then exit (0 = clean)"
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    import attrs
+
+    from statemachine_engine.errors import ConfigError, StateMachineError
+    from statemachine_engine.service._manifest import MonitorSettings, load_manifest
+    from statemachine_engine.service._project import check_project, run_project
+
+    def say(text: str) -> None:
+        print(f"statemachine run: {text}", flush=True)
+
+    try:
+        manifest = load_manifest(args.manifest)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    if args.no_monitor:
+        manifest = attrs.evolve(manifest, monitor=None)
+    elif manifest.monitor is not None and (
+        args.ui_port is not None or args.websocket_port is not None
+    ):
+        settings: MonitorSettings = manifest.monitor
+        manifest = attrs.evolve(
+            manifest,
+            monitor=attrs.evolve(
+                settings,
+                ui_port=settings.ui_port if args.ui_port is None else args.ui_port,
+                websocket_port=(
+                    settings.websocket_port if args.websocket_port is None else args.websocket_port
+                ),
+            ),
+        )
+    if args.db:
+        manifest = attrs.evolve(manifest, db=args.db)
+    errors = check_project(manifest)
+    if errors:
+        print("\n".join(errors), file=sys.stderr)
+        print(f"statemachine run: {len(errors)} errors; nothing started", file=sys.stderr)
+        return 1
+    say(f"{manifest.file}: {len(manifest.machines)} machine entries checked")
+    if args.check:
+        return 0
+    try:
+        return run_project(manifest, say=say)
+    except (ConfigError, StateMachineError) as exc:
+        print(f"statemachine run: {exc}", file=sys.stderr)
+        return 1

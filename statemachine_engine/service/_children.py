@@ -109,7 +109,7 @@ class ChildProcesses:
         finally:
             if process.returncode is None:
                 with trio.CancelScope(shield=True):
-                    await _kill(process)
+                    await kill_process(process)
             self._running.pop(name, None)
         if self._stopping:
             return
@@ -136,10 +136,11 @@ class ChildProcesses:
         self._stopping = True
         with trio.CancelScope(shield=True):
             for process in list(self._running.values()):
-                await _kill(process)
+                await kill_process(process)
 
 
-async def _kill(process: trio.Process) -> None:
+async def kill_process(process: trio.Process) -> None:
+    """SIGTERM the process group, SIGKILL it after a grace period, and reap it."""
     if process.returncode is not None:
         return
     try:

@@ -101,7 +101,7 @@ async def _run(options: ProcessOptions) -> int:
             ) as runtime:
                 children = ChildProcesses(runtime, options, services)
                 runtime.process_spawner = children.spawn
-                server = ControlServer(control_path, _router(runtime, options.name, store))
+                server = ControlServer(control_path, make_router(runtime, options.name, store))
                 await services.start(server.run)
                 if options.monitor is not None:
                     await options.monitor(runtime, publisher, services)
@@ -129,7 +129,10 @@ def _signal_ready(fd: int) -> None:
         os.close(fd)
 
 
-def _router(runtime: Runtime, primary: str, store: Any) -> Any:
+def make_router(runtime: Runtime, primary: str | None, store: Any) -> Any:
+    """The control server's router: doorbells to the store, events to machines by target
+    (a message without ``target`` goes to ``primary``)."""
+
     async def route(message: Message) -> None:
         if message.type == JOB_DOORBELL:
             payload = message.payload if isinstance(message.payload, dict) else {}
@@ -139,6 +142,8 @@ def _router(runtime: Runtime, primary: str, store: Any) -> Any:
                 notify(machine_type)
             return
         target = message.target or primary
+        if target is None:
+            raise ValueError("this runtime hosts several machines: the message needs a 'target'")
         actor = runtime.machines.get(target)
         if actor is None:
             raise KeyError(target)

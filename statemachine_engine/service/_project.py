@@ -1,0 +1,216 @@
+"""``statemachine run``: every machine of a manifest, and the monitor, in one supervised
+process (machines marked ``process: true`` get their own process), stopped cleanly on
+Ctrl-C. It replaces the published package's start-up shell scripts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import trio
+
+from statemachine_engine.actors import Runtime, open_runtime
+from statemachine_engine.config import MachineSpec, load_config
+from statemachine_engine.errors import DuplicateJob
+from statemachine_engine.persistence import open_store
+from statemachine_engine.persistence._paths import resolve_db_path
+from statemachine_engine.service._children import kill_process
+from statemachine_engine.service._machine_process import make_router
+from statemachine_engine.service._manifest import Manifest
+from statemachine_engine.transport._control_server import ControlServer
+from statemachine_engine.transport._event_publisher import SocketEventPublisher
+from statemachine_engine.transport._paths import DEFAULT_EVENT_SOCKET, control_socket_path
+from statemachine_engine.transport._socket_transport import SocketTransport
+
+log = logging.getLogger("statemachine_engine.project")
+
+
+def check_project(manifest: Manifest) -> list[str]:
+    """Validate every config of the project together; returns the report lines of errors."""
+    from statemachine_engine.tools import lint_paths
+
+    configs = sorted({m.config for m in manifest.machines})
+    dirs = {d for d in [manifest.actions_dir, *(m.actions_dir for m in manifest.machines)] if d}
+    result = lint_paths(configs, actions_dirs=sorted(dirs))
+    return [
+        f"{f.file}:{f.line or 0}: {f.code} {f.severity}: {f.message}"
+        for f in result.findings
+        if f.severity == "error"
+    ]
+
+
+def run_project(manifest: Manifest, *, say: Callable[[str], None] = print) -> int:
+    """Run the project until every machine stops or a signal arrives; the exit code."""
+    return trio.run(_serve, manifest, say)
+
+
+async def _serve(manifest: Manifest, say: Callable[[str], None]) -> int:
+    outcome: dict[str, int] = {}
+    async with trio.open_nursery() as nursery:
+
+        async def watch_signals() -> None:
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for signum in signals:
+                    outcome["code"] = 128 + signum
+                    say(f"received {signal.Signals(signum).name}; stopping")
+                    nursery.cancel_scope.cancel()
+                    return
+
+        nursery.start_soon(watch_signals)
+        code = await _run(manifest, say)
+        outcome.setdefault("code", code)
+        nursery.cancel_scope.cancel()
+    return outcome["code"]
+
+
+async def _run(manifest: Manifest, say: Callable[[str], None]) -> int:
+    specs: dict[str, tuple[MachineSpec, str | None]] = {}
+    for entry in manifest.machines:
+        actions_dir = entry.actions_dir or manifest.actions_dir
+        specs[entry.config] = (load_config(entry.config, actions_dir=actions_dir), actions_dir)
+    db = manifest.db or resolve_db_path(None)
+    event_socket = manifest.event_socket_path or DEFAULT_EVENT_SOCKET
+    control_path = control_socket_path(manifest.name, manifest.control_socket_prefix)
+    processes: list[trio.Process] = []
+    code = 0
+    async with open_store(db) as store, trio.open_nursery() as services:
+        await _queue_jobs(store, manifest, say)
+        publisher: Any = None
+        if manifest.monitor is None:
+            publisher = SocketEventPublisher(event_socket)
+            await services.start(publisher.run)
+
+        async def lookup(target: str) -> str | None:
+            row = await store.machine(target)
+            return str(row["endpoint"]) if row and row.get("endpoint") else None
+
+        transport = SocketTransport(lookup, prefix=manifest.control_socket_prefix)
+        try:
+            async with open_runtime(
+                store=store,
+                publisher=publisher,
+                transport=transport,
+                actions_dir=manifest.actions_dir,
+                endpoint=control_path,
+            ) as runtime:
+                if manifest.monitor is not None:
+                    await _start_monitor(manifest, runtime, event_socket, services, say)
+                server = ControlServer(control_path, make_router(runtime, None, store))
+                await services.start(server.run)
+                refs = []
+                for entry in manifest.machines:
+                    spec, actions_dir = specs[entry.config]
+                    for name in entry.names(spec.default_name):
+                        if entry.process:
+                            processes.append(
+                                await _start_process(manifest, entry, name, db, event_socket)
+                            )
+                            continue
+                        refs.append(
+                            await runtime.spawn(
+                                spec, name=name, context=entry.context, actions_dir=actions_dir
+                            )
+                        )
+                say(
+                    f"{len(refs)} machines running in this process"
+                    + (f", {len(processes)} in their own processes" if processes else "")
+                    + "; press Ctrl-C to stop"
+                )
+                for ref in refs:
+                    if await ref.wait_stopped() == "crashed":
+                        code = 1
+                for process in processes:
+                    await process.wait()
+        finally:
+            with trio.CancelScope(shield=True):
+                for process in processes:
+                    await kill_process(process)
+                if publisher is not None:
+                    with trio.move_on_after(2):
+                        await publisher.flush()
+                await transport.aclose()
+            services.cancel_scope.cancel()
+    return code
+
+
+async def _queue_jobs(store: Any, manifest: Manifest, say: Callable[[str], None]) -> None:
+    added = 0
+    for job in manifest.jobs:
+        try:
+            await store.add_job(
+                str(job["job_id"]),
+                str(job["job_type"]),
+                machine_type=job.get("machine_type"),
+                data=job.get("data") or {},
+                priority=int(job.get("priority", 5)),
+            )
+            added += 1
+        except DuplicateJob:
+            continue
+    if manifest.jobs:
+        say(f"queued {added} of {len(manifest.jobs)} jobs from the manifest")
+
+
+async def _start_monitor(
+    manifest: Manifest,
+    runtime: Runtime,
+    event_socket: str,
+    services: trio.Nursery,
+    say: Callable[[str], None],
+) -> None:
+    from statemachine_engine.monitor import MonitorHub, serve_monitor
+
+    settings = manifest.monitor
+    assert settings is not None
+    hub = MonitorHub(store=runtime.store)
+    runtime.publisher = hub
+    server = await services.start(
+        partial(
+            serve_monitor,
+            hub,
+            host=settings.host,
+            ui_port=settings.ui_port,
+            websocket_port=settings.websocket_port,
+            event_socket_path=event_socket,
+            configs=[m.config for m in manifest.machines],
+        )
+    )
+    ws = server.websocket
+    say(f"monitor: {server.ui_url}" + (f" (WebSocket port {ws.port})" if ws else ""))
+
+
+async def _start_process(
+    manifest: Manifest, entry: Any, name: str, db: str, event_socket: str
+) -> trio.Process:
+    argv = [sys.executable, "-m", "statemachine_engine", entry.config, "--machine-name", name]
+    argv += ["--db", db, "--event-socket-path", event_socket]
+    if manifest.control_socket_prefix:
+        argv += ["--control-socket-prefix", manifest.control_socket_prefix]
+    actions_dir = entry.actions_dir or manifest.actions_dir
+    if actions_dir:
+        argv += ["--actions-dir", actions_dir]
+    if entry.context:
+        argv += ["--initial-context", json.dumps(dict(entry.context), default=str)]
+    logs = trio.Path(manifest.root) / "logs"
+    await logs.mkdir(parents=True, exist_ok=True)
+    log_file = logs / f"{name}.log"
+    out = await trio.to_thread.run_sync(open, str(log_file), "ab")
+    with out:
+        process = await trio.lowlevel.open_process(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            cwd=manifest.root,
+            env={**os.environ},
+        )
+    log.info("started %s as process %d (log: %s)", name, process.pid, log_file)
+    return process
