@@ -1,1 +1,84 @@
-"""placeholder"""
+"""Persistence: the store protocol, the SQLite store, the durable job queue.
+
+Names are imported lazily: the ``statemachine-db`` command uses the trio-free SQL modules
+and must not import trio (or attrs) through this package.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    "DB_ENV_VAR": "statemachine_engine.persistence._paths",
+    "DEFAULT_DB_PATH": "statemachine_engine.persistence._paths",
+    "EVENT_STATUSES": "statemachine_engine.persistence._records_sql",
+    "JOB_STATUSES": "statemachine_engine.persistence._jobs_sql",
+    "Job": "statemachine_engine.persistence._protocol",
+    "JobQueue": "statemachine_engine.persistence._protocol",
+    "NewJob": "statemachine_engine.persistence._jobs_sql",
+    "Recorder": "statemachine_engine.persistence._protocol",
+    "SCHEMA_VERSION": "statemachine_engine.persistence._schema",
+    "SqliteStore": "statemachine_engine.persistence._store",
+    "Store": "statemachine_engine.persistence._protocol",
+    "connect": "statemachine_engine.persistence._schema",
+    "open_memory_store": "statemachine_engine.persistence._store",
+    "open_store": "statemachine_engine.persistence._store",
+    "resolve_db_path": "statemachine_engine.persistence._paths",
+    "transaction": "statemachine_engine.persistence._schema",
+}
+
+#: the synchronous SQL layer, for scripts and other processes (``jobs_sql.claim_next(conn,
+#: ...)`` on a connection from :func:`connect`)
+_MODULES: dict[str, str] = {
+    "jobs_sql": "statemachine_engine.persistence._jobs_sql",
+    "records_sql": "statemachine_engine.persistence._records_sql",
+}
+
+__all__ = [
+    "DB_ENV_VAR",
+    "DEFAULT_DB_PATH",
+    "EVENT_STATUSES",
+    "JOB_STATUSES",
+    "SCHEMA_VERSION",
+    "Job",
+    "JobQueue",
+    "NewJob",
+    "Recorder",
+    "SqliteStore",
+    "Store",
+    "connect",
+    "jobs_sql",
+    "open_memory_store",
+    "open_store",
+    "records_sql",
+    "resolve_db_path",
+    "transaction",
+]
+
+if TYPE_CHECKING:
+    from statemachine_engine.persistence import _jobs_sql as jobs_sql
+    from statemachine_engine.persistence import _records_sql as records_sql
+    from statemachine_engine.persistence._jobs_sql import JOB_STATUSES, NewJob
+    from statemachine_engine.persistence._paths import DB_ENV_VAR, DEFAULT_DB_PATH, resolve_db_path
+    from statemachine_engine.persistence._protocol import Job, JobQueue, Recorder, Store
+    from statemachine_engine.persistence._records_sql import EVENT_STATUSES
+    from statemachine_engine.persistence._schema import SCHEMA_VERSION, connect, transaction
+    from statemachine_engine.persistence._store import SqliteStore, open_memory_store, open_store
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        value = importlib.import_module(_MODULES[name])
+        globals()[name] = value
+        return value
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

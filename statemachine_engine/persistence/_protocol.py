@@ -158,6 +158,13 @@ class JobQueue(Protocol):
 
     async def job_statuses(self, job_ids: Sequence[str]) -> Mapping[str, str]: ...
 
+    async def wait_until_finished(
+        self, job_ids: Sequence[str], *, within: float
+    ) -> Mapping[str, str]:
+        """Wait until none of ``job_ids`` is pending/processing (woken by completions, no
+        polling in process), or ``within`` seconds pass; returns the statuses seen last."""
+        ...
+
 
 @runtime_checkable
 class Store(Recorder, JobQueue, Protocol):
@@ -169,3 +176,9 @@ class Store(Recorder, JobQueue, Protocol):
         ...
 
     async def machine(self, machine_name: str) -> Mapping[str, Any] | None: ...
+
+    async def mark_events_processed(
+        self, *, target_machine: str, event_types: Sequence[str] | None = None
+    ) -> int:
+        """Mark the machine's pending audited events (of these types, or all) processed."""
+        ...

@@ -1,0 +1,77 @@
+"""``check_database_queue``: claim the next job from the durable queue."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import trio
+
+from statemachine_engine.actions._base import BaseAction
+from statemachine_engine.actions.builtin._jobs import (
+    lease_setting,
+    no_store,
+    number,
+    optional_str,
+    publish_job_event,
+    put_job_in_context,
+    store_of,
+)
+from statemachine_engine.actions.builtin._values import fail
+from statemachine_engine.errors import StoreError
+
+
+class CheckDatabaseQueueAction(BaseAction):
+    """Claim the next due pending job for this machine, atomically.
+
+    Keys:
+        job_type: only jobs of this type; default any (the published package defaulted to
+            the legacy ``face_processing``).
+        machine_type: only jobs routed to this machine type; default any.
+        wait: seconds to wait for a job when the queue is empty, woken at once when one is
+            added in this process; default 1. ``0`` answers at once.
+        lease: seconds the claim holds the job before it may go to another worker (renewed
+            while this machine runs); default the store's (60).
+        success: event when a job was claimed; default ``new_job``.
+        empty: event when no job came within ``wait``; default ``no_jobs``.
+        error: event when the store failed; default ``error``.
+
+    A claimed job becomes the current job: ``current_job``, ``job_id``, ``id``,
+    ``job_type`` and its data keys are set in the context (the previous job's data keys
+    removed), and ``job_started`` is published. The job is claimed by this machine's name.
+    """
+
+    EVENTS: ClassVar[Mapping[str, str | None]] = {
+        "success": "new_job",
+        "empty": "no_jobs",
+        "error": "error",
+    }
+    KEYS: ClassVar[tuple[str, ...]] = ("job_type", "machine_type", "wait", "lease")
+
+    async def execute(self, context: dict[str, Any]) -> str | None:
+        store = store_of(self)
+        if store is None:
+            return no_store(self, context)
+        job_type = optional_str(self.get_config_value("job_type"))
+        machine_type = optional_str(self.get_config_value("machine_type"))
+        wait = number(self, "wait", 1.0)
+        lease = lease_setting(self)
+        worker = self.host.machine_name
+        deadline = trio.current_time() + wait
+        try:
+            while True:
+                job = await store.claim_next(
+                    job_type=job_type, machine_type=machine_type, worker=worker, **lease
+                )
+                if job is not None:
+                    break
+                remaining = deadline - trio.current_time()
+                if remaining <= 0 or not await store.wait_for_job(
+                    job_type=job_type, machine_type=machine_type, within=remaining
+                ):
+                    return self.event("empty", "no_jobs")
+        except StoreError as exc:
+            return fail(self, context, f"could not claim a job: {exc}")
+        put_job_in_context(context, job)
+        publish_job_event(self, "job_started", job)
+        return self.event("success", "new_job")

@@ -1,0 +1,51 @@
+"""``complete_job``: mark a job completed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from statemachine_engine.actions._base import BaseAction
+from statemachine_engine.actions.builtin._jobs import (
+    no_store,
+    publish_job_event,
+    resolved_job_id,
+    store_of,
+)
+from statemachine_engine.actions.builtin._values import fail
+from statemachine_engine.errors import StoreError
+
+
+class CompleteJobAction(BaseAction):
+    """Mark the job ``job_id`` completed and publish ``job_completed``.
+
+    Keys:
+        job_id: the job; default the current job (``{job_id}``).
+        result: a value stored with the job (any JSON value); default none.
+        success: event when done; default ``success``.
+        error: event when ``job_id`` is missing or unresolved, the job does not exist, or
+            the store failed; default ``error`` (the published package reported success
+            for a job that did not exist).
+    """
+
+    EVENTS: ClassVar[Mapping[str, str | None]] = {"success": "success", "error": "error"}
+    KEYS: ClassVar[tuple[str, ...]] = ("job_id", "result")
+
+    async def execute(self, context: dict[str, Any]) -> str | None:
+        store = store_of(self)
+        if store is None:
+            return no_store(self, context)
+        job_id = resolved_job_id(self, context)
+        if job_id is None:
+            return fail(
+                self,
+                context,
+                f"complete_job needs a job_id; got {self.get_config_value('job_id')!r} and "
+                "the machine has no current job",
+            )
+        try:
+            job = await store.complete(job_id, result=self.get_config_value("result"))
+        except StoreError as exc:
+            return fail(self, context, f"could not complete job {job_id!r}: {exc}")
+        publish_job_event(self, "job_completed", job)
+        return self.event("success", "success")

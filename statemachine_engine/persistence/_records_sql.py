@@ -1,0 +1,260 @@
+"""Registry, history and event audit as plain functions over a ``sqlite3`` connection.
+
+Tables: ``machine_state`` (the registry of running machines), ``state_transitions`` and
+``errors`` (history), ``machine_events`` (every event sent, with its delivery status).
+Trio-free; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from statemachine_engine.persistence._codec import loads_any, loads_object
+
+#: delivery statuses of ``machine_events`` rows
+EVENT_STATUSES = ("pending", "delivered", "failed", "processed")
+
+
+# -- registry -------------------------------------------------------------------------
+
+
+def upsert_machine(
+    conn: sqlite3.Connection,
+    machine_name: str,
+    *,
+    current_state: str,
+    config_type: str | None,
+    pid: int | None,
+    endpoint: str | None,
+    timestamp: float,
+    context: str | None = None,
+) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO machine_state (machine_name, current_state, last_activity, pid,"
+        " metadata, config_type, endpoint, context, started_at)"
+        " VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)",
+        (machine_name, current_state, timestamp, pid, config_type, endpoint, context, timestamp),
+    )
+
+
+def update_machine(
+    conn: sqlite3.Connection,
+    machine_name: str,
+    *,
+    current_state: str,
+    timestamp: float,
+    context: str | None,
+) -> None:
+    """The registry row after a transition (no row: the machine was never registered)."""
+    if context is None:
+        conn.execute(
+            "UPDATE machine_state SET current_state = ?, last_activity = ? WHERE machine_name = ?",
+            (current_state, timestamp, machine_name),
+        )
+    else:
+        conn.execute(
+            "UPDATE machine_state SET current_state = ?, last_activity = ?, context = ?"
+            " WHERE machine_name = ?",
+            (current_state, timestamp, context, machine_name),
+        )
+
+
+def delete_machine(conn: sqlite3.Connection, machine_name: str) -> bool:
+    cursor = conn.execute("DELETE FROM machine_state WHERE machine_name = ?", (machine_name,))
+    return cursor.rowcount > 0
+
+
+def _decode_machine(row: dict[str, Any]) -> dict[str, Any]:
+    row["context"] = loads_object(row.get("context"))
+    row["metadata"] = loads_object(row.get("metadata"))
+    return row
+
+
+def list_machines(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    rows = conn.execute("SELECT * FROM machine_state ORDER BY machine_name")
+    return [_decode_machine(row) for row in rows]
+
+
+def get_machine(conn: sqlite3.Connection, machine_name: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        "SELECT * FROM machine_state WHERE machine_name = ?", (machine_name,)
+    ).fetchone()
+    return _decode_machine(row) if row else None
+
+
+# -- history --------------------------------------------------------------------------
+
+_INSERT_TRANSITION = (
+    "INSERT INTO state_transitions (machine_name, from_state, to_state, event, timestamp)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
+
+_INSERT_ERROR = (
+    "INSERT INTO errors (machine_name, state, action, message, traceback, job_id, timestamp)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def insert_transitions(
+    conn: sqlite3.Connection, rows: Sequence[tuple[str, str | None, str, str | None, float]]
+) -> None:
+    """``(machine_name, from_state, to_state, event, timestamp)`` rows."""
+    conn.executemany(_INSERT_TRANSITION, rows)
+
+
+def insert_error(
+    conn: sqlite3.Connection,
+    machine_name: str,
+    *,
+    state: str | None,
+    action: str | None,
+    message: str,
+    traceback: str | None,
+    job_id: str | None,
+    timestamp: float,
+) -> None:
+    conn.execute(
+        _INSERT_ERROR, (machine_name, state, action, message, traceback, job_id, timestamp)
+    )
+
+
+def _history(
+    conn: sqlite3.Connection,
+    table: str,
+    *,
+    machine: str | None,
+    since: float | None,
+    limit: int | None,
+) -> list[dict[str, Any]]:
+    params: list[Any] = []
+    sql = f"SELECT * FROM {table} WHERE 1"
+    if machine:
+        sql += " AND machine_name = ?"
+        params.append(machine)
+    if since is not None:
+        sql += " AND timestamp >= ?"
+        params.append(since)
+    sql += " ORDER BY timestamp DESC, id DESC"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(int(limit))
+    return list(conn.execute(sql, params))
+
+
+def list_transitions(
+    conn: sqlite3.Connection,
+    *,
+    machine: str | None = None,
+    since: float | None = None,
+    limit: int | None = 20,
+) -> list[dict[str, Any]]:
+    """Transitions, newest first."""
+    return _history(conn, "state_transitions", machine=machine, since=since, limit=limit)
+
+
+def list_errors(
+    conn: sqlite3.Connection,
+    *,
+    machine: str | None = None,
+    since: float | None = None,
+    limit: int | None = 20,
+) -> list[dict[str, Any]]:
+    """Recorded errors, newest first."""
+    return _history(conn, "errors", machine=machine, since=since, limit=limit)
+
+
+# -- events ---------------------------------------------------------------------------
+
+
+def insert_event(
+    conn: sqlite3.Connection,
+    *,
+    source_machine: str | None,
+    target_machine: str,
+    event_type: str,
+    job_id: str | None,
+    payload: str | None,
+    status: str,
+    now: float,
+) -> int:
+    """Audit one event; returns its id. ``payload`` is already encoded text."""
+    processed_at = now if status in ("delivered", "processed") else None
+    cursor = conn.execute(
+        "INSERT INTO machine_events (source_machine, target_machine, event_type, job_id,"
+        " payload, status, created_at, processed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (source_machine, target_machine, event_type, job_id, payload, status, now, processed_at),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def _decode_event(row: dict[str, Any]) -> dict[str, Any]:
+    row["payload"] = loads_any(row.get("payload"))
+    return row
+
+
+def list_events(
+    conn: sqlite3.Connection,
+    *,
+    target: str | None = None,
+    status: str | None = None,
+    limit: int | None = 20,
+) -> list[dict[str, Any]]:
+    """Audited events, newest first."""
+    params: list[Any] = []
+    sql = "SELECT * FROM machine_events WHERE 1"
+    if target:
+        sql += " AND target_machine = ?"
+        params.append(target)
+    if status:
+        sql += " AND status = ?"
+        params.append(status)
+    sql += " ORDER BY created_at DESC, id DESC"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(int(limit))
+    return [_decode_event(row) for row in conn.execute(sql, params)]
+
+
+def pending_events(conn: sqlite3.Connection, target: str) -> list[dict[str, Any]]:
+    """Events for ``target`` still ``pending`` (not delivered), oldest first."""
+    rows = conn.execute(
+        "SELECT * FROM machine_events WHERE target_machine = ? AND status = 'pending'"
+        " ORDER BY created_at, id",
+        (target,),
+    )
+    return [_decode_event(row) for row in rows]
+
+
+def mark_events_processed(
+    conn: sqlite3.Connection,
+    *,
+    target: str,
+    event_types: Sequence[str] | None,
+    now: float,
+) -> int:
+    """Mark ``target``'s pending events (of ``event_types``, or all) processed; how many."""
+    sql = (
+        "UPDATE machine_events SET status = 'processed', processed_at = ?"
+        " WHERE target_machine = ? AND status = 'pending'"
+    )
+    params: list[Any] = [now, target]
+    if event_types:
+        sql += f" AND event_type IN ({','.join('?' * len(event_types))})"
+        params.extend(event_types)
+    return conn.execute(sql, params).rowcount
+
+
+def delete_events(conn: sqlite3.Connection, *, status: str | None) -> int:
+    if status:
+        return conn.execute("DELETE FROM machine_events WHERE status = ?", (status,)).rowcount
+    return conn.execute("DELETE FROM machine_events").rowcount
+
+
+def count_events(conn: sqlite3.Connection) -> dict[str, int]:
+    counts = dict.fromkeys(EVENT_STATUSES, 0)
+    for row in conn.execute("SELECT status, count(*) AS n FROM machine_events GROUP BY status"):
+        counts[row["status"]] = row["n"]
+    counts["total"] = sum(counts.values())
+    return counts

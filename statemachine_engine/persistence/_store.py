@@ -1,0 +1,607 @@
+"""SqliteStore: the runtime's store on SQLite (a file, or ``:memory:``), under trio.
+
+Writes go through one writer task (group commit, see ``_writer``); reads run on their own
+connections in worker threads (inline for ``:memory:``). Nothing blocks the trio loop.
+
+Leases: a claim holds a job for ``lease_seconds``. The store renews, every third of a
+lease, the jobs it handed to machines still registered as running through
+:meth:`SqliteStore.machine_started` (and not yet stopped), so an action does not have to
+stay alive to heartbeat. A machine that stops or crashes, or a process that dies, stops the
+renewals; its job's lease lapses and the sweeper puts the job back (counting the attempt).
+Callers that never register a machine (scripts) call :meth:`SqliteStore.heartbeat`.
+
+Wake-ups: workers waiting in this process are woken when a job is added (or comes back);
+jobs added by other processes are found by a slow poll (``poll_interval``), or at once when
+the runtime rings :meth:`SqliteStore.notify_job_added` (the control-socket doorbell).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, TypeVar
+
+import attrs
+import trio
+
+from statemachine_engine.errors import StoreError
+from statemachine_engine.persistence import _jobs_sql as jobs
+from statemachine_engine.persistence import _records_sql as records
+from statemachine_engine.persistence._codec import dumps_payload
+from statemachine_engine.persistence._connections import Connections, open_connections
+from statemachine_engine.persistence._jobs_sql import (
+    DEFAULT_LEASE_SECONDS,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_PRIORITY,
+    DEFAULT_RETRY_BACKOFF,
+    NewJob,
+)
+from statemachine_engine.persistence._paths import MEMORY
+from statemachine_engine.persistence._protocol import Job
+from statemachine_engine.persistence._schema import DEFAULT_BUSY_TIMEOUT
+from statemachine_engine.persistence._wakeups import Wakeups
+from statemachine_engine.persistence._writer import Writer
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_JOB_FIELDS = tuple(field.name for field in attrs.fields(Job))
+
+
+def to_job(row: Mapping[str, Any]) -> Job:
+    """A decoded ``jobs`` row as a :class:`Job`."""
+    return Job(**{name: row[name] for name in _JOB_FIELDS if name in row})
+
+
+class SqliteStore:
+    """The :class:`~statemachine_engine.persistence.Store` on SQLite. Use :func:`open_store`."""
+
+    def __init__(
+        self,
+        connections: Connections,
+        *,
+        clock: Callable[[], float],
+        lease_seconds: float,
+        poll_interval: float,
+        sweep_interval: float,
+        retry_backoff: float,
+        queue_size: int,
+    ) -> None:
+        self._connections = connections
+        self._clock = clock
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self.sweep_interval = sweep_interval
+        self.retry_backoff = retry_backoff
+        self._writer = Writer(connections, clock=clock, capacity=queue_size)
+        self._job_added = Wakeups()
+        self._job_changed = Wakeups()
+        # job_id -> (worker, lease seconds) for claims made through this store
+        self._held: dict[str, tuple[str, float]] = {}
+        self._live: set[str] = set()
+
+    @property
+    def path(self) -> str:
+        return self._connections.path
+
+    @property
+    def dropped(self) -> int:
+        """History records dropped because the write queue was full (or the store closed)."""
+        return self._writer.dropped
+
+    def statistics(self) -> dict[str, int]:
+        """Writer counters: batches committed, operations written, records dropped/failed,
+        jobs held by machines of this process."""
+        w = self._writer
+        return {
+            "batches": w.batches,
+            "written": w.written,
+            "dropped": w.dropped,
+            "failed": w.failed,
+            "held_jobs": len(self._held),
+        }
+
+    # -- Recorder: queue and return at once ----------------------------------------------
+
+    def machine_started(
+        self,
+        machine_name: str,
+        *,
+        current_state: str,
+        config_type: str,
+        pid: int | None,
+        endpoint: str | None,
+        timestamp: float,
+    ) -> None:
+        self._live.add(machine_name)
+        self._writer.record(
+            ("start", machine_name, current_state, config_type, pid, endpoint, timestamp)
+        )
+
+    def transition(
+        self,
+        machine_name: str,
+        *,
+        from_state: str,
+        to_state: str,
+        event: str,
+        timestamp: float,
+        context: Mapping[str, Any] | None = None,
+    ) -> None:
+        # The live context is kept, not copied: the writer serialises the last one of each
+        # machine when it commits (on the trio thread), which is the freshest snapshot.
+        self._writer.record(
+            ("trans", machine_name, from_state, to_state, event, timestamp, context)
+        )
+
+    def machine_stopped(self, machine_name: str) -> None:
+        self._live.discard(machine_name)
+        self._writer.record(("stop", machine_name))
+
+    def error(
+        self,
+        machine_name: str,
+        *,
+        state: str | None,
+        action: str | None,
+        message: str,
+        traceback: str | None,
+        timestamp: float,
+        job_id: str | None = None,
+    ) -> None:
+        self._writer.record(
+            ("error", machine_name, state, action, message, traceback, job_id, timestamp)
+        )
+
+    def event_sent(
+        self,
+        *,
+        source_machine: str | None,
+        target_machine: str,
+        event_type: str,
+        payload: Any,
+        job_id: str | None,
+        status: str,
+    ) -> None:
+        self._writer.record(
+            (
+                "event",
+                source_machine,
+                target_machine,
+                event_type,
+                job_id,
+                dumps_payload(payload),
+                status,
+                self._clock(),
+            )
+        )
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is committed."""
+        await self._writer.request(lambda conn, now: None)
+
+    # -- job queue -----------------------------------------------------------------------
+
+    async def add_job(
+        self,
+        job_id: str,
+        job_type: str,
+        *,
+        machine_type: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        priority: int = DEFAULT_PRIORITY,
+        run_at: float | None = None,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        source_job_id: str | None = None,
+    ) -> Job:
+        """Add a pending job (``machine_type`` defaults to ``job_type``) and wake workers
+        waiting for its machine type. Raises DuplicateJob, ValueError."""
+        new = NewJob(
+            job_id=job_id,
+            job_type=job_type,
+            machine_type=machine_type,
+            data=data,
+            priority=priority,
+            run_at=run_at,
+            max_attempts=max_attempts,
+            source_job_id=source_job_id,
+        )
+        row = await self._writer.request(
+            lambda conn, now: jobs.add_job(conn, new, now=now), after=self._became_pending
+        )
+        return to_job(row)
+
+    async def add_jobs(self, new_jobs: Iterable[NewJob]) -> int:
+        """Add many jobs in one transaction (all or nothing); returns how many.
+        Raises DuplicateJob naming the first id that exists."""
+        batch = list(new_jobs)
+        machine_types = {j.job_type if j.machine_type is None else j.machine_type for j in batch}
+
+        def wake(_count: int) -> None:
+            for machine_type in machine_types:
+                self._job_added.notify(machine_type)
+
+        return await self._writer.request(
+            lambda conn, now: jobs.add_jobs(conn, batch, now=now), after=wake
+        )
+
+    async def claim_next(
+        self,
+        *,
+        job_type: str | None,
+        machine_type: str | None,
+        worker: str,
+        lease_seconds: float | None = None,
+    ) -> Job | None:
+        """Atomically claim the next due pending job (priority, then run_at, then age)."""
+        lease = self.lease_seconds if lease_seconds is None else lease_seconds
+        row = await self._writer.request(
+            lambda conn, now: jobs.claim_next(
+                conn,
+                job_type=job_type,
+                machine_type=machine_type,
+                worker=worker,
+                now=now,
+                lease_seconds=lease,
+            ),
+            after=lambda row: self._claimed(row, lease),
+            on_abandon=self._release,
+        )
+        return to_job(row) if row is not None else None
+
+    async def claim(
+        self, job_id: str, *, worker: str, lease_seconds: float | None = None
+    ) -> Job | None:
+        """Claim one pending job by id; None when it is not pending (or does not exist)."""
+        lease = self.lease_seconds if lease_seconds is None else lease_seconds
+        row = await self._writer.request(
+            lambda conn, now: jobs.claim_job(
+                conn, job_id, worker=worker, now=now, lease_seconds=lease
+            ),
+            after=lambda row: self._claimed(row, lease),
+            on_abandon=self._release,
+        )
+        return to_job(row) if row is not None else None
+
+    async def heartbeat(
+        self, job_id: str, *, worker: str, lease_seconds: float | None = None
+    ) -> bool:
+        """Extend the lease of a job ``worker`` holds; False when it lost it."""
+        lease = self.lease_seconds if lease_seconds is None else lease_seconds
+        return await self._writer.request(
+            lambda conn, now: jobs.heartbeat(
+                conn, job_id, worker=worker, now=now, lease_seconds=lease
+            )
+        )
+
+    async def complete(self, job_id: str, *, result: Any = None, worker: str | None = None) -> Job:
+        """Mark a job completed (only if ``worker`` still holds it, when given).
+        Raises JobNotFound, StoreError."""
+        row = await self._writer.request(
+            lambda conn, now: jobs.complete_job(
+                conn, job_id, now=now, result=result, worker=worker
+            ),
+            after=self._finished,
+        )
+        return to_job(row)
+
+    async def fail(
+        self, job_id: str, *, error: str, retry: bool = True, worker: str | None = None
+    ) -> Job:
+        """Record a failed attempt: back to pending after a backoff while attempts are left
+        (and ``retry``), else failed. Raises JobNotFound, StoreError."""
+        row = await self._writer.request(
+            lambda conn, now: jobs.fail_job(
+                conn,
+                job_id,
+                error=error,
+                now=now,
+                retry=retry,
+                backoff=self.retry_backoff,
+                worker=worker,
+            ),
+            after=self._finished,
+        )
+        return to_job(row)
+
+    async def requeue_expired(self) -> list[dict[str, Any]]:
+        """Put jobs whose lease lapsed back to pending (or failed when attempts are used
+        up); the sweeper calls this every ``sweep_interval``. Returns what it changed."""
+
+        def after(rows: list[dict[str, Any]]) -> None:
+            for row in rows:
+                self._held.pop(row["job_id"], None)
+                logger.warning(
+                    "job %s: %s; now %s", row["job_id"], row["error_message"], row["status"]
+                )
+                self._finished(row)
+
+        return await self._writer.request(
+            lambda conn, now: jobs.requeue_expired(conn, now=now, backoff=self.retry_backoff),
+            after=after,
+        )
+
+    async def wait_for_job(
+        self, *, job_type: str | None, machine_type: str | None, within: float
+    ) -> bool:
+        """Wait until a matching job may be claimable: woken by an add in this process, by
+        the earliest pending job falling due, or by the slow poll. False when ``within``
+        seconds pass first."""
+        if within <= 0:
+            await trio.lowlevel.checkpoint()
+            return False
+        event = self._job_added.event(machine_type)  # before looking: no lost wake-up
+        due = await self._read(
+            lambda conn: jobs.next_due(conn, job_type=job_type, machine_type=machine_type)
+        )
+        wake_in = min(within, self.poll_interval)
+        if due is not None:
+            delay = due - self._clock()
+            if delay <= 0:
+                return True
+            wake_in = min(wake_in, delay)
+        with trio.move_on_after(wake_in):
+            await event.wait()
+            return True
+        return wake_in < within
+
+    async def wait_until_finished(
+        self, job_ids: Sequence[str], *, within: float
+    ) -> Mapping[str, str]:
+        """Wait until none of ``job_ids`` is pending or processing (a job that does not
+        exist counts as pending: it may be added later), or ``within`` seconds pass.
+
+        Woken by completions and failures in this process; jobs finished by other
+        processes are noticed by the slow poll. Returns the statuses seen last.
+        """
+        ids = [str(job_id) for job_id in job_ids]
+        deadline = trio.current_time() + max(within, 0.0)
+        while True:
+            changed = self._job_changed.event()  # before reading: no lost wake-up
+            statuses = await self.job_statuses(ids)
+            if all(statuses.get(job_id) in ("completed", "failed") for job_id in ids):
+                return statuses
+            remaining = deadline - trio.current_time()
+            if remaining <= 0:
+                return statuses
+            with trio.move_on_after(min(remaining, self.poll_interval)):
+                await changed.wait()
+
+    def notify_job_added(self, machine_type: str | None = None) -> None:
+        """Wake workers waiting for ``machine_type`` (None: every waiter). The hook for
+        jobs added by other processes (the control-socket doorbell)."""
+        self._job_added.notify(machine_type)
+
+    async def get_job(self, job_id: str) -> Job | None:
+        row = await self._read(lambda conn: jobs.get_job(conn, job_id))
+        return to_job(row) if row is not None else None
+
+    async def pending_jobs(
+        self, *, job_type: str | None, machine_type: str | None, limit: int | None = None
+    ) -> Sequence[Job]:
+        rows = await self._read(
+            lambda conn: jobs.pending_jobs(
+                conn, job_type=job_type, machine_type=machine_type, limit=limit
+            )
+        )
+        return [to_job(row) for row in rows]
+
+    async def list_jobs(
+        self,
+        *,
+        status: str | None = None,
+        job_type: str | None = None,
+        machine_type: str | None = None,
+        limit: int | None = 50,
+    ) -> Sequence[Job]:
+        """Jobs, newest first."""
+        rows = await self._read(
+            lambda conn: jobs.list_jobs(
+                conn, status=status, job_type=job_type, machine_type=machine_type, limit=limit
+            )
+        )
+        return [to_job(row) for row in rows]
+
+    async def count_jobs(self, *, job_type: str | None = None) -> Mapping[str, int]:
+        return await self._read(lambda conn: jobs.count_jobs(conn, job_type=job_type))
+
+    async def job_statuses(self, job_ids: Sequence[str]) -> Mapping[str, str]:
+        ids = list(job_ids)
+        return await self._read(lambda conn: jobs.job_statuses(conn, ids))
+
+    # -- registry, history, events -------------------------------------------------------
+
+    async def machines(self) -> Sequence[Mapping[str, Any]]:
+        return await self._read_fresh(records.list_machines)
+
+    async def machine(self, machine_name: str) -> Mapping[str, Any] | None:
+        return await self._read_fresh(lambda conn: records.get_machine(conn, machine_name))
+
+    async def transitions(
+        self, *, machine: str | None = None, since: float | None = None, limit: int | None = 100
+    ) -> Sequence[Mapping[str, Any]]:
+        """Recorded transitions, newest first."""
+        return await self._read_fresh(
+            lambda conn: records.list_transitions(conn, machine=machine, since=since, limit=limit)
+        )
+
+    async def errors(
+        self, *, machine: str | None = None, since: float | None = None, limit: int | None = 100
+    ) -> Sequence[Mapping[str, Any]]:
+        """Recorded errors, newest first."""
+        return await self._read_fresh(
+            lambda conn: records.list_errors(conn, machine=machine, since=since, limit=limit)
+        )
+
+    async def events(
+        self, *, target: str | None = None, status: str | None = None, limit: int | None = 100
+    ) -> Sequence[Mapping[str, Any]]:
+        """Audited events, newest first."""
+        return await self._read_fresh(
+            lambda conn: records.list_events(conn, target=target, status=status, limit=limit)
+        )
+
+    async def mark_events_processed(
+        self, *, target_machine: str, event_types: Sequence[str] | None = None
+    ) -> int:
+        """Mark ``target_machine``'s pending audited events (of ``event_types``, or all)
+        processed; returns how many."""
+        types = list(event_types) if event_types else None
+        return await self._writer.request(
+            lambda conn, now: records.mark_events_processed(
+                conn, target=target_machine, event_types=types, now=now
+            )
+        )
+
+    # -- internals -----------------------------------------------------------------------
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._connections.read(fn)
+
+    async def _read_fresh(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """A read of the registry or history that sees what this process recorded
+        (queued records are committed first)."""
+        if self._writer.unwritten:
+            await self.flush()
+        return await self._connections.read(fn)
+
+    def _became_pending(self, row: Mapping[str, Any]) -> None:
+        self._job_added.notify(row.get("machine_type"))
+
+    def _claimed(self, row: dict[str, Any] | None, lease: float) -> None:
+        if row is not None:
+            self._held[row["job_id"]] = (row["claimed_by"], lease)
+
+    def _release(self, row: dict[str, Any] | None) -> None:
+        # the claimer was cancelled before it saw the job: give it back, attempt not counted
+        if row is None:
+            return
+        job_id, worker, machine_type = row["job_id"], row["claimed_by"], row["machine_type"]
+        self._held.pop(job_id, None)
+
+        def wake(released: bool) -> None:
+            if released:
+                self._job_added.notify(machine_type)
+
+        self._writer.submit(
+            lambda conn, now: jobs.release_job(conn, job_id, worker=worker, now=now), after=wake
+        )
+
+    def _finished(self, row: Mapping[str, Any]) -> None:
+        self._held.pop(row["job_id"], None)
+        if row["status"] == "pending":
+            self._job_added.notify(row.get("machine_type"))
+        self._job_changed.notify()
+
+    async def _renew_leases(self) -> None:
+        held = [
+            (job_id, worker, lease)
+            for job_id, (worker, lease) in self._held.items()
+            if worker in self._live
+        ]
+        for job_id, (worker, _lease) in list(self._held.items()):
+            if worker not in self._live:
+                del self._held[job_id]  # its machine stopped: let the lease lapse
+        if not held:
+            return
+
+        def renew(conn: sqlite3.Connection, now: float) -> list[str]:
+            return [
+                job_id
+                for job_id, worker, lease in held
+                if not jobs.heartbeat(conn, job_id, worker=worker, now=now, lease_seconds=lease)
+            ]
+
+        def forget(lost: list[str]) -> None:
+            for job_id in lost:
+                self._held.pop(job_id, None)
+
+        await self._writer.request(renew, after=forget)
+
+    def _renew_period(self) -> float:
+        leases = [lease for _worker, lease in self._held.values()]
+        return min([self.lease_seconds, *leases]) / 3
+
+    async def _run_maintenance(self) -> None:
+        """Renew held leases and requeue lapsed ones, until cancelled."""
+        next_sweep = trio.current_time() + self.sweep_interval
+        next_renew = trio.current_time() + self._renew_period()
+        while True:
+            await trio.sleep_until(min(next_sweep, next_renew))
+            now = trio.current_time()
+            try:
+                if now >= next_renew:
+                    await self._renew_leases()
+                    next_renew = now + self._renew_period()
+                if now >= next_sweep:
+                    await self.requeue_expired()
+                    next_sweep = now + self.sweep_interval
+            except StoreError as exc:
+                # a locked or failing database must not end maintenance: retry next round
+                logger.warning("store maintenance failed (will retry): %s", exc)
+                next_sweep = max(next_sweep, now + self.sweep_interval)
+                next_renew = max(next_renew, now + self._renew_period())
+
+
+@asynccontextmanager
+async def open_store(
+    path: str | os.PathLike[str],
+    *,
+    clock: Callable[[], float] = time.time,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    poll_interval: float = 5.0,
+    sweep_interval: float = 5.0,
+    retry_backoff: float = DEFAULT_RETRY_BACKOFF,
+    queue_size: int = 100_000,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    close_timeout: float = 10.0,
+) -> AsyncIterator[SqliteStore]:
+    """Open the store at ``path`` (``":memory:"`` for a private in-memory database).
+
+    The file, its folder and the schema are created on first use. On exit, queued
+    records are written (for at most ``close_timeout`` seconds, even when cancelled),
+    then the connections close. ``clock`` gives the wall-clock timestamps the store
+    writes (job times, leases); simulations pass a virtual one.
+    """
+    if lease_seconds <= 0 or not math.isfinite(lease_seconds):
+        raise ValueError(f"lease_seconds must be a positive number, got {lease_seconds}")
+    connections = await open_connections(os.fspath(path), busy_timeout=busy_timeout)
+    store = SqliteStore(
+        connections,
+        clock=clock,
+        lease_seconds=lease_seconds,
+        poll_interval=poll_interval,
+        sweep_interval=sweep_interval,
+        retry_backoff=retry_backoff,
+        queue_size=queue_size,
+    )
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(store._writer.run)
+            maintenance = trio.CancelScope()
+            nursery.start_soon(_cancellable, store._run_maintenance, maintenance)
+            try:
+                yield store
+            finally:
+                maintenance.cancel()
+                store._writer.close(timeout=close_timeout)
+    finally:
+        connections.close()
+
+
+async def _cancellable(fn: Callable[[], Any], scope: trio.CancelScope) -> None:
+    # The maintenance loop runs inside ``scope`` so closing the store cancels only it,
+    # never the writer that must drain.
+    with scope:
+        await fn()
+
+
+def open_memory_store(**kwargs: Any) -> AbstractAsyncContextManager[SqliteStore]:
+    """``open_store(":memory:", ...)``: a private database for tests and simulation."""
+    return open_store(MEMORY, **kwargs)

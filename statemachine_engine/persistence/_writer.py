@@ -1,0 +1,403 @@
+"""The one task that writes: queued records and job requests, committed in batches.
+
+Recorder calls (``transition``, ``error``, ...) put a tuple on a bounded channel and return
+at once; a full channel drops the record (counted, logged once) instead of blocking a
+machine. Job-queue writes are requests: the caller waits for its own reply. The writer takes
+everything queued, writes it in ONE transaction (group commit), keeps only the last registry
+update per machine of a batch, then answers the requests. Each request runs inside a
+savepoint, so one failing request (a duplicate job id) does not undo the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import trio
+
+from statemachine_engine.errors import StoreError
+from statemachine_engine.persistence import _records_sql as records
+from statemachine_engine.persistence._codec import dumps
+from statemachine_engine.persistence._connections import Connections
+from statemachine_engine.persistence._schema import raise_store_error
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: most operations written in one transaction (bounds commit latency under load)
+MAX_BATCH = 5_000
+#: times the writer lets other runnable tasks go first before it commits a batch
+MAX_LINGER_YIELDS = 8
+#: seconds a batch of records only (nobody waiting on it) may wait for more work
+RECORD_DELAY = 0.01
+
+# Record tuples; the first item names the kind.
+#   ("start", machine, state, config_type, pid, endpoint, timestamp)
+#   ("trans", machine, from_state, to_state, event, timestamp, context dict or None)
+#   ("stop", machine)
+#   ("error", machine, state, action, message, traceback, job_id, timestamp)
+#   ("event", source, target, event_type, job_id, payload text, status, timestamp)
+Record = tuple[Any, ...]
+
+
+class Request(Generic[T]):
+    """A write whose caller waits for the result: ``fn(conn, now)`` in a savepoint."""
+
+    __slots__ = ("abandoned", "after", "done", "error", "fn", "on_abandon", "value")
+
+    def __init__(
+        self,
+        fn: Callable[[sqlite3.Connection, float], T],
+        after: Callable[[T], None] | None,
+        on_abandon: Callable[[T], None] | None,
+    ) -> None:
+        self.fn = fn
+        self.after = after
+        self.on_abandon = on_abandon
+        self.done = trio.Event()
+        self.value: T | None = None
+        self.error: BaseException | None = None
+        self.abandoned = False
+
+
+class Writer:
+    """Owns the write connection's queue; :meth:`run` is the writer task."""
+
+    def __init__(
+        self,
+        connections: Connections,
+        *,
+        clock: Callable[[], float],
+        capacity: int,
+        record_delay: float = RECORD_DELAY,
+    ) -> None:
+        self._connections = connections
+        self._record_delay = record_delay
+        self._clock = clock
+        self._send, self._receive = trio.open_memory_channel[Record | Request[Any]](capacity)
+        self._closed = False
+        self._scope: trio.CancelScope | None = None
+        #: records queued and not yet committed (reads in this process flush them first)
+        self.unwritten = 0
+        #: records dropped because the queue was full or the store closed
+        self.dropped = 0
+        #: records that failed to write (logged)
+        self.failed = 0
+        self.batches = 0
+        self.written = 0
+
+    # -- producers (trio thread) ---------------------------------------------------------
+
+    def record(self, record: Record) -> None:
+        """Queue a history/registry write; never blocks, never raises."""
+        try:
+            self._send.send_nowait(record)
+        except trio.WouldBlock:
+            self._drop("the store's write queue is full")
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            self._drop("the store is closed")
+        else:
+            self.unwritten += 1
+
+    def _drop(self, why: str) -> None:
+        self.dropped += 1
+        if self.dropped == 1:
+            logger.warning("%s: dropping history records (counted in store.dropped)", why)
+
+    def submit(
+        self,
+        fn: Callable[[sqlite3.Connection, float], T],
+        *,
+        after: Callable[[T], None] | None = None,
+    ) -> None:
+        """Queue a write nobody waits for (``after`` still runs once committed; a failure
+        is logged)."""
+        req: Request[T] = Request(fn, after, None)
+        req.abandoned = True
+        try:
+            self._send.send_nowait(req)
+        except trio.WouldBlock:
+            self._drop("the store's write queue is full")
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            self._drop("the store is closed")
+
+    async def request(
+        self,
+        fn: Callable[[sqlite3.Connection, float], T],
+        *,
+        after: Callable[[T], None] | None = None,
+        on_abandon: Callable[[T], None] | None = None,
+    ) -> T:
+        """Run ``fn`` in the writer and return its result (or raise its error).
+
+        ``after(result)`` runs on the trio thread once committed, even if the caller was
+        cancelled meanwhile; ``on_abandon(result)`` runs when the caller was cancelled
+        and never saw the result (to undo a claim nobody received).
+        """
+        if self._closed:
+            raise StoreError(f"the store for {self._connections.path} is closed")
+        req: Request[T] = Request(fn, after, on_abandon)
+        try:
+            await self._send.send(req)
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            raise StoreError(f"the store for {self._connections.path} is closed") from None
+        try:
+            await req.done.wait()
+        except BaseException:
+            req.abandoned = True
+            if req.done.is_set():
+                _abandon(req)
+            raise
+        if req.error is not None:
+            raise req.error
+        return req.value  # type: ignore[return-value]
+
+    # -- the writer task -----------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Write until :meth:`close`, then drain what is queued.
+
+        Shielded: a cancelled runtime still gets its last records (machines removed from
+        the registry) written; :meth:`close` bounds that with a deadline.
+        """
+        with trio.CancelScope(shield=True) as self._scope:
+            task_status.started()
+            async for first in self._receive:
+                batch = await self._gather(first)
+                await self._commit(batch)
+        # the close deadline passed while draining: answer whoever still waits
+        self._give_up(_drain(self._receive))
+
+    def _give_up(self, items: Sequence[Record | Request[Any]]) -> None:
+        for item in items:
+            if isinstance(item, Request):
+                item.error = StoreError("the store closed before this write ran")
+                item.done.set()
+            else:
+                self.unwritten -= 1
+                self.dropped += 1
+
+    async def _gather(self, first: Record | Request[Any]) -> list[Record | Request[Any]]:
+        """The batch that starts with ``first``: what is queued now, plus what arrives
+        while other tasks run first; a batch of records alone waits up to
+        ``record_delay`` for more, so history rides along with the next job write
+        instead of costing a commit of its own."""
+        # Group commit: while other tasks are runnable they may be about to queue writes
+        # (a machine completing a job, then claiming the next); let them go first.
+        for _ in range(MAX_LINGER_YIELDS):
+            if trio.lowlevel.current_statistics().tasks_runnable == 0:
+                break
+            await trio.lowlevel.cancel_shielded_checkpoint()
+        batch = [first]
+        has_request = isinstance(first, Request)
+        deadline = trio.current_time() + self._record_delay
+        while len(batch) < MAX_BATCH:
+            try:
+                item = self._receive.receive_nowait()
+            except trio.EndOfChannel:
+                break
+            except trio.WouldBlock:
+                if has_request or self._record_delay <= 0:
+                    break
+                try:
+                    received = await self._receive_until(deadline)
+                except trio.Cancelled:
+                    self._give_up(batch)  # the close deadline passed
+                    raise
+                if received is None:
+                    break
+                item = received
+            batch.append(item)
+            has_request = has_request or isinstance(item, Request)
+        return batch
+
+    async def _receive_until(self, deadline: float) -> Record | Request[Any] | None:
+        with trio.move_on_at(deadline):
+            try:
+                return await self._receive.receive()
+            except trio.EndOfChannel:
+                return None
+        return None
+
+    def close(self, *, timeout: float) -> None:
+        """Stop accepting work; the writer drains the queue for at most ``timeout`` s."""
+        self._closed = True
+        self._send.close()
+        if self._scope is not None:
+            self._scope.deadline = min(self._scope.deadline, trio.current_time() + timeout)
+
+    async def _commit(self, batch: Sequence[Record | Request[Any]]) -> None:
+        now = self._clock()
+        records = sum(1 for item in batch if type(item) is tuple)
+        # Serialise on the trio thread (contexts are live dicts): only the last registry
+        # update of each machine in this batch is written.
+        last: dict[str, int] = {}
+        for index, item in enumerate(batch):
+            if type(item) is tuple and item[0] == "trans":
+                last[item[1]] = index
+        snapshots: dict[int, str | None] = {}
+        for index in last.values():
+            context = batch[index][6]  # type: ignore[index]
+            snapshots[index] = dumps(context) if context is not None else None
+        try:
+            outcome = await self._connections.write(
+                lambda conn: _write_batch(conn, batch, snapshots, now, self._connections.path)
+            )
+        except StoreError as exc:
+            logger.error("writing %d queued operations failed: %s", len(batch), exc)
+            self.unwritten -= records
+            self.failed += records
+            for item in batch:
+                if isinstance(item, Request):
+                    item.error = exc
+                    item.done.set()
+            return
+        self.unwritten -= records
+        self.batches += 1
+        self.written += len(batch) - outcome
+        self.failed += outcome
+        for item in batch:
+            if isinstance(item, Request):
+                _deliver(item)
+
+
+def _deliver(req: Request[Any]) -> None:
+    if req.error is not None and req.abandoned:
+        logger.warning("a store write nobody waited for failed: %s", req.error)
+    if req.error is None and req.after is not None:
+        try:
+            req.after(req.value)
+        except Exception as exc:
+            # a bug in a callback must not end the writer: report it to the caller
+            logger.exception("store callback failed after a committed write")
+            req.error = exc
+    req.done.set()
+    if req.abandoned:
+        _abandon(req)
+
+
+def _abandon(req: Request[Any]) -> None:
+    if req.error is None and req.on_abandon is not None and req.value is not None:
+        req.on_abandon(req.value)
+
+
+def _drain(receive: trio.MemoryReceiveChannel[Record | Request[Any]]) -> list[Any]:
+    items = []
+    while True:
+        try:
+            items.append(receive.receive_nowait())
+        except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+            return items
+
+
+def _write_batch(
+    conn: sqlite3.Connection,
+    batch: Sequence[Record | Request[Any]],
+    snapshots: dict[int, str | None],
+    now: float,
+    path: str,
+) -> int:
+    """Write one batch in one transaction (worker thread); returns how many records
+    failed on their own. A failure of the transaction itself raises StoreError."""
+    failed = 0
+    transitions: list[tuple[str, str | None, str, str | None, float]] = []
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        for index, item in enumerate(batch):
+            if isinstance(item, Request):
+                _run_request(conn, item, now, path)
+                continue
+            try:
+                _write_record(conn, item, index, snapshots, transitions)
+            except sqlite3.Error as exc:
+                failed += 1
+                logger.error("could not record %s for %r: %s", item[0], item[1], exc)
+        if transitions:
+            records.insert_transitions(conn, transitions)
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise_store_error(exc, path)
+    return failed
+
+
+def _write_record(
+    conn: sqlite3.Connection,
+    item: Record,
+    index: int,
+    snapshots: dict[int, str | None],
+    transitions: list[tuple[str, str | None, str, str | None, float]],
+) -> None:
+    kind = item[0]
+    if kind == "trans":
+        _, machine, from_state, to_state, event, timestamp, _context = item
+        transitions.append((machine, from_state, to_state, event, timestamp))
+        if index in snapshots:
+            records.update_machine(
+                conn,
+                machine,
+                current_state=to_state,
+                timestamp=timestamp,
+                context=snapshots[index],
+            )
+    elif kind == "start":
+        _, machine, state, config_type, pid, endpoint, timestamp = item
+        records.upsert_machine(
+            conn,
+            machine,
+            current_state=state,
+            config_type=config_type,
+            pid=pid,
+            endpoint=endpoint,
+            timestamp=timestamp,
+        )
+    elif kind == "stop":
+        records.delete_machine(conn, item[1])
+    elif kind == "error":
+        _, machine, state, action, message, traceback, job_id, timestamp = item
+        records.insert_error(
+            conn,
+            machine,
+            state=state,
+            action=action,
+            message=message,
+            traceback=traceback,
+            job_id=job_id,
+            timestamp=timestamp,
+        )
+    elif kind == "event":
+        _, source, target, event_type, job_id, payload, status, timestamp = item
+        records.insert_event(
+            conn,
+            source_machine=source,
+            target_machine=target,
+            event_type=event_type,
+            job_id=job_id,
+            payload=payload,
+            status=status,
+            now=timestamp,
+        )
+    else:  # pragma: no cover - the store builds these tuples
+        raise ValueError(f"unknown record kind {kind!r}")
+
+
+def _run_request(conn: sqlite3.Connection, req: Request[Any], now: float, path: str) -> None:
+    conn.execute("SAVEPOINT request")
+    try:
+        req.value = req.fn(conn, now)
+    except sqlite3.Error as exc:
+        conn.execute("ROLLBACK TO request")
+        try:
+            raise_store_error(exc, path)
+        except StoreError as error:
+            req.error = error
+    except Exception as exc:
+        # The caller's own error (DuplicateJob, JobNotFound, ValueError): undo its writes
+        # and hand the exception back to the caller, who re-raises it.
+        conn.execute("ROLLBACK TO request")
+        req.error = exc
+    conn.execute("RELEASE request")
