@@ -1,0 +1,16 @@
+"""The generated reference pages match the code they document."""
+
+from pathlib import Path
+
+from statemachine_engine.tools._action_docs import render_action_reference
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_action_reference_matches_the_action_classes() -> None:
+    page = (ROOT / "docs" / "actions.md").read_text(encoding="utf-8")
+    assert page == render_action_reference(), (
+        "docs/actions.md is stale: regenerate it with "
+        "python -c 'from statemachine_engine.tools._action_docs import render_action_reference; "
+        'open("docs/actions.md", "w").write(render_action_reference())\''
+    )
