@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-import attrs
-
 __all__ = [
     "ActionLoadError",
     "ActorStopped",
@@ -39,21 +37,63 @@ class StateMachineError(Exception):
     """Base of every error the project raises on purpose."""
 
 
-@attrs.frozen
 class ConfigIssue:
-    """One problem found in a configuration file.
+    """One problem found in a configuration file (immutable).
 
     ``path`` is a YAML path such as ``$.transitions[3].to``; ``line`` and ``column`` are
     1-based, or ``None`` when the problem has no position (a missing top-level key).
     """
 
+    # a plain class rather than attrs: errors.py is imported by the short command-line
+    # tools, whose start-up time matters
+    __slots__ = ("code", "column", "file", "line", "message", "path", "severity")
+    _FIELDS = ("message", "path", "file", "line", "column", "severity", "code")
+
     message: str
-    path: str = "$"
-    file: str | None = None
-    line: int | None = None
-    column: int | None = None
-    severity: str = "error"  # "error" or "warning"
-    code: str | None = None
+    path: str
+    file: str | None
+    line: int | None
+    column: int | None
+    severity: str  # "error" or "warning"
+    code: str | None
+
+    def __init__(
+        self,
+        message: str,
+        path: str = "$",
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        severity: str = "error",
+        code: str | None = None,
+    ) -> None:
+        for name, value in zip(
+            self._FIELDS, (message, path, file, line, column, severity, code), strict=True
+        ):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"ConfigIssue is immutable (cannot set {name!r})")
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self._FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ConfigIssue):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS)
+        return f"ConfigIssue({args})"
+
+    def replace(self, **changes: object) -> ConfigIssue:
+        values = {name: getattr(self, name) for name in self._FIELDS}
+        values.update(changes)
+        return ConfigIssue(**values)
 
     def location(self) -> str:
         parts = [self.file or "<config>"]

@@ -9,8 +9,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from statemachine_engine.transport._control_client import send_message, send_to_socket
-from statemachine_engine.transport._event_client import send_events
 from statemachine_engine.transport._paths import (
     DEFAULT_CONTROL_PREFIX,
     DEFAULT_EVENT_SOCKET,
@@ -18,25 +16,26 @@ from statemachine_engine.transport._paths import (
     endpoint_path,
     resolve_socket_path,
 )
-from statemachine_engine.transport._protocol import (
-    EVENT_TYPES,
-    MAX_LINE_BYTES,
-    MachineEvent,
-    Message,
-    Publisher,
-    Transport,
-    decode_payload,
-)
-from statemachine_engine.transport._wire import (
-    LineReader,
-    WireError,
-    encode_message,
-    parse_ack,
-    parse_event,
-    parse_message,
-)
+from statemachine_engine.transport._wire import MAX_LINE_BYTES
 
+# Everything else is imported on first use: the short command-line tools import this package
+# and must not pay for attrs or trio.
 _LAZY = {
+    "EVENT_TYPES": "statemachine_engine.transport._protocol",
+    "LineReader": "statemachine_engine.transport._wire",
+    "MachineEvent": "statemachine_engine.transport._protocol",
+    "Message": "statemachine_engine.transport._protocol",
+    "Publisher": "statemachine_engine.transport._protocol",
+    "Transport": "statemachine_engine.transport._protocol",
+    "WireError": "statemachine_engine.transport._wire",
+    "decode_payload": "statemachine_engine.transport._protocol",
+    "encode_message": "statemachine_engine.transport._wire",
+    "parse_ack": "statemachine_engine.transport._wire",
+    "parse_event": "statemachine_engine.transport._wire",
+    "parse_message": "statemachine_engine.transport._wire",
+    "send_events": "statemachine_engine.transport._event_client",
+    "send_message": "statemachine_engine.transport._control_client",
+    "send_to_socket": "statemachine_engine.transport._control_client",
     "ControlConnection": "statemachine_engine.transport._socket_transport",
     "ControlServer": "statemachine_engine.transport._control_server",
     "ControlServerStatistics": "statemachine_engine.transport._control_server",
@@ -52,10 +51,12 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from statemachine_engine.transport._control_client import send_message, send_to_socket
     from statemachine_engine.transport._control_server import (
         ControlServer,
         ControlServerStatistics,
     )
+    from statemachine_engine.transport._event_client import send_events
     from statemachine_engine.transport._event_listener import EventListener, ListenerStatistics
     from statemachine_engine.transport._event_publisher import (
         PublisherStatistics,
@@ -67,7 +68,23 @@ if TYPE_CHECKING:
         RecordingPublisher,
         Subscription,
     )
+    from statemachine_engine.transport._protocol import (
+        EVENT_TYPES,
+        MachineEvent,
+        Message,
+        Publisher,
+        Transport,
+        decode_payload,
+    )
     from statemachine_engine.transport._socket_transport import ControlConnection, SocketTransport
+    from statemachine_engine.transport._wire import (
+        LineReader,
+        WireError,
+        encode_message,
+        parse_ack,
+        parse_event,
+        parse_message,
+    )
 
 __all__ = [
     "DEFAULT_CONTROL_PREFIX",

@@ -10,11 +10,13 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from statemachine_engine.transport._protocol import Message
 
 from statemachine_engine.errors import DeliveryError, TransportError
 from statemachine_engine.transport._paths import check_socket_path, resolve_socket_path
-from statemachine_engine.transport._protocol import Message
 from statemachine_engine.transport._wire import (
     LineReader,
     LineTooLong,
@@ -28,7 +30,7 @@ DEFAULT_TIMEOUT = 5.0
 
 def addressed(message: Message | Mapping[str, Any], target: str | None) -> dict[str, Any]:
     """The message as a dict, with ``target`` filled in when it has none."""
-    data = message.to_dict() if isinstance(message, Message) else dict(message)
+    data = message.to_dict() if hasattr(message, "to_dict") else dict(message)
     if target is not None and not data.get("target"):
         data["target"] = target
     return data

@@ -20,9 +20,10 @@ import attrs
 import trio
 
 from statemachine_engine.errors import ActorStopped, StateMachineError
-from statemachine_engine.transport._protocol import MAX_LINE_BYTES, Message
+from statemachine_engine.transport._protocol import Message
 from statemachine_engine.transport._unix import bind_unix_socket
 from statemachine_engine.transport._wire import (
+    MAX_LINE_BYTES,
     LineReader,
     LineTooLong,
     WireError,

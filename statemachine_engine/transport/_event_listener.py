@@ -16,9 +16,10 @@ import attrs
 import trio
 
 from statemachine_engine.transport._paths import DEFAULT_EVENT_SOCKET
-from statemachine_engine.transport._protocol import MAX_LINE_BYTES, MachineEvent
+from statemachine_engine.transport._protocol import MachineEvent
 from statemachine_engine.transport._unix import bind_unix_socket
 from statemachine_engine.transport._wire import (
+    MAX_LINE_BYTES,
     LineReader,
     LineTooLong,
     WireError,

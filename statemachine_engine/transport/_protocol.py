@@ -16,6 +16,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from statemachine_engine.transport._wire import MAX_LINE_BYTES as MAX_LINE_BYTES
+
 #: Event types a runtime publishes.
 EVENT_TYPES = (
     "state_change",
@@ -26,7 +28,6 @@ EVENT_TYPES = (
     "job_started",
     "job_completed",
 )
-MAX_LINE_BYTES = 1024 * 1024
 
 
 def decode_payload(payload: Any) -> Any:

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from statemachine_engine.transport._protocol import MAX_LINE_BYTES, MachineEvent, Message
+if TYPE_CHECKING:
+    # imported where used: the blocking clients stay free of attrs (start-up time)
+    from statemachine_engine.transport._protocol import MachineEvent, Message
+
+#: longest line either socket accepts
+MAX_LINE_BYTES: Final = 1024 * 1024
 
 _COMPACT = (",", ":")
 
@@ -147,6 +152,8 @@ def parse_message(line: bytes) -> Message:
     if not kind.strip():
         raise WireError("message 'type' must not be empty")
     try:
+        from statemachine_engine.transport._protocol import Message
+
         return Message.from_dict(data)
     except ValueError as exc:
         raise WireError(str(exc)) from None
@@ -156,6 +163,8 @@ def parse_event(line: bytes) -> MachineEvent:
     """An event-socket line as a :class:`MachineEvent`; WireError names what is wrong."""
     data = decode_object(line, "event")
     try:
+        from statemachine_engine.transport._protocol import MachineEvent
+
         return MachineEvent.from_dict(data)
     except ValueError as exc:
         raise WireError(str(exc)) from None
@@ -168,10 +177,10 @@ def encode_line(data: Mapping[str, Any]) -> bytes:
 
 def encode_message(message: Message | Mapping[str, Any]) -> bytes:
     """A message as a control-socket line; WireError if it is over the size limit."""
-    if isinstance(message, Message):
-        line = message.to_json().encode("utf-8") + b"\n"
-    else:
+    if isinstance(message, Mapping):
         line = encode_line(message)
+    else:
+        line = message.to_json().encode("utf-8") + b"\n"
     if len(line) - 1 > MAX_LINE_BYTES:
         raise WireError(
             f"message is {len(line) - 1} bytes encoded; the control socket accepts at most "
