@@ -1,0 +1,254 @@
+"""The UI's HTTP side as a small ASGI app (served by hypercorn's trio worker).
+
+Routes (GET, and HEAD for files):
+
+* ``/`` and ``/<file>``: the UI; ``/vendor/<lib>/...``: browser libraries from node_modules
+* ``/health``: ``{"status", "clients", "machines", "events_relayed", "dropped", "invalid", ...}``
+* ``/api/config``: ``{"websocket_url", "websocket_port", "ui_port"}``, the WebSocket address as
+  seen from the browser (the host it used to reach this server)
+* ``/api/machines``: the hub's machine table; ``/api/configs``: known configs
+* ``/api/diagram/<config_type>/metadata``, ``/api/diagram/<config_type>/<diagram>`` (the
+  published package's shapes), ``/api/diagram/<config_type>`` (its old single-diagram shape)
+
+Errors are JSON ``{"error": ...}`` with what is available where that helps.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import trio
+
+from statemachine_engine.errors import ConfigError
+from statemachine_engine.monitor._catalog import ConfigCatalog, DiagramSet, valid_name
+from statemachine_engine.monitor._hub import MonitorHub
+from statemachine_engine.monitor._origin import host_allowed, host_of
+from statemachine_engine.monitor._static import UI_DIR, content_type, static_file
+from statemachine_engine.monitor._ws import EVENTS_PATH
+
+__all__ = ["MonitorApp"]
+
+logger = logging.getLogger(__name__)
+
+Scope = Mapping[str, Any]
+Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]
+
+#: Nothing from an event can run as script: only this server's files execute, and only
+#: the monitor's own WebSocket ports are reachable.
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self' ws: wss:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+@attrs.frozen
+class _Response:
+    status: int
+    body: bytes
+    content_type: str
+    cache: str = "no-cache"
+
+    @classmethod
+    def json(cls, data: Any, status: int = 200) -> _Response:
+        body = json.dumps(data, default=str, separators=(",", ":")).encode()
+        return cls(status, body, "application/json")
+
+    async def send(self, send: Send, *, head: bool = False) -> None:
+        headers = [
+            (b"content-type", self.content_type.encode()),
+            (b"content-length", str(len(self.body)).encode()),
+            (b"cache-control", self.cache.encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+        ]
+        if self.content_type.startswith("text/html"):
+            headers.append((b"content-security-policy", _CSP.encode()))
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if head else self.body})
+
+
+def _error(status: int, message: str, **extra: Any) -> _Response:
+    return _Response.json({"error": message, **extra}, status)
+
+
+class MonitorApp:
+    """ASGI application of the monitor UI.
+
+    ``websocket_port`` is the port the browser is told to connect to (the in-process WebSocket
+    server's, or an external monitor's); ``ui_port`` is reported in ``/api/config``.
+    """
+
+    def __init__(
+        self,
+        hub: MonitorHub,
+        catalog: ConfigCatalog | None = None,
+        *,
+        websocket_port: int = 3002,
+        ui_port: int = 3001,
+        ui_dir: Path = UI_DIR,
+        bind_host: str = "127.0.0.1",
+        allowed_hosts: Collection[str] = (),
+    ) -> None:
+        self.hub = hub
+        self.catalog = catalog or ConfigCatalog()
+        self.websocket_port = websocket_port
+        self.ui_port = ui_port
+        self.ui_dir = ui_dir
+        self.bind_host = bind_host
+        self.allowed_hosts = frozenset(allowed_hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await _lifespan(receive, send)
+        elif kind == "http":
+            method = scope["method"]
+            if method not in ("GET", "HEAD"):
+                response = _error(405, f"method {method} not allowed; use GET")
+            else:
+                response = await self._route(scope)
+            await response.send(send, head=method == "HEAD")
+        elif kind == "websocket":
+            # The event stream is served by the WebSocket server, not here.
+            await send({"type": "websocket.close", "code": 1008})
+
+    async def _route(self, scope: Scope) -> _Response:
+        host = _header(scope, b"host")
+        if not host_allowed(host, bind_host=self.bind_host, allowed=self.allowed_hosts):
+            return _error(
+                403,
+                f"this server does not answer to host {host_of(host)!r}; "
+                "allow it with --allow-origin",
+            )
+        path: str = scope["path"]
+        parts = [p for p in path.split("/") if p]
+        if parts[:1] == ["api"]:
+            return await self._api(parts[1:], scope)
+        if parts == ["health"]:
+            return self._health()
+        return await self._static(path)
+
+    async def _api(self, parts: list[str], scope: Scope) -> _Response:
+        if parts == ["config"]:
+            return self._config(scope)
+        if parts == ["machines"]:
+            return _Response.json(self.hub.snapshot()["machines"])
+        if parts == ["configs"]:
+            configs = await self.catalog.configs()
+            return _Response.json(
+                [{"config_type": name, "path": str(path)} for name, path in configs.items()]
+            )
+        if parts[:1] == ["diagram"] and 2 <= len(parts) <= 3:
+            return await self._diagram(parts[1], parts[2] if len(parts) == 3 else None)
+        if parts == ["events"]:
+            return _error(410, f"server-sent events were replaced by the WebSocket {EVENTS_PATH}")
+        return _error(404, f"no API endpoint /api/{'/'.join(parts)}")
+
+    def _health(self) -> _Response:
+        stats = self.hub.stats()
+        return _Response.json(
+            {
+                "status": "ok",
+                "clients": stats.clients,
+                "machines": stats.machines,
+                "events_relayed": stats.events_relayed,
+                "dropped": stats.dropped,
+                "invalid": stats.invalid,
+                "slow_disconnects": stats.slow_disconnects,
+                "last_event_time": stats.last_event_time,
+            }
+        )
+
+    def _config(self, scope: Scope) -> _Response:
+        host = host_of(_header(scope, b"host")) or "localhost"
+        shown = f"[{host}]" if ":" in host else host
+        return _Response.json(
+            {
+                "websocket_url": f"ws://{shown}:{self.websocket_port}{EVENTS_PATH}",
+                "websocket_port": self.websocket_port,
+                "ui_port": self.ui_port,
+            }
+        )
+
+    async def _diagram(self, name: str, diagram: str | None) -> _Response:
+        for part in (name, diagram):
+            if part is not None and not valid_name(part):
+                return _error(400, f"invalid name in diagram path: {part!r}")
+        found = await self.catalog.resolve(name)
+        if found is None:
+            available = list(await self.catalog.configs(rescan=False))
+            return _error(
+                404,
+                f"Machine not found: {name}",
+                available=available,
+                hint="start the UI with --project-root DIR or --config FILE naming its YAML",
+            )
+        config_type, file = found
+        try:
+            diagrams = await self.catalog.diagrams(config_type, file)
+        except ConfigError as exc:
+            logger.warning("cannot draw %s: %s", file, exc)
+            return _error(422, f"Invalid configuration for {config_type}", details=str(exc))
+        if diagram is None:
+            return _Response.json(
+                {"machine_name": config_type, "diagram": diagrams.diagrams.get("main", "")}
+            )
+        if diagram == "metadata":
+            return _Response.json(dict(diagrams.metadata))
+        return self._one_diagram(diagrams, diagram)
+
+    def _one_diagram(self, diagrams: DiagramSet, name: str) -> _Response:
+        code = diagrams.diagrams.get(name)
+        if code is None:
+            return _error(
+                404,
+                f"Diagram not found: {name}",
+                available_diagrams=sorted(diagrams.diagrams),
+                machine_name=diagrams.config_type,
+            )
+        return _Response.json(
+            {
+                "machine_name": diagrams.config_type,
+                "diagram_name": name,
+                "mermaid_code": code,
+                "metadata": dict(diagrams.metadata),
+            }
+        )
+
+    async def _static(self, path: str) -> _Response:
+        file = static_file(path, self.ui_dir)
+        if file is None:
+            return _error(404, f"not found: {path}")
+        try:
+            body = await trio.Path(file).read_bytes()
+        except OSError as exc:
+            logger.warning("cannot read %s: %s", file, exc)
+            return _error(500, f"cannot read {path}")
+        kind = content_type(file) or "application/octet-stream"
+        # Library files change only with package-lock.json; the app's own files on edit.
+        cache = "public, max-age=3600" if "node_modules" in file.parts else "no-cache"
+        return _Response(200, body, kind, cache)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

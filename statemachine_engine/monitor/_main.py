@@ -1,0 +1,155 @@
+"""Running the monitor as a program: ``python -m statemachine_engine.monitor`` (the hub and
+WebSocket server alone) and the shared runner behind ``statemachine-ui``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+import trio
+
+from statemachine_engine.errors import StateMachineError
+from statemachine_engine.monitor._registry import DatabaseRegistry
+from statemachine_engine.monitor._serve import MonitorServer, serve_monitor
+from statemachine_engine.transport._paths import DEFAULT_EVENT_SOCKET
+
+__all__ = ["build_parser", "main", "run_monitor"]
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: time given to WebSocket clients to receive their close frame on SIGINT/SIGTERM (seconds)
+SHUTDOWN_GRACE = 0.2
+
+
+def build_parser(prog: str = "python -m statemachine_engine.monitor") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=(
+            "Relay machine events from the event socket to WebSocket clients: a snapshot of "
+            "every machine on connect, then every event live."
+        ),
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=3002, help="WebSocket port (default %(default)s)"
+    )
+    parser.add_argument(
+        "--event-socket-path",
+        default=DEFAULT_EVENT_SOCKET,
+        help="Unix socket machines publish their events to (default %(default)s)",
+    )
+    add_common_arguments(parser)
+    return parser
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags the monitor and ``statemachine-ui`` share."""
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        help="database whose machine registry seeds the snapshot (default: $STATEMACHINE_DB, "
+        "else ./data/pipeline.db when it exists)",
+    )
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="also accept browser pages from this host or origin (repeatable; '*' for any)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="logging level (default %(default)s)",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_monitor(
+        "statemachine-monitor",
+        log_level=args.log_level,
+        db=args.db,
+        host=args.host,
+        ui_port=None,
+        websocket_port=args.port,
+        event_socket_path=args.event_socket_path,
+        allowed_origins=args.allow_origin,
+    )
+
+
+def run_monitor(prog: str, *, log_level: str = "INFO", db: str | None = None, **serve: Any) -> int:
+    """Run :func:`serve_monitor` until SIGINT/SIGTERM; returns the exit code.
+
+    A problem a user can fix (a port in use, an event socket another monitor owns, an
+    unreadable database) is printed as one line, without a traceback.
+    """
+    logging.basicConfig(level=getattr(logging, log_level), format=LOG_FORMAT)
+    try:
+        trio.run(partial(_run, _registry_path(db), serve))
+    except StateMachineError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 1
+    except BaseExceptionGroup as group:
+        errors, rest = group.split(StateMachineError)
+        if errors is None or rest is not None:
+            raise
+        for message in dict.fromkeys(str(exc) for exc in _leaves(errors)):
+            print(f"{prog}: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
+async def _run(db: str | None, serve: dict[str, Any]) -> None:
+    registry = DatabaseRegistry(db) if db is not None else None
+    async with trio.open_nursery() as nursery:
+        server: MonitorServer = await nursery.start(partial(serve_monitor, store=registry, **serve))
+        _announce(server)
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                logging.getLogger(__name__).info(
+                    "received %s; stopping", signal.Signals(signum).name
+                )
+                # Browsers get a "going away" close frame and reconnect later, rather than
+                # seeing the connection cut.
+                server.hub.close()
+                await trio.sleep(SHUTDOWN_GRACE)
+                nursery.cancel_scope.cancel()
+                break
+
+
+def _announce(server: MonitorServer) -> None:
+    if server.ui_url:
+        print(f"Monitor UI:        {server.ui_url}", flush=True)
+    if server.websocket:
+        print(f"WebSocket events:  {server.websocket.url}", flush=True)
+    if server.event_socket_path:
+        print(f"Event socket:      {server.event_socket_path}", flush=True)
+
+
+def _registry_path(db: str | None) -> str | None:
+    """The database whose registry seeds the machine table: ``--db``, else
+    ``$STATEMACHINE_DB``, else ``./data/pipeline.db`` only when it exists (the monitor never
+    creates a database of its own)."""
+    from statemachine_engine.persistence._paths import DB_ENV_VAR, DEFAULT_DB_PATH, resolve_db_path
+
+    path = resolve_db_path(db)
+    if db is not None or os.environ.get(DB_ENV_VAR):
+        return path
+    return path if path == DEFAULT_DB_PATH and os.path.exists(path) else None

@@ -1,0 +1,228 @@
+"""Running the monitor: the hub, its event-socket listener, the WebSocket and the UI's HTTP
+server, all as tasks of one trio process (or of a runtime that hosts them)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any, cast
+
+import attrs
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve as hypercorn_serve
+
+from statemachine_engine.errors import TransportError
+from statemachine_engine.monitor._catalog import ConfigCatalog
+from statemachine_engine.monitor._http import MonitorApp
+from statemachine_engine.monitor._hub import MonitorHub, Registry
+from statemachine_engine.monitor._ws import WebSocketMonitor, serve_websocket
+from statemachine_engine.transport import EventListener, FanoutPublisher, MachineEvent
+
+__all__ = ["MonitorServer", "embedded_monitor", "serve_monitor"]
+
+logger = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class MonitorServer:
+    """What :func:`serve_monitor` hands to ``nursery.start``: the hub and where each part
+    listens (``None`` for a part that was not asked for)."""
+
+    hub: MonitorHub
+    websocket: WebSocketMonitor | None
+    ui_url: str | None
+    ui_port: int | None
+    event_socket_path: str | None
+
+
+async def serve_monitor(
+    hub: MonitorHub | None = None,
+    *,
+    host: str = "127.0.0.1",
+    ui_port: int | None = 3001,
+    websocket_port: int | None = 3002,
+    event_socket_path: str | None = None,
+    store: Registry | None = None,
+    project_root: str | Path | None = None,
+    configs: Sequence[str | Path] = (),
+    allowed_origins: Collection[str] = (),
+    keepalive: float = 10.0,
+    browser_websocket_port: int | None = None,
+    task_status: trio.TaskStatus[MonitorServer] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve the monitor until cancelled; ``await nursery.start(serve_monitor, ...)`` returns
+    a :class:`MonitorServer` once every part is listening.
+
+    * ``hub``: pass one to publish into it in-process (it is a Publisher: give it to
+      ``open_runtime(publisher=...)``); otherwise one is made.
+    * ``event_socket_path``: also listen there for events from other processes.
+    * ``websocket_port`` / ``ui_port``: ``None`` leaves that server out; ``0`` picks a port.
+    * ``browser_websocket_port``: the WebSocket port the UI is told to use when this process
+      serves none (``statemachine-ui --no-websocket``); default 3002.
+    * ``store``: seeds the machine table from its registry at start.
+    * ``project_root`` / ``configs``: where the YAML files behind the diagrams are.
+    """
+    if hub is None:
+        hub = MonitorHub(store=store)
+    elif store is not None and hub.store is None:
+        hub.store = store
+    await hub.seed()
+    try:
+        async with trio.open_nursery() as nursery:
+            listening_on = None
+            if event_socket_path is not None:
+                listen = partial(_listen, hub, event_socket_path)
+                listening_on = await _start(nursery, f"event socket {event_socket_path}", listen)
+            ws = None
+            if websocket_port is not None:
+                ws = await _start(
+                    nursery,
+                    f"WebSocket server on {host}:{websocket_port}",
+                    partial(
+                        serve_websocket,
+                        hub,
+                        host,
+                        websocket_port,
+                        allowed_origins=allowed_origins,
+                        keepalive=keepalive,
+                    ),
+                )
+            ui_url = None
+            actual_ui_port = None
+            if ui_port is not None:
+                app = MonitorApp(
+                    hub,
+                    ConfigCatalog(project_root=project_root, configs=configs),
+                    websocket_port=ws.port if ws else (browser_websocket_port or 3002),
+                    bind_host=host,
+                    allowed_hosts=allowed_origins,
+                )
+                http = partial(_serve_http, app, host, ui_port)
+                ui_url, actual_ui_port = await _start(
+                    nursery, f"UI server on {host}:{ui_port}", http
+                )
+                app.ui_port = actual_ui_port
+                logger.info("monitor UI at %s", ui_url)
+            task_status.started(MonitorServer(hub, ws, ui_url, actual_ui_port, listening_on))
+    except BaseExceptionGroup as group:
+        # A server that cannot listen is one plain error for the caller to report.
+        failed, rest = group.split(TransportError)
+        if failed is not None and rest is None:
+            raise _first(failed) from None
+        raise
+    finally:
+        hub.close()
+
+
+async def _start(nursery: trio.Nursery, what: str, task: Callable[..., Awaitable[Any]]) -> Any:
+    """Start one server; a failure to listen becomes one TransportError saying which."""
+    try:
+        return await nursery.start(task)
+    except (OSError, BaseExceptionGroup) as exc:
+        first = _first_os_error(exc)
+        if first is None:
+            raise
+        if isinstance(first, TransportError):
+            raise first from None
+        reason = (first.strerror or str(first)).lower()
+        raise TransportError(f"cannot start the {what}: {reason}") from None
+
+
+def _first(group: BaseExceptionGroup[TransportError]) -> TransportError:
+    inner = group.exceptions[0]
+    return _first(inner) if isinstance(inner, BaseExceptionGroup) else inner
+
+
+def _first_os_error(exc: BaseException) -> OSError | None:
+    if isinstance(exc, OSError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _first_os_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def embedded_monitor(
+    *,
+    host: str = "127.0.0.1",
+    ui_port: int | None = 3001,
+    websocket_port: int | None = 3002,
+    project_root: str | Path | None = None,
+    configs: Sequence[str | Path] = (),
+    allowed_origins: Collection[str] = (),
+) -> Callable[[Any, Any, trio.Nursery], Awaitable[MonitorServer]]:
+    """The monitor as a part of a runtime (``statemachine CONFIG --monitor``).
+
+    Returns ``start(runtime, publisher, nursery)``: it adds a hub to the runtime's publishers,
+    so the runtime's machines publish into it in-process, seeds it from the runtime's store,
+    and starts the WebSocket and UI servers in ``nursery``. The runtime keeps publishing to
+    the event socket as well, for any monitor running elsewhere.
+    """
+
+    async def start(runtime: Any, publisher: Any, nursery: trio.Nursery) -> MonitorServer:
+        del publisher  # the runtime's own publisher stays as it is, next to the hub
+        hub = MonitorHub(store=getattr(runtime, "store", None))
+        current = runtime.publisher
+        runtime.publisher = hub if current is None else FanoutPublisher([current, hub])
+        server: MonitorServer = await nursery.start(
+            partial(
+                serve_monitor,
+                hub,
+                host=host,
+                ui_port=ui_port,
+                websocket_port=websocket_port,
+                project_root=project_root,
+                configs=configs,
+                allowed_origins=allowed_origins,
+            )
+        )
+        return server
+
+    return start
+
+
+async def _serve_http(
+    app: MonitorApp,
+    host: str,
+    port: int,
+    *,
+    task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    config = HypercornConfig()
+    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    config.accesslog = None
+    config.errorlog = logging.getLogger("statemachine_engine.monitor.http")
+    config.graceful_timeout = 1.0
+
+    async with trio.open_nursery() as nursery:
+        # hypercorn types ASGI messages as TypedDicts; the app speaks plain mappings.
+        asgi_app = cast("Any", app)
+        binds: list[str] = await nursery.start(
+            partial(hypercorn_serve, asgi_app, config, mode="asgi")
+        )
+        url = binds[0]
+        task_status.started((url, int(url.rsplit(":", 1)[1])))
+
+
+async def _listen(
+    hub: MonitorHub,
+    path: str,
+    *,
+    task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Relay events from other processes' publishers on the event socket into the hub."""
+
+    async def relay(event: MachineEvent) -> None:
+        hub.publish(event)
+
+    listener = EventListener(relay, path)
+    hub.count_invalid_from(lambda: listener.statistics().invalid)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(listener.run)
+        logger.info("listening for machine events on %s", path)
+        task_status.started(path)

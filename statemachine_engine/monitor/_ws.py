@@ -1,0 +1,221 @@
+"""The monitor's WebSocket server (trio-websocket): a snapshot on connect, then live events.
+
+Protocol, as the published package's monitor speaks it: the server sends
+``{"type": "initial", "machines": [...], "timestamp"}`` first, then every machine event as
+published, and ``{"type": "ping", "timestamp"}`` every ``keepalive`` seconds. A client may
+send the texts ``ping`` (answered ``{"type": "pong"}``), ``refresh`` (answered with a new
+snapshot) and ``pong``. A client that falls behind is closed with code 1008 and a reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Collection, Sequence
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+import trio
+import trio_websocket
+
+from statemachine_engine.monitor._hub import MonitorHub, Outgoing, Subscriber, SubscriberClosed
+from statemachine_engine.monitor._origin import origin_allowed
+
+__all__ = ["EVENTS_PATH", "WebSocketMonitor", "serve_websocket"]
+
+logger = logging.getLogger(__name__)
+
+EVENTS_PATH = "/ws/events"
+#: the shortest time between two writes to one client (seconds)
+WRITE_INTERVAL = 0.01
+#: how long a dropped client's last batch may take before its socket is simply closed
+CLOSE_GRACE = 2.0
+
+
+@attrs.frozen
+class WebSocketMonitor:
+    """What :func:`serve_websocket` hands to ``nursery.start``: where it listens."""
+
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ws://{host}:{self.port}{EVENTS_PATH}"
+
+
+async def serve_websocket(
+    hub: MonitorHub,
+    host: str = "127.0.0.1",
+    port: int = 3002,
+    *,
+    allowed_origins: Collection[str] = (),
+    keepalive: float = 10.0,
+    paths: Sequence[str] = (EVENTS_PATH,),
+    task_status: trio.TaskStatus[WebSocketMonitor] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve the hub's events over WebSocket until cancelled.
+
+    Use with ``await nursery.start(serve_websocket, hub, host, port)``; it returns once the
+    port is bound (``port=0`` picks a free one; read it from the returned value).
+    """
+    handler = partial(
+        _handle,
+        hub,
+        bind_host=host,
+        allowed_origins=frozenset(allowed_origins),
+        keepalive=keepalive,
+        paths=frozenset(paths),
+    )
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(
+            partial(
+                trio_websocket.serve_websocket,
+                handler,
+                host,
+                port,
+                ssl_context=None,
+                disconnect_timeout=CLOSE_GRACE,
+            )
+        )
+        bound = server.listeners[0]
+        actual = bound.port if isinstance(bound, trio_websocket.Endpoint) else port
+        logger.info("WebSocket monitor listening on ws://%s:%d%s", host, actual, EVENTS_PATH)
+        task_status.started(WebSocketMonitor(host, actual))
+
+
+def _header(request: trio_websocket.WebSocketRequest, name: bytes) -> str | None:
+    for key, value in request.headers:
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+async def _handle(
+    hub: MonitorHub,
+    request: trio_websocket.WebSocketRequest,
+    *,
+    bind_host: str,
+    allowed_origins: frozenset[str],
+    keepalive: float,
+    paths: frozenset[str],
+) -> None:
+    path = urlsplit(request.path).path
+    if path not in paths:
+        logger.info("rejected WebSocket connection to unknown path %r", request.path)
+        await request.reject(404, body=f"unknown path; connect to {EVENTS_PATH}\n".encode())
+        return
+    origin = _header(request, b"origin")
+    if not origin_allowed(
+        origin, host_header=_header(request, b"host"), bind_host=bind_host, allowed=allowed_origins
+    ):
+        logger.warning("rejected WebSocket connection from origin %r", origin)
+        await request.reject(403, body=b"origin not allowed\n")
+        return
+    ws = await request.accept()
+    with hub.subscribe(name=f"websocket {request.remote}") as sub:
+        logger.info("WebSocket client connected: %s (%d clients)", sub.name, hub.stats().clients)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_write, ws, sub, nursery.cancel_scope)
+            nursery.start_soon(_read, ws, sub, hub, nursery.cancel_scope)
+            nursery.start_soon(_keepalive, sub, hub, keepalive)
+            nursery.start_soon(_watch, sub, nursery.cancel_scope)
+        logger.info("WebSocket client gone: %s (%s)", sub.name, sub.closed_reason or "closed")
+
+
+async def _write(
+    ws: trio_websocket.WebSocketConnection, sub: Subscriber, done: trio.CancelScope
+) -> None:
+    try:
+        if _raw_stream(ws) is None:  # a trio-websocket without the attributes: the slow path
+            while True:
+                for message in await sub.take_wait():
+                    await ws.send_message(message.text)
+        while True:
+            await _send_frames(ws, await sub.take_frames_wait())
+            # Events arrive in bursts (one per publisher write); letting the next ones gather
+            # for a moment turns many small writes per client into one, for at most this much
+            # added delay. Under light traffic the first event after a pause goes out at once.
+            await trio.sleep(WRITE_INTERVAL)
+    except SubscriberClosed as closed:
+        with trio.move_on_after(CLOSE_GRACE):
+            await ws.aclose(closed.code, closed.reason[:120])
+    except trio_websocket.ConnectionClosed:
+        pass
+    done.cancel()
+
+
+async def _read(
+    ws: trio_websocket.WebSocketConnection,
+    sub: Subscriber,
+    hub: MonitorHub,
+    done: trio.CancelScope,
+) -> None:
+    try:
+        while True:
+            message = await ws.get_message()
+            if message == "ping":
+                sub.put(Outgoing.of({"type": "pong"}))
+            elif message == "refresh":
+                sub.put(Outgoing.of(hub.snapshot()))
+            elif message == "pong":
+                pass
+            else:
+                logger.debug("ignored WebSocket message from %s: %.80r", sub.name, message)
+    except trio_websocket.ConnectionClosed:
+        done.cancel()
+
+
+async def _keepalive(sub: Subscriber, hub: MonitorHub, every: float) -> None:
+    if not math.isfinite(every) or every <= 0:
+        return
+    while True:
+        await trio.sleep(every)
+        sub.put(Outgoing.of({"type": "ping", "timestamp": hub.wall_time()}))
+
+
+async def _watch(sub: Subscriber, done: trio.CancelScope) -> None:
+    # The writer closes a dropped client cleanly once its current batch is out; a client
+    # that has stopped reading never lets that batch finish, so it is cut off after a grace.
+    await sub.wait_closed()
+    await trio.sleep(CLOSE_GRACE * 2)
+    done.cancel()
+
+
+def _raw_stream(ws: trio_websocket.WebSocketConnection) -> Any:
+    stream = getattr(ws, "_stream", None)
+    lock = getattr(ws, "_stream_lock", None)
+    return (stream, lock) if stream is not None and lock is not None else None
+
+
+async def _send_frames(ws: trio_websocket.WebSocketConnection, frames: Sequence[bytes]) -> None:
+    """Send text frames in one write.
+
+    Server frames are unmasked, so the hub encodes each event's frame once for all clients
+    and this writes them straight to the connection's stream, under the connection's own
+    send lock (the reader task sends pongs and close replies through the same lock).
+    trio-websocket has no public call for several frames at once; without it, a hundred
+    clients at thousands of events a second cost one system call per event per client.
+    """
+    stream, lock = _raw_stream(ws)
+    data = b"".join(frames)
+    # The lock is nearly always free: taking it without a trip through the scheduler
+    # matters when a hundred writers each do this a hundred times a second.
+    try:
+        lock.acquire_nowait()
+    except trio.WouldBlock:
+        await lock.acquire()
+    try:
+        # Checked under the lock: once the peer's close frame has been answered, no data
+        # frame may follow it.
+        if ws.closed is not None:
+            raise trio_websocket.ConnectionClosed(ws.closed)
+        try:
+            await stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            raise trio_websocket.ConnectionClosed(ws.closed) from None
+    finally:
+        lock.release()

@@ -1,0 +1,252 @@
+// The diagram view: a config's Mermaid state diagram with the current state lit and the
+// last transition marked, updated in place (class changes only) as events arrive.
+
+import * as api from "./api.js";
+import { clear, el } from "./dom.js";
+
+let mermaidModule = null;
+let renderCount = 0;
+
+async function loadMermaid() {
+  if (!mermaidModule) {
+    mermaidModule = import("/vendor/mermaid/mermaid.esm.min.mjs").then((module) => {
+      const mermaid = module.default;
+      mermaid.initialize({ startOnLoad: false, securityLevel: "strict", theme: "neutral" });
+      return mermaid;
+    });
+    mermaidModule.catch(() => {
+      mermaidModule = null;
+    });
+  }
+  return mermaidModule;
+}
+
+// `A --> B` or `A --> B : label`, one per line, in the order Mermaid numbers its edges.
+const ARROW = /^\s*([^\s:]+)\s*-->\s*([^\s:]+)\s*(?::\s*(.*?))?\s*$/;
+
+export function parseArrows(code) {
+  const arrows = [];
+  for (const line of String(code).split("\n")) {
+    const match = ARROW.exec(line);
+    if (match) arrows.push({ from: match[1], to: match[2], label: (match[3] ?? "").trim() });
+  }
+  return arrows;
+}
+
+// An event name as the diagram tool writes it after `a --> b :` (whitespace collapsed;
+// characters Mermaid would parse replaced by its #NN; entities).
+const ENTITIES = { "#": "#35;", ":": "#58;", ";": "#59;", '"': "#quot;" };
+
+export function mermaidLabel(text) {
+  return String(text).split(/\s+/).filter(Boolean).join(" ").replace(/[#:;"]/g, (c) => ENTITIES[c]);
+}
+
+export class DiagramView {
+  /**
+   * @param {HTMLElement} container
+   * @param {HTMLElement} breadcrumb
+   */
+  constructor(container, breadcrumb) {
+    this.container = container;
+    this.breadcrumb = breadcrumb;
+    this.configType = null;
+    this.diagramName = null;
+    this.meta = null;
+    this.nodes = new Map(); // state or group name -> svg element
+    this.edges = []; // {from, to, label, path, labelEl}
+    this.state = null;
+    this.transition = null;
+    this.token = 0;
+    container.addEventListener("click", (event) => {
+      const node = event.target.closest("[data-composite]");
+      if (node && this.configType) this.load(this.configType, node.dataset.composite);
+    });
+    breadcrumb.addEventListener("click", (event) => {
+      const link = event.target.closest("[data-diagram]");
+      if (link && this.configType) this.load(this.configType, link.dataset.diagram);
+    });
+  }
+
+  /** Show a config's overview (reloading only when the config changes), then light `state`. */
+  async show(configType, state, transition) {
+    this.state = state;
+    this.transition = transition;
+    if (configType !== this.configType || !this.diagramName) {
+      await this.load(configType, "main");
+    } else {
+      this.highlight();
+    }
+  }
+
+  /** Load and draw one diagram of a config. */
+  async load(configType, name) {
+    const token = ++this.token;
+    this.configType = configType;
+    this.diagramName = name;
+    this.container.dataset.config = configType;
+    this.container.dataset.diagram = name;
+    this.container.dataset.rendered = "false";
+    let reply;
+    let mermaid;
+    try {
+      [reply, mermaid] = await Promise.all([api.diagram(configType, name), loadMermaid()]);
+    } catch (error) {
+      if (token === this.token) this.fail(`No diagram for ${configType}: ${error.message}`);
+      return;
+    }
+    if (token !== this.token) return;
+    this.meta = reply.metadata ?? null;
+    let svgText;
+    try {
+      renderCount += 1;
+      ({ svg: svgText } = await mermaid.render(`sm-diagram-${renderCount}`, reply.mermaid_code));
+    } catch (error) {
+      if (token === this.token) this.fail(`Cannot draw ${configType}/${name}: ${error.message ?? error}`);
+      return;
+    }
+    if (token !== this.token) return;
+    // The SVG is parsed as XML and imported, never assigned as HTML.
+    const doc = new DOMParser().parseFromString(svgText, "image/svg+xml");
+    if (doc.querySelector("parsererror")) {
+      this.fail(`Cannot draw ${configType}/${name}: the diagram is not valid SVG`);
+      return;
+    }
+    const svg = document.importNode(doc.documentElement, true);
+    clear(this.container);
+    this.container.append(svg);
+    this.index(svg, reply.mermaid_code);
+    this.renderBreadcrumb();
+    this.highlight();
+    this.container.dataset.rendered = "true";
+  }
+
+  fail(message) {
+    clear(this.container);
+    this.container.append(el("p", { className: "diagram-error", text: message }));
+    this.nodes.clear();
+    this.edges = [];
+    this.container.dataset.rendered = "error";
+  }
+
+  /** Find every state node and edge in the SVG and tag them with data attributes. */
+  index(svg, code) {
+    const prefix = `${svg.id}-state-`;
+    this.nodes.clear();
+    const groups = this.groupNames();
+    for (const node of svg.querySelectorAll("g.node, g.statediagram-cluster")) {
+      let name = node.dataset.id;
+      if (!name && node.id.startsWith(prefix)) name = node.id.slice(prefix.length).replace(/-\d+$/, "");
+      if (!name || name.startsWith("root_")) continue;
+      node.dataset.stateId = name;
+      this.nodes.set(name, node);
+      if (groups.has(name) && name !== this.diagramName) {
+        node.dataset.composite = name;
+        node.classList.add("sm-clickable");
+      }
+    }
+    const arrows = parseArrows(code);
+    const paths = [...svg.querySelectorAll("path[data-edge='true'], g.edgePaths path")];
+    const unique = [...new Set(paths)];
+    this.edges = [];
+    unique.forEach((path, index) => {
+      const arrow = arrows.length === unique.length ? arrows[index] : null;
+      const id = path.dataset.id ?? `edge${index}`;
+      const labelEl = svg.querySelector(`.edgeLabel .label[data-id="${id}"]`)?.closest(".edgeLabel");
+      const label = arrow ? arrow.label : (labelEl?.textContent ?? "").trim();
+      const edge = { from: arrow?.from ?? null, to: arrow?.to ?? null, label, path, labelEl };
+      path.dataset.event = label;
+      this.edges.push(edge);
+    });
+  }
+
+  /** Names of the config's state groups that have their own diagram. */
+  groupNames() {
+    const diagrams = this.meta && typeof this.meta.diagrams === "object" ? this.meta.diagrams : {};
+    return new Set(Object.keys(diagrams).filter((name) => name !== "main"));
+  }
+
+  /** The group a state belongs to, from the metadata. */
+  groupOf(state) {
+    for (const group of api.stateGroups(this.meta)) {
+      if (group.states.includes(state)) return group.name;
+    }
+    return null;
+  }
+
+  renderBreadcrumb() {
+    clear(this.breadcrumb);
+    const overview = el("button", { className: "crumb", text: "Overview", data: { diagram: "main" } });
+    overview.type = "button";
+    this.breadcrumb.append(overview);
+    if (this.diagramName && this.diagramName !== "main") {
+      const entry = this.meta?.diagrams?.[this.diagramName];
+      this.breadcrumb.append(
+        el("span", { className: "crumb-sep", text: ">" }),
+        el("span", { className: "crumb current", text: entry?.title ?? this.diagramName }),
+      );
+    }
+  }
+
+  /** The node id a state is drawn with (the diagram tool lists them in the metadata). */
+  idOf(state) {
+    const ids = this.meta && typeof this.meta.state_ids === "object" ? this.meta.state_ids : {};
+    return typeof ids[state] === "string" ? ids[state] : state;
+  }
+
+  /** The node standing for a state here: its own, else its group's. */
+  nodeFor(state) {
+    const id = this.idOf(state);
+    if (this.nodes.has(id)) return id;
+    const group = this.groupOf(state);
+    return group && this.nodes.has(group) ? group : null;
+  }
+
+  /** Light the current state and mark the last transition (class changes only). */
+  highlight() {
+    for (const node of this.container.querySelectorAll(".sm-active, .sm-active-group")) {
+      node.classList.remove("sm-active", "sm-active-group");
+    }
+    for (const node of this.container.querySelectorAll(".sm-last-transition")) {
+      node.classList.remove("sm-last-transition");
+    }
+    const state = this.state;
+    this.container.dataset.state = state ?? "";
+    this.container.dataset.activeNode = "";
+    if (!state) return;
+    const id = this.nodeFor(state);
+    if (id) {
+      this.nodes.get(id).classList.add("sm-active");
+      this.container.dataset.activeNode = id;
+      const group = this.groupOf(state);
+      if (group && group !== id && this.nodes.has(group)) {
+        this.nodes.get(group).classList.add("sm-active-group");
+      }
+    }
+    this.markTransition();
+  }
+
+  markTransition() {
+    const t = this.transition;
+    this.container.dataset.lastEvent = "";
+    if (!t || !t.from_state || !t.to_state) return;
+    const event = mermaidLabel(t.event_trigger ?? "");
+    const from = this.nodeFor(t.from_state);
+    const to = this.nodeFor(t.to_state);
+    const wildcard = this.meta?.wildcard_id ?? null;
+    const candidates = [
+      (e) => e.from === from && e.to === to && e.label === event,
+      (e) => wildcard !== null && e.from === wildcard && e.to === to && e.label === event,
+      (e) => e.from === from && e.to === to && from !== to,
+      (e) => e.from === null && e.label === event,
+    ];
+    for (const test of candidates) {
+      const edge = this.edges.find(test);
+      if (edge) {
+        edge.path.classList.add("sm-last-transition");
+        edge.labelEl?.classList.add("sm-last-transition");
+        this.container.dataset.lastEvent = t.event_trigger ?? "";
+        return;
+      }
+    }
+  }
+}
