@@ -218,12 +218,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--force", "--yes", action="store_true", help="do not ask")
 
-    p = command("send-event", cmd_send_event, "record an event for a machine", listing=True)
-    p.add_argument("--target", required=True, help="the machine it is for")
+    p = command(
+        "send-event",
+        cmd_send_event,
+        "send an event to a running machine (through its control socket) and record it",
+        listing=True,
+    )
+    p.add_argument("--target", required=True, help="the machine it is for ('ui': the monitor)")
     p.add_argument("--type", required=True, help="event type")
     p.add_argument("--source", default="cli", help="sender name (default: cli)")
     p.add_argument("--job-id")
     p.add_argument("--payload", help="a JSON value")
+    p.add_argument(
+        "--control-socket-prefix",
+        help="control sockets are PREFIX-<machine>.sock when the registry names no endpoint "
+        "(default /tmp/statemachine-control)",
+    )
+    p.add_argument(
+        "--event-socket-path",
+        help="the monitor's event socket, for --target ui (default /tmp/statemachine-events.sock)",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=5.0, help="seconds to wait for the acknowledgement (5)"
+    )
 
     p = command("list-events", cmd_list_events, "list audited events, newest first", listing=True)
     p.add_argument("--target")
@@ -462,8 +479,35 @@ def cmd_add_job(args: argparse.Namespace) -> int:
     )
     with _database(args) as conn:
         job = jobs.add_job(conn, new, now=now)
+        endpoints = sorted(
+            {m["endpoint"] for m in records.list_machines(conn) if m.get("endpoint")}
+        )
     _print_job(args, "Job created", job)
+    ring_doorbells(endpoints, job["machine_type"] or job["job_type"])
     return 0
+
+
+#: the control message that wakes a runtime's workers waiting for jobs (service.JOB_DOORBELL)
+JOB_DOORBELL = "sm.job_added"
+
+
+def ring_doorbells(endpoints: Sequence[str], machine_type: str) -> None:
+    """Wake workers waiting for jobs in other runtimes at once (they poll slowly otherwise).
+
+    Best effort: a runtime that is gone or slow is skipped after a short timeout.
+    """
+    if not endpoints:
+        return
+    from statemachine_engine.errors import TransportError
+    from statemachine_engine.transport._control_client import send_to_socket
+    from statemachine_engine.transport._paths import endpoint_path
+
+    bell = {"type": JOB_DOORBELL, "payload": {"machine_type": machine_type}}
+    for endpoint in endpoints:
+        try:
+            send_to_socket(endpoint_path(endpoint), bell, timeout=0.5)
+        except TransportError:
+            continue
 
 
 def cmd_complete_job(args: argparse.Namespace) -> int:
@@ -509,6 +553,10 @@ def cmd_recreate_database(args: argparse.Namespace) -> int:
     return 0
 
 
+#: exit status of ``send-event`` when the event was recorded but could not be delivered
+NOT_DELIVERED = 3
+
+
 def cmd_send_event(args: argparse.Namespace) -> int:
     payload = _json_arg("--payload", args.payload, want_object=False)
     text = json.dumps(payload, separators=(",", ":")) if payload is not None else None
@@ -523,7 +571,18 @@ def cmd_send_event(args: argparse.Namespace) -> int:
             status="pending",
             now=time.time(),
         )
-    delivered, note = deliver_event(args, payload)
+        endpoint = None
+        if args.target != "ui":
+            row = records.get_machine(conn, args.target)
+            endpoint = row.get("endpoint") if row else None
+    delivered, note = deliver_event(args, payload, endpoint)
+    if delivered:  # an undelivered event stays pending (see process-events)
+        with _database(args) as conn:
+            conn.execute(
+                "UPDATE machine_events SET status = 'delivered', processed_at = ? WHERE id = ?",
+                (time.time(), event_id),
+            )
+            conn.commit()
     if args.format == "json":
         print_json(
             {
@@ -536,27 +595,62 @@ def cmd_send_event(args: argparse.Namespace) -> int:
                 "note": note,
             }
         )
-        return 0
-    print(f"Event recorded: id {event_id}, {args.type} for {args.target}")
-    if args.job_id:
-        print(f"  Job ID:  {args.job_id}")
-    if payload is not None:
-        print(f"  Payload: {shorten(text, 200)}")
-    print(f"  Not delivered: {note}" if not delivered else f"  Delivered: {note}")
+    else:
+        verb = "sent" if delivered else "recorded"
+        print(f"Event {verb}: id {event_id}, {args.type} for {args.target}")
+        if args.job_id:
+            print(f"  Job ID:  {args.job_id}")
+        if payload is not None:
+            print(f"  Payload: {shorten(text, 200)}")
+        if delivered:
+            print(f"  Delivered: {note}")
+    if not delivered:
+        print(f"statemachine-db: not delivered: {note}", file=sys.stderr)
+        return NOT_DELIVERED
     return 0
 
 
-def deliver_event(args: argparse.Namespace, payload: Any) -> tuple[bool, str]:
-    """Deliver a recorded event to its machine; returns (delivered, note).
+def deliver_event(args: argparse.Namespace, payload: Any, endpoint: str | None) -> tuple[bool, str]:
+    """Deliver a recorded event; returns (delivered, note).
 
-    Delivery through the control socket arrives with the processes work (issue 4); until
-    then the event stays recorded as ``pending`` in ``machine_events``.
+    A machine gets it through the control socket its registry row names (else the path
+    convention) and must acknowledge it; ``--target ui`` publishes it to the monitor's event
+    socket as an event of machine ``--source``.
     """
-    return (
-        False,
-        "delivery through the control socket is not available in this version yet; "
-        "the event is recorded as pending (see list-events / process-events)",
-    )
+    # imported only here: the transport's error type pulls in the error tree
+    from statemachine_engine.errors import TransportError
+
+    if args.target == "ui":
+        from statemachine_engine.transport._event_client import send_events
+        from statemachine_engine.transport._paths import DEFAULT_EVENT_SOCKET
+        from statemachine_engine.transport._protocol import MachineEvent
+
+        path = args.event_socket_path or DEFAULT_EVENT_SOCKET
+        body = (
+            payload
+            if isinstance(payload, dict)
+            else ({} if payload is None else {"value": payload})
+        )
+        event = MachineEvent(args.source, args.type, body, time.time(), 0)
+        try:
+            send_events([event], path, timeout=args.timeout)
+        except TransportError as exc:
+            return False, str(exc)
+        return True, f"published to the monitor at {path}"
+
+    from statemachine_engine.transport._control_client import send_to_socket
+    from statemachine_engine.transport._paths import resolve_socket_path
+
+    message: dict[str, Any] = {"type": args.type, "payload": payload if payload is not None else {}}
+    message.update(target=args.target, source=args.source)
+    if args.job_id:
+        message["job_id"] = args.job_id
+    try:
+        path = resolve_socket_path(args.target, endpoint, args.control_socket_prefix)
+        send_to_socket(path, message, timeout=args.timeout)
+    except TransportError as exc:
+        return False, str(exc)
+    return True, f"acknowledged by {path}"
 
 
 def _event_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:

@@ -275,12 +275,12 @@ def test_recreate_database(cli: Any, db: Path) -> None:
 # -- events ---------------------------------------------------------------------------
 
 
-def test_send_event_records_and_says_it_could_not_deliver(cli: Any, db: Path) -> None:
+def test_send_event_to_no_running_machine_records_it_and_exits_3(cli: Any, db: Path) -> None:
     result = cli("send-event", "--target", "worker_1", "--type", "go", "--payload", '{"n": 1}',
-                 "--job-id", "j1")  # fmt: skip
-    assert result.code == 0
+                 "--job-id", "j1", "--control-socket-prefix", str(db.parent / "ctl"))  # fmt: skip
+    assert result.code == 3
     assert "Event recorded" in result.out
-    assert "Not delivered" in result.out
+    assert "not delivered" in result.err and "worker_1" in result.err
     [event] = cli("list-events", "--format", "json").json()
     assert (event["target_machine"], event["event_type"], event["status"]) == (
         "worker_1",
@@ -289,7 +289,7 @@ def test_send_event_records_and_says_it_could_not_deliver(cli: Any, db: Path) ->
     )
     assert (event["payload"], event["job_id"], event["source_machine"]) == ({"n": 1}, "j1", "cli")
     as_json = cli("send-event", "--target", "w", "--type", "t", "--format", "json").json()
-    assert as_json["delivered"] is False and as_json["id"] == 2
+    assert as_json["delivered"] is False and as_json["id"] == 2 and as_json["note"]
 
 
 def test_send_event_with_bad_payload_writes_nothing(cli: Any) -> None:
