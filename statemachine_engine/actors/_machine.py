@@ -2,10 +2,12 @@
 
 The loop alternates two phases (ARCHITECTURE.md, "Machine semantics"):
 
-* **busy** -- the state's entry actions run in order inside a *state scope*, while a watcher
-  task reads the mailbox and the state's timeout deadline. An event that fires a transition
-  cancels the state scope; one that does not is *held* for later. An event an action returns
-  is dispatched at once (run-to-completion).
+* **busy** -- the state's entry actions run in order inside a *state scope*, a cancel scope
+  that carries the state's timeout deadline. The mailbox is watched while they run without a
+  task of its own: a sender that delivers an event which fires a transition from the current
+  state cancels the state scope (:meth:`MachineActor.interrupt`), and so does an event already
+  waiting when the state is entered. Events that fire nothing wait, in arrival order, until
+  the machine is idle. An event an action returns is dispatched at once (run-to-completion).
 * **idle** -- held events are examined first, in arrival order, in the current state; then
   the machine waits on its mailbox until the deadline. An event that fires nothing here is
   counted as unhandled and dropped.
@@ -98,7 +100,8 @@ class MachineActor:
         self._waiters: dict[str, list[_Waiter]] = {}
         self._deadline = _NEVER
         self._timer: _Fire | None = None
-        self._pending: _Fire | None = None  # the transition the busy phase decided on
+        self._interrupted = False  # a sender delivered an event that fires while actions ran
+        self._busy_scope: trio.CancelScope | None = None  # set while entry actions run
         self._unyielded = 0
         self._internal_run = 0
         self._busy_reported = False
@@ -222,64 +225,85 @@ class MachineActor:
         return await self._busy(state, actions)
 
     async def _busy(self, state: str, actions: tuple[ActionSpec, ...]) -> _Fire | None:
-        self._pending = None
-        async with trio.open_nursery() as state_scope:
-            self._state_scope = state_scope.cancel_scope
-            if self._stopping:
-                state_scope.cancel_scope.cancel()
-            state_scope.start_soon(self._watch, state, state_scope.cancel_scope)
-            for action in actions:
-                event = await self._run_action(action)
-                if self._decided():
-                    break
-                if event is None:
-                    continue
-                transition = self.table.select(state, event)
-                if transition is None:
-                    self.action_events_ignored += 1
-                    continue
-                self._pending = _Fire(transition, event, None)
-                break
-            state_scope.cancel_scope.cancel()
-        self._state_scope = None
-        fire, self._pending = self._pending, None
-        return fire
-
-    async def _watch(self, state: str, state_scope: trio.CancelScope) -> None:
-        """While actions run: a mailbox event or the deadline that fires a transition cancels
-        the state scope; other events are held until the machine is idle."""
-        while True:
-            message = None
+        """Run the entry actions in the state scope. The scope carries the state's deadline,
+        and :meth:`interrupt` cancels it when a sender delivers an event that fires from
+        this state -- so the mailbox is watched without a task of its own."""
+        # An event already waiting that fires cancels the actions at their first checkpoint,
+        # exactly as one arriving while they run; an action that returns before any
+        # checkpoint still wins (run-to-completion), and the waiting event is then held.
+        waiting = self._take_waiting(state)
+        self._interrupted = waiting is not None
+        fire = None
+        with trio.CancelScope(deadline=self._deadline) as scope:
+            self._state_scope = self._busy_scope = scope
+            if self._stopping or waiting is not None:
+                scope.cancel()
             try:
-                if self._held is not None and len(self._held) >= self.capacity:
-                    # held events count against the mailbox: stop reading so senders feel it
-                    await trio.sleep_until(self._deadline)
-                else:
-                    with trio.move_on_at(self._deadline):
-                        message = await self._receive.receive()
-            except trio.ClosedResourceError:
-                return  # cancel(): the state scope is cancelled too
-            if self._pending is not None or state_scope.cancel_called:
-                if message is not None:
-                    self.events_received += 1
-                    self._hold(message)
-                return
-            if message is None:
-                self._pending = self._timer
-                state_scope.cancel()
+                for action in actions:
+                    event = await self._run_action(action)
+                    if event is None:
+                        continue
+                    transition = self.table.select(state, event)
+                    if transition is None:
+                        self.action_events_ignored += 1
+                        continue
+                    fire = _Fire(transition, event, None)
+                    break
+            finally:
+                self._state_scope = self._busy_scope = None
+        if fire is not None or self._stopping:
+            # an action's own event comes first (run-to-completion); whatever arrived while
+            # the actions ran waits for the machine to be idle, in arrival order
+            if waiting is not None and waiting.message is not None:
+                self._hold(waiting.message)
+            if fire is not None:
+                self._hold_arrivals()
+            return fire
+        if self._interrupted:
+            fire = waiting or self._take_waiting(state)
+            if fire is not None:
+                return fire
+        if scope.cancelled_caught and trio.current_time() >= self._deadline:
+            return self._timer
+        return None
+
+    def interrupt(self, message: Message) -> None:
+        """Called by a sender once ``message`` is in the mailbox: if the machine is running
+        entry actions and the event fires a transition from its state, cancel them."""
+        scope = self._busy_scope
+        if (
+            scope is not None
+            and not self._interrupted
+            and self.table.select(self.state, message.type) is not None
+        ):
+            self._interrupted = True
+            scope.cancel()
+
+    def _hold_arrivals(self) -> None:
+        """Move what is in the mailbox to the held queue (up to the mailbox's capacity)."""
+        while self._held is None or len(self._held) < self.capacity:
+            try:
+                message = self._receive.receive_nowait()
+            except trio.WouldBlock:
                 return
             self.events_received += 1
-            transition = self.table.select(state, message.type)
-            if transition is None:
-                self._hold(message)
-                continue
-            self._pending = _Fire(transition, message.type, message)
-            state_scope.cancel()
-            return
+            self._hold(message)
 
-    def _decided(self) -> bool:
-        """Whether the watcher (or an earlier action) already chose a transition."""
-        return self._pending is not None
+    def _take_waiting(self, state: str) -> _Fire | None:
+        """Read the mailbox without waiting: events that fire nothing in ``state`` are held
+        (up to the mailbox's capacity, beyond which they stay in the mailbox); the first
+        that fires is returned."""
+        while self._held is None or len(self._held) < self.capacity:
+            try:
+                message = self._receive.receive_nowait()
+            except trio.WouldBlock:
+                return None
+            self.events_received += 1
+            transition = self.table.select(state, message.type)
+            if transition is not None:
+                return _Fire(transition, message.type, message)
+            self._hold(message)
+        return None
 
     def _hold(self, message: Message, *, first: bool = False) -> None:
         if self._held is None:

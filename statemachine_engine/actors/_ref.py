@@ -75,6 +75,7 @@ class ActorRef:
             await self._send.send(message)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             raise ActorStopped(self.name, self._actor.status) from None
+        self._actor.interrupt(message)
 
     def send_nowait(
         self,
@@ -96,6 +97,7 @@ class ActorRef:
             raise MailboxFull(self.name, self._actor.capacity) from None
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             raise ActorStopped(self.name, self._actor.status) from None
+        self._actor.interrupt(message)
 
     async def wait_state(self, state: str) -> None:
         """Return once the machine is in ``state`` (at once if it already is).
