@@ -18,6 +18,7 @@ timers restart.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
 from collections import deque
@@ -50,6 +51,8 @@ YIELD_EVERY = 64
 #: internal transitions in a row (never waiting on mailbox or clock) reported as a busy loop
 BUSY_LOOP_THRESHOLD = 10_000
 _NEVER = float("inf")
+#: the timer queue's wake-up token; never seen outside the mailbox
+_WAKE_UP = Message(type="(deadline)")
 
 
 @attrs.define(slots=True)
@@ -100,6 +103,7 @@ class MachineActor:
         self._waiters: dict[str, list[_Waiter]] = {}
         self._deadline = _NEVER
         self._timer: _Fire | None = None
+        self._entry = 0  # counts state entries, so a deadline of an earlier entry is ignored
         self._interrupted = False  # a sender delivered an event that fires while actions ran
         self._busy_scope: trio.CancelScope | None = None  # set while entry actions run
         self._unyielded = 0
@@ -207,6 +211,8 @@ class MachineActor:
             seconds, event = timer
             self._deadline = trio.current_time() + seconds
             self._timer = _Fire(self.table.select(state, event), event, None)  # type: ignore[arg-type]
+            self._entry += 1
+            self.runtime.timers.arm(self._deadline, self, self._entry)
         waiters = self._waiters.pop(state, None)
         if waiters:
             for waiter in waiters:
@@ -286,6 +292,8 @@ class MachineActor:
                 message = self._receive.receive_nowait()
             except trio.WouldBlock:
                 return
+            if message is _WAKE_UP:
+                continue
             self.events_received += 1
             self._hold(message)
 
@@ -298,6 +306,8 @@ class MachineActor:
                 message = self._receive.receive_nowait()
             except trio.WouldBlock:
                 return None
+            if message is _WAKE_UP:
+                continue
             self.events_received += 1
             transition = self.table.select(state, message.type)
             if transition is not None:
@@ -335,6 +345,8 @@ class MachineActor:
                     assert self._timer is not None
                     return self._timer
                 incoming = waited
+            if incoming is _WAKE_UP:
+                continue  # a token from an earlier state entry
             self.events_received += 1
             self._internal_run = 0
             transition = self.table.select(state, incoming.type)
@@ -343,12 +355,23 @@ class MachineActor:
             self._drop(incoming)
 
     async def _wait_mailbox(self) -> Message | None:
-        """The next message, or None when the state's deadline passes first."""
-        if self._deadline == _NEVER:
-            return await self._receive.receive()
-        with trio.move_on_at(self._deadline):
-            return await self._receive.receive()
-        return None
+        """The next message, or None when the state's deadline passes first (the runtime's
+        timer queue then puts a wake-up token in the mailbox)."""
+        while True:
+            message = await self._receive.receive()
+            if message is not _WAKE_UP:
+                return message
+            if trio.current_time() >= self._deadline:
+                return None
+
+    def deadline_passed(self, entry: int) -> None:
+        """From the timer queue: the deadline of state entry ``entry`` has passed."""
+        if entry == self._entry and self._busy_scope is None:
+            # a full mailbox needs no token: the machine checks its deadline before each message
+            with contextlib.suppress(
+                trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError
+            ):
+                self.ref._send.send_nowait(_WAKE_UP)
 
     def _drop(self, message: Message) -> None:
         self.events_dropped += 1

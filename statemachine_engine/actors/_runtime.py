@@ -17,6 +17,7 @@ from statemachine_engine.actions import ActionRegistry, BaseAction, get_registry
 from statemachine_engine.actors._host import MachineHost
 from statemachine_engine.actors._machine import MachineActor
 from statemachine_engine.actors._ref import ActorRef, ActorStatistics
+from statemachine_engine.actors._timers import TimerQueue
 from statemachine_engine.config import MachineSpec, load_config
 from statemachine_engine.errors import ConfigError, StateMachineError, TransportError
 from statemachine_engine.fsm import Table, compile_spec
@@ -50,6 +51,7 @@ class Runtime:
         actions: Mapping[str, type[BaseAction]] | None = None,
     ) -> None:
         self._nursery = nursery
+        self.timers = TimerQueue(nursery)
         self.store = store
         self.publisher = publisher
         self.transport = transport

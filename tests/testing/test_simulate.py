@@ -57,8 +57,8 @@ EXPECTED_JSONL = """\
 {"t": 2.0, "machine": "ponger", "from": "waiting", "to": "ponging", "event": "ping"}
 {"t": 2.0, "machine": "pinger", "from": "pinging", "to": "waiting_pong", "event": "event_sent"}
 {"t": 2.0, "machine": "pinger", "from": "waiting_pong", "to": "pinging", "event": "pong"}
-{"t": 2.0, "machine": "ponger", "from": "ponging", "to": "resting", "event": "event_sent"}
 {"t": 2.0, "machine": "pinger", "from": "pinging", "to": "waiting_pong", "event": "event_sent"}
+{"t": 2.0, "machine": "ponger", "from": "ponging", "to": "resting", "event": "event_sent"}
 {"t": 2.25, "machine": "ponger", "from": "resting", "to": "waiting", "event": "timeout(0.25)"}
 {"t": 3.5, "machine": "pinger", "from": "waiting_pong", "to": "done", "event": "timeout(1.5)"}
 {"t": 3.5, "machine": "pinger", "final_state": "done"}
