@@ -395,6 +395,9 @@ class MachineActor:
         transition = fire.transition
         self.transitions += 1
         self.runtime.transition(self, source, transition.to, fire.event)
+        store = self.runtime.store
+        if store is not None and store.backlogged:
+            await store.wait_for_room()  # backpressure: history is never dropped
         if logger.isEnabledFor(logging.INFO):
             self._log_transition(source, fire.event, transition.to)
         if transition.actions:

@@ -75,6 +75,14 @@ class Recorder(Protocol):
         activity, context snapshot; registry updates of one batch are coalesced)."""
         ...
 
+    @property
+    def backlogged(self) -> bool:
+        """True while the write queue is filling faster than it commits: a machine that
+        records should then ``await wait_for_room()`` (backpressure instead of loss)."""
+        ...
+
+    async def wait_for_room(self) -> None: ...
+
     def machine_stopped(self, machine_name: str) -> None:
         """Remove the machine's registry row."""
         ...

@@ -91,6 +91,15 @@ class SqliteStore:
         return self._connections.path
 
     @property
+    def backlogged(self) -> bool:
+        """Whether recorders should pause: the write queue is more than half full."""
+        return self._writer.backlogged
+
+    async def wait_for_room(self) -> None:
+        """Wait until the write queue has drained to a quarter (see :attr:`backlogged`)."""
+        await self._writer.wait_for_room()
+
+    @property
     def dropped(self) -> int:
         """History records dropped because the write queue was full (or the store closed)."""
         return self._writer.dropped

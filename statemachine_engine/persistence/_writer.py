@@ -78,6 +78,8 @@ class Writer:
         self._record_delay = record_delay
         self._clock = clock
         self._send, self._receive = trio.open_memory_channel[Record | Request[Any]](capacity)
+        self._capacity = capacity
+        self._room: trio.Event | None = None  # set when a backlog has drained
         self._closed = False
         self._scope: trio.CancelScope | None = None
         #: records queued and not yet committed (reads in this process flush them first)
@@ -101,6 +103,24 @@ class Writer:
             self._drop("the store is closed")
         else:
             self.unwritten += 1
+
+    @property
+    def backlogged(self) -> bool:
+        """Whether producers should wait: the queue is more than half full."""
+        return self.unwritten * 2 > self._capacity
+
+    async def wait_for_room(self) -> None:
+        """Wait until the queue is back under a quarter full (backpressure for machines
+        that record faster than the disk commits, so that no record is dropped)."""
+        while self.unwritten * 4 > self._capacity and not self._closed:
+            if self._room is None:
+                self._room = trio.Event()
+            await self._room.wait()
+
+    def _drained(self) -> None:
+        if self._room is not None and self.unwritten * 4 <= self._capacity:
+            self._room.set()
+            self._room = None
 
     def _drop(self, why: str) -> None:
         self.dropped += 1
@@ -249,6 +269,7 @@ class Writer:
         except StoreError as exc:
             logger.error("writing %d queued operations failed: %s", len(batch), exc)
             self.unwritten -= records
+            self._drained()
             self.failed += records
             for item in batch:
                 if isinstance(item, Request):
@@ -256,6 +277,7 @@ class Writer:
                     item.done.set()
             return
         self.unwritten -= records
+        self._drained()
         self.batches += 1
         self.written += len(batch) - outcome
         self.failed += outcome
