@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import NoReturn
@@ -196,7 +197,7 @@ def connect(
     try:
         conn.execute("PRAGMA foreign_keys = ON")
         if name != MEMORY:
-            conn.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(conn, busy_timeout)
             conn.execute("PRAGMA synchronous = NORMAL")
         if migrate:
             ensure_schema(conn)
@@ -206,6 +207,20 @@ def connect(
             raise_store_error(exc, name)
         raise
     return conn
+
+
+def _enable_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    """Switch to WAL. Two processes opening a new file at once may find it locked for a
+    moment; SQLite's busy handler does not cover this pragma, so retry within the timeout."""
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _prepare_folder(name: str) -> None:
