@@ -20,6 +20,7 @@ import trio
 
 from statemachine_engine.actors import Runtime, open_runtime
 from statemachine_engine.config import MachineSpec
+from statemachine_engine.errors import MailboxFull
 from statemachine_engine.persistence import open_store
 from statemachine_engine.service._children import ChildProcesses
 from statemachine_engine.transport import Message
@@ -59,30 +60,47 @@ def run_machine_process(options: ProcessOptions) -> int:
 
 async def _serve(options: ProcessOptions) -> int:
     outcome: dict[str, int] = {}
+    # A signal cancels only the machines: the store, the event publisher and the control
+    # server stay up while the machines clean up, so their last records (registry row
+    # removed, machine_terminated) still reach the database and the monitor.
+    machines_scope = trio.CancelScope()
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_watch_signals, nursery.cancel_scope, outcome)
-        code = await _run(options)
+        nursery.start_soon(_watch_signals, machines_scope, nursery.cancel_scope, outcome)
+        code = await _run(options, machines_scope)
         outcome.setdefault("code", code)
         nursery.cancel_scope.cancel()
     return outcome["code"]
 
 
-async def _watch_signals(scope: trio.CancelScope, outcome: dict[str, int]) -> None:
+async def _watch_signals(
+    machines_scope: trio.CancelScope, everything: trio.CancelScope, outcome: dict[str, int]
+) -> None:
+    """The first SIGINT/SIGTERM stops the machines; a second one, or a clean-up that takes
+    longer than SHUTDOWN_GRACE, stops everything at once."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for signum in signals:
             outcome["code"] = 128 + signum
             log.info("received %s; stopping", signal.Signals(signum).name)
-            scope.cancel()
+            machines_scope.cancel()
+            break
+        with trio.move_on_after(SHUTDOWN_GRACE):
+            async for signum in signals:
+                log.warning("received %s again; stopping now", signal.Signals(signum).name)
+                break
+            everything.cancel()
             return
+        log.warning("clean-up took longer than %g s; stopping now", SHUTDOWN_GRACE)
+        everything.cancel()
 
 
-async def _run(options: ProcessOptions) -> int:
+async def _run(options: ProcessOptions, machines_scope: trio.CancelScope) -> int:
     control_path = control_socket_path(options.name, options.control_socket_prefix)
     publisher = (
         SocketEventPublisher(options.event_socket_path)
         if options.event_socket_path
         else SocketEventPublisher()
     )
+    code = 0
     async with open_store(options.db) as store, trio.open_nursery() as services:
         await services.start(publisher.run)
 
@@ -92,25 +110,32 @@ async def _run(options: ProcessOptions) -> int:
 
         transport = SocketTransport(lookup, prefix=options.control_socket_prefix)
         try:
-            async with open_runtime(
-                store=store,
-                publisher=publisher,
-                transport=transport,
-                actions_dir=options.actions_dir,
-                endpoint=control_path,
-            ) as runtime:
-                children = ChildProcesses(runtime, options, services)
-                runtime.process_spawner = children.spawn
-                server = ControlServer(control_path, make_router(runtime, options.name, store))
-                await services.start(server.run)
-                if options.monitor is not None:
-                    await options.monitor(runtime, publisher, services)
-                ref = await runtime.spawn(options.spec, name=options.name, context=options.context)
-                if options.ready_fd is not None:
-                    _signal_ready(options.ready_fd)
-                status = await ref.wait_stopped()
-                code = 1 if status == "crashed" else 0
-                await children.stop()
+            with machines_scope:
+                async with open_runtime(
+                    store=store,
+                    publisher=publisher,
+                    transport=transport,
+                    actions_dir=options.actions_dir,
+                    endpoint=control_path,
+                ) as runtime:
+                    children = ChildProcesses(runtime, options, services)
+                    runtime.process_spawner = children.spawn
+                    try:
+                        server = ControlServer(
+                            control_path, make_router(runtime, options.name, store)
+                        )
+                        await services.start(server.run)
+                        if options.monitor is not None:
+                            await options.monitor(runtime, publisher, services)
+                        ref = await runtime.spawn(
+                            options.spec, name=options.name, context=options.context
+                        )
+                        if options.ready_fd is not None:
+                            _signal_ready(options.ready_fd)
+                        status = await ref.wait_stopped()
+                        code = 1 if status == "crashed" else 0
+                    finally:
+                        await children.stop()
         finally:
             with trio.move_on_after(SHUTDOWN_GRACE / 2) as flush_scope:
                 flush_scope.shield = True
@@ -149,6 +174,11 @@ def make_router(runtime: Runtime, primary: str | None, store: Any) -> Any:
             raise KeyError(target)
         if message.target is None:
             message = attrs.evolve(message, target=target)
-        await actor.ref.send_message(message)
+        try:
+            # no schedule point while there is room: a pipelined sender's lines go into the
+            # mailbox in one pass, instead of one pass of the scheduler per message
+            actor.ref.send_message_nowait(message)
+        except MailboxFull:
+            await actor.ref.send_message(message)  # backpressure: wait for room
 
     return route

@@ -12,17 +12,19 @@ import subprocess
 import sys
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import trio
 
 from statemachine_engine.actors import Runtime, open_runtime
+from statemachine_engine.actors._runtime import _resolve_config as resolve_config_path
 from statemachine_engine.config import MachineSpec, load_config
-from statemachine_engine.errors import DuplicateJob
+from statemachine_engine.errors import ConfigError, DuplicateJob, StateMachineError
 from statemachine_engine.persistence import open_store
 from statemachine_engine.persistence._paths import resolve_db_path
 from statemachine_engine.service._children import kill_process
-from statemachine_engine.service._machine_process import make_router
+from statemachine_engine.service._machine_process import SHUTDOWN_GRACE, make_router
 from statemachine_engine.service._manifest import Manifest
 from statemachine_engine.transport._control_server import ControlServer
 from statemachine_engine.transport._event_publisher import SocketEventPublisher
@@ -47,12 +49,29 @@ def check_project(manifest: Manifest) -> list[str]:
 
 
 def run_project(manifest: Manifest, *, say: Callable[[str], None] = print) -> int:
-    """Run the project until every machine stops or a signal arrives; the exit code."""
-    return trio.run(_serve, manifest, say)
+    """Run the project until every machine stops or a signal arrives; the exit code.
+
+    A failure to start (a port or socket in use, a store that cannot be opened) raises
+    that one StateMachineError, not the nursery's exception group around it.
+    """
+    try:
+        return trio.run(_serve, manifest, say)
+    except BaseExceptionGroup as group:
+        matched, rest = group.split(StateMachineError)
+        if matched is None or rest is not None:
+            raise
+        leaf: BaseException = matched
+        while isinstance(leaf, BaseExceptionGroup):
+            leaf = leaf.exceptions[0]
+        raise leaf from None
 
 
 async def _serve(manifest: Manifest, say: Callable[[str], None]) -> int:
     outcome: dict[str, int] = {}
+    # As in a machine process: a signal cancels the machines and child processes first,
+    # while the store, the publisher or monitor and the control socket stay up, so that
+    # their last records (registry rows removed, machine_terminated) still get out.
+    machines_scope = trio.CancelScope()
     async with trio.open_nursery() as nursery:
 
         async def watch_signals() -> None:
@@ -60,17 +79,27 @@ async def _serve(manifest: Manifest, say: Callable[[str], None]) -> int:
                 async for signum in signals:
                     outcome["code"] = 128 + signum
                     say(f"received {signal.Signals(signum).name}; stopping")
+                    machines_scope.cancel()
+                    break
+                with trio.move_on_after(SHUTDOWN_GRACE):
+                    async for signum in signals:
+                        say(f"received {signal.Signals(signum).name} again; stopping now")
+                        break
                     nursery.cancel_scope.cancel()
                     return
+                say(f"clean-up took longer than {SHUTDOWN_GRACE:g} s; stopping now")
+                nursery.cancel_scope.cancel()
 
         nursery.start_soon(watch_signals)
-        code = await _run(manifest, say)
+        code = await _run(manifest, say, machines_scope)
         outcome.setdefault("code", code)
         nursery.cancel_scope.cancel()
     return outcome["code"]
 
 
-async def _run(manifest: Manifest, say: Callable[[str], None]) -> int:
+async def _run(
+    manifest: Manifest, say: Callable[[str], None], machines_scope: trio.CancelScope
+) -> int:
     specs: dict[str, tuple[MachineSpec, str | None]] = {}
     for entry in manifest.machines:
         actions_dir = entry.actions_dir or manifest.actions_dir
@@ -93,47 +122,63 @@ async def _run(manifest: Manifest, say: Callable[[str], None]) -> int:
 
         transport = SocketTransport(lookup, prefix=manifest.control_socket_prefix)
         try:
-            async with open_runtime(
-                store=store,
-                publisher=publisher,
-                transport=transport,
-                actions_dir=manifest.actions_dir,
-                endpoint=control_path,
-            ) as runtime:
-                if manifest.monitor is not None:
-                    await _start_monitor(manifest, runtime, event_socket, services, say)
-                server = ControlServer(control_path, make_router(runtime, None, store))
-                await services.start(server.run)
-                refs = []
-                for entry in manifest.machines:
-                    spec, actions_dir = specs[entry.config]
-                    for name in entry.names(spec.default_name):
-                        if entry.process:
-                            processes.append(
-                                await _start_process(manifest, entry, name, db, event_socket)
+            with machines_scope:
+                async with open_runtime(
+                    store=store,
+                    publisher=publisher,
+                    transport=transport,
+                    actions_dir=manifest.actions_dir,
+                    endpoint=control_path,
+                ) as runtime:
+                    try:
+                        if manifest.monitor is not None:
+                            configs = monitor_configs(
+                                [m.config for m in manifest.machines],
+                                [s for s, _ in specs.values()],
                             )
-                            continue
-                        refs.append(
-                            await runtime.spawn(
-                                spec, name=name, context=entry.context, actions_dir=actions_dir
+                            await _start_monitor(
+                                manifest, runtime, event_socket, configs, services, say
                             )
+                        server = ControlServer(control_path, make_router(runtime, None, store))
+                        await services.start(server.run)
+                        refs = []
+                        for entry in manifest.machines:
+                            spec, actions_dir = specs[entry.config]
+                            for name in entry.names(spec.default_name):
+                                if entry.process:
+                                    processes.append(
+                                        await _start_process(
+                                            manifest, entry, name, db, event_socket
+                                        )
+                                    )
+                                    continue
+                                refs.append(
+                                    await runtime.spawn(
+                                        spec,
+                                        name=name,
+                                        context=entry.context,
+                                        actions_dir=actions_dir,
+                                    )
+                                )
+                        say(
+                            f"{len(refs)} machines running in this process"
+                            + (f", {len(processes)} in their own processes" if processes else "")
+                            + "; press Ctrl-C to stop"
                         )
-                say(
-                    f"{len(refs)} machines running in this process"
-                    + (f", {len(processes)} in their own processes" if processes else "")
-                    + "; press Ctrl-C to stop"
-                )
-                for ref in refs:
-                    if await ref.wait_stopped() == "crashed":
-                        code = 1
-                for process in processes:
-                    await process.wait()
+                        for ref in refs:
+                            if await ref.wait_stopped() == "crashed":
+                                code = 1
+                        for process in processes:
+                            await process.wait()
+                    finally:
+                        # while the monitor still listens for their last events
+                        with trio.CancelScope(shield=True):
+                            for process in processes:
+                                await kill_process(process)
         finally:
             with trio.CancelScope(shield=True):
-                for process in processes:
-                    await kill_process(process)
                 if publisher is not None:
-                    with trio.move_on_after(2):
+                    with trio.move_on_after(SHUTDOWN_GRACE / 2):
                         await publisher.flush()
                 await transport.aclose()
             services.cancel_scope.cancel()
@@ -158,10 +203,35 @@ async def _queue_jobs(store: Any, manifest: Manifest, say: Callable[[str], None]
         say(f"queued {added} of {len(manifest.jobs)} jobs from the manifest")
 
 
+def monitor_configs(configs: list[str], specs: list[MachineSpec]) -> list[str]:
+    """The configs the monitor draws: the manifest's, and those their ``start_fsm`` actions
+    name (found as the runtime finds them, and followed further), so that spawned workers
+    get their diagram and Kanban board too."""
+    found = dict.fromkeys(configs)
+    todo = list(specs)
+    while todo:
+        spec = todo.pop()
+        for actions in spec.actions.values():
+            for action in actions:
+                yaml_path = action.get("yaml_path") if action.type == "start_fsm" else None
+                if not isinstance(yaml_path, str) or "{" in yaml_path:
+                    continue
+                child = Path(resolve_config_path(yaml_path, spec.source)).resolve()
+                if str(child) in found or not child.is_file():
+                    continue
+                found[str(child)] = None
+                try:
+                    todo.append(load_config(child))
+                except ConfigError:
+                    continue  # drawn as far as it can be; the linter reported it already
+    return list(found)
+
+
 async def _start_monitor(
     manifest: Manifest,
     runtime: Runtime,
     event_socket: str,
+    configs: list[str],
     services: trio.Nursery,
     say: Callable[[str], None],
 ) -> None:
@@ -179,7 +249,7 @@ async def _start_monitor(
             ui_port=settings.ui_port,
             websocket_port=settings.websocket_port,
             event_socket_path=event_socket,
-            configs=[m.config for m in manifest.machines],
+            configs=configs,
         )
     )
     ws = server.websocket

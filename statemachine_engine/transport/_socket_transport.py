@@ -62,6 +62,10 @@ async def _locked(lock: trio.Lock) -> AsyncIterator[None]:
         lock.release()
 
 
+class NotConnected(TransportError):
+    """The control socket could not be connected to: nothing was sent."""
+
+
 @attrs.define
 class _Waiter:
     ack: dict[str, Any] | None = None
@@ -165,7 +169,8 @@ class ControlConnection:
         try:
             stream = await trio.open_unix_socket(self.path)
         except OSError as exc:
-            raise connect_error(exc, self.target, self.path) from None
+            error = connect_error(exc, self.target, self.path)
+            raise NotConnected(str(error), target=self.target, path=self.path) from None
         self._stream = stream
         self._reader = LineReader()
         self.connects += 1
@@ -252,6 +257,11 @@ class SocketTransport:
     one, or when it returns None, the path is ``{prefix}-{target}.sock``. One persistent
     connection is kept per socket path. ``timeout`` bounds each delivery, including the
     time the peer applies backpressure.
+
+    A target's path is looked up once and remembered until a delivery there fails; when
+    the remembered endpoint cannot be connected to or refuses the message (so it certainly
+    did not take it), the target is looked up again and, if it moved, the message is sent
+    to its new endpoint.
     """
 
     def __init__(
@@ -265,9 +275,10 @@ class SocketTransport:
         self._prefix = prefix
         self._timeout = timeout
         self._connections: dict[str, ControlConnection] = {}
+        self._paths: dict[str, str] = {}  # target -> path that last took a message
 
     async def resolve(self, target: str) -> str:
-        """The control socket path for ``target``."""
+        """The control socket path for ``target`` (always a fresh lookup)."""
         endpoint: str | None = None
         if self._resolver is not None:
             try:
@@ -279,7 +290,26 @@ class SocketTransport:
         return resolve_socket_path(target, endpoint, self._prefix)
 
     async def deliver(self, target: str, message: Message) -> None:
-        path = await self.resolve(target)
+        known = self._paths.get(target)
+        path = known or await self.resolve(target)
+        try:
+            await self._deliver_at(target, path, message)
+        except (NotConnected, DeliveryError):
+            self._paths.pop(target, None)
+            if known is None:
+                raise
+            moved = await self.resolve(target)
+            if moved == path:
+                raise
+            log.debug("%r moved from %s to %s; sending there", target, path, moved)
+            path = moved
+            await self._deliver_at(target, path, message)
+        except TransportError:
+            self._paths.pop(target, None)
+            raise
+        self._paths[target] = path
+
+    async def _deliver_at(self, target: str, path: str, message: Message) -> None:
         conn = self._connections.get(path)
         if conn is None:
             conn = self._connections[path] = ControlConnection(path)
@@ -302,5 +332,6 @@ class SocketTransport:
 
     async def aclose(self) -> None:
         connections, self._connections = self._connections, {}
+        self._paths.clear()
         for conn in connections.values():
             await conn.aclose()

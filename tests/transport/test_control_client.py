@@ -291,7 +291,7 @@ async def test_socket_transport_resolves_through_the_registry(sock_dir: Path) ->
         ("child_002", {"i": 1}),
         ("child_002", {"i": 2}),
     ]
-    assert lookups == ["child_002"] * 3 + ["other"]
+    assert lookups == ["child_002", "other"]  # a path that took a message is remembered
 
 
 async def test_socket_transport_reports_refusal_and_timeout(sock_dir: Path) -> None:
