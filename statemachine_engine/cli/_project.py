@@ -28,6 +28,14 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--db", metavar="PATH", help="override the manifest's db")
     parser.add_argument(
+        "--control-socket-prefix",
+        metavar="PATH",
+        help="override the manifest's control_socket_prefix (sockets are PATH-<name>.sock)",
+    )
+    parser.add_argument(
+        "--event-socket-path", metavar="PATH", help="override the manifest's event_socket_path"
+    )
+    parser.add_argument(
         "--check", action="store_true", help="only validate the project, then exit (0 = clean)"
     )
     parser.add_argument(
@@ -73,6 +81,10 @@ def main(argv: list[str]) -> int:
         )
     if args.db:
         manifest = attrs.evolve(manifest, db=args.db)
+    if args.control_socket_prefix:
+        manifest = attrs.evolve(manifest, control_socket_prefix=args.control_socket_prefix)
+    if args.event_socket_path:
+        manifest = attrs.evolve(manifest, event_socket_path=args.event_socket_path)
     errors = check_project(manifest)
     if errors:
         print("\n".join(errors), file=sys.stderr)
