@@ -3,6 +3,14 @@
 from statemachine_engine.actors._host import MachineHost
 from statemachine_engine.actors._machine import MachineActor
 from statemachine_engine.actors._ref import ActorRef, ActorStatistics
-from statemachine_engine.actors._runtime import Runtime, open_runtime
+from statemachine_engine.actors._runtime import Runtime, open_runtime, resolve_config_path
 
-__all__ = ["ActorRef", "ActorStatistics", "MachineActor", "MachineHost", "Runtime", "open_runtime"]
+__all__ = [
+    "ActorRef",
+    "ActorStatistics",
+    "MachineActor",
+    "MachineHost",
+    "Runtime",
+    "open_runtime",
+    "resolve_config_path",
+]

@@ -170,7 +170,7 @@ class Runtime:
         on_done: str | None,
         process: bool,
     ) -> str:
-        path = _resolve_config(config_path, parent.spec.source)
+        path = resolve_config_path(config_path, parent.spec.source)
         if process:
             if self.process_spawner is None:
                 raise StateMachineError("this runtime cannot start machines as processes")
@@ -333,7 +333,7 @@ class Runtime:
         )
 
 
-def _resolve_config(config_path: str, parent_source: str | None) -> str:
+def resolve_config_path(config_path: str, parent_source: str | None) -> str:
     """A child's config path: as given (relative to the working directory), else relative
     to the parent's config file."""
     path = Path(config_path).expanduser()

@@ -122,12 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     monitor = None
     if args.monitor:
         from statemachine_engine.monitor import embedded_monitor
+        from statemachine_engine.service._project import monitor_configs
 
         monitor = embedded_monitor(
             host=args.host,
             ui_port=args.ui_port,
             websocket_port=args.websocket_port,
-            configs=[args.config],
+            configs=monitor_configs([args.config], [spec]),
         )
     options = ProcessOptions(
         spec=spec,

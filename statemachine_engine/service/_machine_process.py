@@ -104,11 +104,7 @@ async def _run(options: ProcessOptions, machines_scope: trio.CancelScope) -> int
     async with open_store(options.db) as store, trio.open_nursery() as services:
         await services.start(publisher.run)
 
-        async def lookup(target: str) -> str | None:
-            row = await store.machine(target)
-            return str(row["endpoint"]) if row and row.get("endpoint") else None
-
-        transport = SocketTransport(lookup, prefix=options.control_socket_prefix)
+        transport = registry_transport(store, options.control_socket_prefix)
         try:
             with machines_scope:
                 async with open_runtime(
@@ -152,6 +148,17 @@ def _signal_ready(fd: int) -> None:
         log.debug("parent's ready pipe is gone: %s", exc)
     finally:
         os.close(fd)
+
+
+def registry_transport(store: Any, prefix: str | None) -> SocketTransport:
+    """The transport to machines of other runtimes, found through the store's registry
+    (their ``endpoint``), else by the path convention ``{prefix}-{name}.sock``."""
+
+    async def lookup(target: str) -> str | None:
+        row = await store.machine(target)
+        return str(row["endpoint"]) if row and row.get("endpoint") else None
+
+    return SocketTransport(lookup, prefix=prefix)
 
 
 def make_router(runtime: Runtime, primary: str | None, store: Any) -> Any:

@@ -17,19 +17,21 @@ from typing import Any
 
 import trio
 
-from statemachine_engine.actors import Runtime, open_runtime
-from statemachine_engine.actors._runtime import _resolve_config as resolve_config_path
+from statemachine_engine.actors import Runtime, open_runtime, resolve_config_path
 from statemachine_engine.config import MachineSpec, load_config
 from statemachine_engine.errors import ConfigError, DuplicateJob, StateMachineError
 from statemachine_engine.persistence import open_store
 from statemachine_engine.persistence._paths import resolve_db_path
 from statemachine_engine.service._children import kill_process
-from statemachine_engine.service._machine_process import SHUTDOWN_GRACE, make_router
+from statemachine_engine.service._machine_process import (
+    SHUTDOWN_GRACE,
+    make_router,
+    registry_transport,
+)
 from statemachine_engine.service._manifest import Manifest
 from statemachine_engine.transport._control_server import ControlServer
 from statemachine_engine.transport._event_publisher import SocketEventPublisher
 from statemachine_engine.transport._paths import DEFAULT_EVENT_SOCKET, control_socket_path
-from statemachine_engine.transport._socket_transport import SocketTransport
 
 log = logging.getLogger("statemachine_engine.project")
 
@@ -116,11 +118,7 @@ async def _run(
             publisher = SocketEventPublisher(event_socket)
             await services.start(publisher.run)
 
-        async def lookup(target: str) -> str | None:
-            row = await store.machine(target)
-            return str(row["endpoint"]) if row and row.get("endpoint") else None
-
-        transport = SocketTransport(lookup, prefix=manifest.control_socket_prefix)
+        transport = registry_transport(store, manifest.control_socket_prefix)
         try:
             with machines_scope:
                 async with open_runtime(
