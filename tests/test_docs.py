@@ -14,3 +14,14 @@ def test_the_action_reference_matches_the_action_classes() -> None:
         "python -c 'from statemachine_engine.tools._action_docs import render_action_reference; "
         'open("docs/actions.md", "w").write(render_action_reference())\''
     )
+
+
+def test_the_command_reference_matches_the_commands_help() -> None:
+    from statemachine_engine.tools._command_docs import render_command_reference
+
+    page = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")
+    assert page == render_command_reference(), (
+        "docs/commands.md is stale: regenerate it with "
+        "python -c 'from statemachine_engine.tools._command_docs import render_command_reference; "
+        'open("docs/commands.md", "w").write(render_command_reference())\''
+    )
