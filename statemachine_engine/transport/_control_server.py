@@ -21,7 +21,7 @@ import trio
 
 from statemachine_engine.errors import ActorStopped, StateMachineError
 from statemachine_engine.transport._protocol import Message
-from statemachine_engine.transport._unix import bind_unix_socket
+from statemachine_engine.transport._unix import serve_unix_socket
 from statemachine_engine.transport._wire import (
     MAX_LINE_BYTES,
     LineReader,
@@ -79,14 +79,12 @@ class ControlServer:
     async def run(
         self, *, task_status: trio.TaskStatus[ControlServer] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        bound = await bind_unix_socket(self.path, what="control socket")
-        try:
-            async with trio.open_nursery() as nursery:
-                task_status.started(self)
-                await trio.serve_listeners(self._serve, [bound.listener], handler_nursery=nursery)
-        finally:
-            with trio.CancelScope(shield=True):
-                await bound.aclose()
+        await serve_unix_socket(
+            self.path,
+            self._serve,
+            what="control socket",
+            on_ready=lambda: task_status.started(self),
+        )
 
     async def _serve(self, stream: trio.SocketStream) -> None:
         self._stats.connections_open += 1

@@ -17,7 +17,7 @@ import trio
 
 from statemachine_engine.transport._paths import DEFAULT_EVENT_SOCKET
 from statemachine_engine.transport._protocol import MachineEvent
-from statemachine_engine.transport._unix import bind_unix_socket
+from statemachine_engine.transport._unix import serve_unix_socket
 from statemachine_engine.transport._wire import (
     MAX_LINE_BYTES,
     LineReader,
@@ -68,14 +68,9 @@ class EventListener:
     async def run(
         self, *, task_status: trio.TaskStatus[EventListener] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        bound = await bind_unix_socket(self.path, what="event socket")
-        try:
-            async with trio.open_nursery() as nursery:
-                task_status.started(self)
-                await trio.serve_listeners(self._serve, [bound.listener], handler_nursery=nursery)
-        finally:
-            with trio.CancelScope(shield=True):
-                await bound.aclose()
+        await serve_unix_socket(
+            self.path, self._serve, what="event socket", on_ready=lambda: task_status.started(self)
+        )
 
     async def _serve(self, stream: trio.SocketStream) -> None:
         self._stats.connections_open += 1

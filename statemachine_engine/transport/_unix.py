@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import stat
+from collections.abc import Awaitable, Callable
 
 import attrs
 import trio
@@ -137,3 +138,23 @@ async def bind_unix_socket(path: str, *, what: str = "socket", backlog: int = 10
         raise TransportError(f"cannot create {what} {path}: {reason}", path=path) from None
     log.debug("%s listening on %s", what, path)
     return BoundSocket(path, trio.SocketListener(sock), (st.st_dev, st.st_ino))
+
+
+async def serve_unix_socket(
+    path: str,
+    handler: Callable[[trio.SocketStream], Awaitable[None]],
+    *,
+    what: str,
+    on_ready: Callable[[], None],
+) -> None:
+    """Bind ``path`` (with the rules of :func:`bind_unix_socket`), call ``on_ready()``, then
+    serve every connection with ``handler`` until cancelled; the socket file is removed on
+    the way out."""
+    bound = await bind_unix_socket(path, what=what)
+    try:
+        async with trio.open_nursery() as nursery:
+            on_ready()
+            await trio.serve_listeners(handler, [bound.listener], handler_nursery=nursery)
+    finally:
+        with trio.CancelScope(shield=True):
+            await bound.aclose()
