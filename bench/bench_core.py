@@ -16,6 +16,7 @@ import trio.testing
 
 from statemachine_engine import open_runtime
 from statemachine_engine.config import load_config_text
+from statemachine_engine.errors import MailboxFull
 from statemachine_engine.transport import EventBus, MachineEvent
 
 FLIP = """
@@ -58,7 +59,7 @@ async def one_machine(n: int) -> None:
             try:
                 ref2.send_nowait("flip")
                 sent += 1
-            except Exception:
+            except MailboxFull:
                 await ref2.send("flip")
                 sent += 1
         while ref2.statistics().transitions < n:

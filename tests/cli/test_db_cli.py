@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from statemachine_engine.cli._db import main, parse_when
+from statemachine_engine.cli._db import main
+from statemachine_engine.cli._db_common import parse_when
 from statemachine_engine.persistence import connect, jobs_sql, records_sql
 
 EPOCH = 1_700_000_000.0

@@ -1,0 +1,115 @@
+"""Shared pieces of ``statemachine-db``: argument types, errors, the database handle."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+from statemachine_engine.cli._db_output import (
+    shorten,
+)
+from statemachine_engine.persistence import _jobs_sql as jobs
+from statemachine_engine.persistence import _records_sql as records
+from statemachine_engine.persistence._paths import resolve_db_path
+from statemachine_engine.persistence._schema import (
+    connect,
+)
+
+PROG = "statemachine-db"
+
+# Job statuses and event statuses (as in _jobs_sql / _records_sql), spelled out here so
+# that --help needs no import beyond the SQL modules.
+JOB_STATUSES = jobs.JOB_STATUSES
+EVENT_STATUSES = records.EVENT_STATUSES
+
+
+class UserError(Exception):
+    """Bad input or something not found: reported on one line, exit status 1."""
+
+
+# -- arguments ----------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes exit with status 1 and one line, like every other bad input."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_when(text: str, *, now: float) -> float:
+    """``--run-at``: epoch seconds, ``+N[s|m|h|d]`` from now, or an ISO-8601 date-time
+    (local time unless it carries an offset)."""
+    value = text.strip()
+    if value.startswith("+"):
+        number, unit = value[1:], ""
+        if number and number[-1].lower() in "smhd":
+            number, unit = number[:-1], number[-1].lower()
+        try:
+            return now + float(number) * _UNITS[unit]
+        except ValueError:
+            pass
+    else:
+        try:
+            return float(value)
+        except ValueError:
+            pass
+        from datetime import datetime  # only --run-at needs it
+
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            pass
+    raise UserError(
+        f"--run-at: cannot read {text!r}; use epoch seconds, +30s / +5m / +2h / +1d, "
+        "or an ISO-8601 date-time such as 2026-05-01T12:00:00"
+    )
+
+
+def _json_arg(flag: str, text: str | None, *, want_object: bool) -> Any:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise UserError(f"{flag} is not valid JSON ({exc}): {shorten(text, 60)}") from None
+    if want_object and not isinstance(value, dict):
+        raise UserError(f'{flag} must be a JSON object such as \'{{"key": "value"}}\'')
+    return value
+
+
+@contextmanager
+def _database(args: argparse.Namespace, *, migrate: bool = True) -> Iterator[sqlite3.Connection]:
+    """The database of ``--db`` (created on first use), closed afterwards."""
+    conn = connect(resolve_db_path(args.db), migrate=migrate)
+    try:
+        yield conn
+    finally:
+        conn.close()

@@ -1,0 +1,405 @@
+"""``statemachine-db`` commands on events, the registry and history: send-event and its
+delivery, list/process/clean events, machine state, transition and error history, health."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from statemachine_engine.cli._db_common import (
+    UserError,
+    _database,
+    _json_arg,
+)
+from statemachine_engine.cli._db_output import (
+    json_ready,
+    local_time,
+    print_json,
+    render_fields,
+    render_table,
+    shorten,
+)
+from statemachine_engine.persistence import _jobs_sql as jobs
+from statemachine_engine.persistence import _records_sql as records
+from statemachine_engine.persistence._schema import (
+    transaction,
+)
+
+#: exit status of ``send-event`` when the event was recorded but could not be delivered
+NOT_DELIVERED = 3
+
+
+def cmd_send_event(args: argparse.Namespace) -> int:
+    payload = _json_arg("--payload", args.payload, want_object=False)
+    text = json.dumps(payload, separators=(",", ":")) if payload is not None else None
+    with _database(args) as conn:
+        event_id = records.insert_event(
+            conn,
+            source_machine=args.source,
+            target_machine=args.target,
+            event_type=args.type,
+            job_id=args.job_id,
+            payload=text,
+            status="pending",
+            now=time.time(),
+        )
+        endpoint = None
+        if args.target != "ui":
+            row = records.get_machine(conn, args.target)
+            endpoint = row.get("endpoint") if row else None
+    delivered, note = deliver_event(args, payload, endpoint)
+    if delivered:  # an undelivered event stays pending (see process-events)
+        with _database(args) as conn:
+            conn.execute(
+                "UPDATE machine_events SET status = 'delivered', processed_at = ? WHERE id = ?",
+                (time.time(), event_id),
+            )
+            conn.commit()
+    if args.format == "json":
+        print_json(
+            {
+                "id": event_id,
+                "target": args.target,
+                "type": args.type,
+                "job_id": args.job_id,
+                "payload": payload,
+                "delivered": delivered,
+                "note": note,
+            }
+        )
+    else:
+        verb = "sent" if delivered else "recorded"
+        print(f"Event {verb}: id {event_id}, {args.type} for {args.target}")
+        if args.job_id:
+            print(f"  Job ID:  {args.job_id}")
+        if payload is not None:
+            print(f"  Payload: {shorten(text, 200)}")
+        if delivered:
+            print(f"  Delivered: {note}")
+    if not delivered:
+        print(f"statemachine-db: not delivered: {note}", file=sys.stderr)
+        return NOT_DELIVERED
+    return 0
+
+
+def deliver_event(args: argparse.Namespace, payload: Any, endpoint: str | None) -> tuple[bool, str]:
+    """Deliver a recorded event; returns (delivered, note).
+
+    A machine gets it through the control socket its registry row names (else the path
+    convention) and must acknowledge it; ``--target ui`` publishes it to the monitor's event
+    socket as an event of machine ``--source``.
+    """
+    # imported only here: the transport's error type pulls in the error tree
+    from statemachine_engine.errors import TransportError
+
+    if args.target == "ui":
+        from statemachine_engine.transport._event_client import send_events
+        from statemachine_engine.transport._paths import DEFAULT_EVENT_SOCKET
+        from statemachine_engine.transport._protocol import MachineEvent
+
+        path = args.event_socket_path or DEFAULT_EVENT_SOCKET
+        body = (
+            payload
+            if isinstance(payload, dict)
+            else ({} if payload is None else {"value": payload})
+        )
+        event = MachineEvent(args.source, args.type, body, time.time(), 0)
+        try:
+            send_events([event], path, timeout=args.timeout)
+        except TransportError as exc:
+            return False, str(exc)
+        return True, f"published to the monitor at {path}"
+
+    from statemachine_engine.transport._control_client import send_to_socket
+    from statemachine_engine.transport._paths import resolve_socket_path
+
+    message: dict[str, Any] = {"type": args.type, "payload": payload if payload is not None else {}}
+    message.update(target=args.target, source=args.source)
+    if args.job_id:
+        message["job_id"] = args.job_id
+    try:
+        path = resolve_socket_path(args.target, endpoint, args.control_socket_prefix)
+        send_to_socket(path, message, timeout=args.timeout)
+    except TransportError as exc:
+        return False, str(exc)
+    return True, f"acknowledged by {path}"
+
+
+def _event_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+    return [
+        [
+            row["id"],
+            row["source_machine"],
+            row["target_machine"],
+            row["event_type"],
+            row["job_id"],
+            row["status"],
+            local_time(row["created_at"]),
+            shorten(json.dumps(row["payload"]) if row["payload"] is not None else "", 40),
+        ]
+        for row in rows
+    ]
+
+
+_EVENT_HEADERS = ("ID", "Source", "Target", "Type", "Job ID", "Status", "Created", "Payload")
+
+
+def cmd_list_events(args: argparse.Namespace) -> int:
+    with _database(args) as conn:
+        rows = records.list_events(conn, target=args.target, status=args.status, limit=args.limit)
+    if args.format == "json":
+        print_json([json_ready(row) for row in rows])
+    elif not rows:
+        print("No events found")
+    else:
+        print(render_table(_EVENT_HEADERS, _event_rows(rows)))
+    return 0
+
+
+def cmd_process_events(args: argparse.Namespace) -> int:
+    with _database(args) as conn, transaction(conn):
+        rows = records.pending_events(conn, args.machine)
+        if args.mark_processed and rows:
+            records.mark_events_processed(
+                conn, target=args.machine, event_types=None, now=time.time()
+            )
+    if args.format == "json":
+        print_json([json_ready(row) for row in rows])
+    elif not rows:
+        print(f"No pending events for {args.machine}")
+    else:
+        print(f"Pending events for {args.machine}:")
+        print(render_table(_EVENT_HEADERS, _event_rows(rows)))
+        if args.mark_processed:
+            print(f"Marked {len(rows)} event(s) processed")
+    return 0
+
+
+def _pid_alive(pid: Any) -> bool | None:
+    if not isinstance(pid, int) or pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_MACHINE_HEADERS = (
+    "Machine",
+    "Current State",
+    "Config",
+    "PID",
+    "Alive",
+    "Endpoint",
+    "Last Activity",
+)
+
+
+def cmd_machine_state(args: argparse.Namespace) -> int:
+    with _database(args) as conn:
+        if args.machine:
+            row = records.get_machine(conn, args.machine)
+            if row is None:
+                raise UserError(f"machine {args.machine!r} is not registered")
+            rows = [row]
+        else:
+            rows = records.list_machines(conn)
+    for row in rows:
+        row["alive"] = _pid_alive(row["pid"])
+    if args.format == "json":
+        print_json([json_ready(row) for row in rows])
+    elif not rows:
+        print("No machine state data found (no machine is registered)")
+    else:
+        alive = {True: "yes", False: "NO (stale row)", None: "?"}
+        print(
+            render_table(
+                _MACHINE_HEADERS,
+                (
+                    [
+                        row["machine_name"],
+                        row["current_state"],
+                        row["config_type"],
+                        row["pid"],
+                        alive[row["alive"]],
+                        row["endpoint"],
+                        local_time(row["last_activity"]),
+                    ]
+                    for row in rows
+                ),
+            )
+        )
+    return 0
+
+
+def _since(hours: float | None) -> float | None:
+    return time.time() - hours * 3600 if hours is not None else None
+
+
+def cmd_transition_history(args: argparse.Namespace) -> int:
+    with _database(args) as conn:
+        rows = records.list_transitions(
+            conn, machine=args.machine, since=_since(args.hours), limit=args.limit
+        )
+    if args.format == "json":
+        print_json([json_ready(row) for row in rows])
+    elif not rows:
+        print("No transitions found")
+    else:
+        print(
+            render_table(
+                ("Time", "Machine", "From", "To", "Event"),
+                (
+                    [
+                        local_time(r["timestamp"]),
+                        r["machine_name"],
+                        r["from_state"],
+                        r["to_state"],
+                        r["event"],
+                    ]
+                    for r in rows
+                ),
+            )
+        )
+    return 0
+
+
+def cmd_error_history(args: argparse.Namespace) -> int:
+    with _database(args) as conn:
+        rows = records.list_errors(
+            conn, machine=args.machine, since=_since(args.hours), limit=args.limit
+        )
+    if args.format == "json":
+        print_json([json_ready(row) for row in rows])
+    elif not rows:
+        print("No errors found")
+    else:
+        print(
+            render_table(
+                ("Time", "Machine", "State", "Action", "Job ID", "Message"),
+                (
+                    [
+                        local_time(r["timestamp"]),
+                        r["machine_name"],
+                        r["state"],
+                        r["action"],
+                        r["job_id"],
+                        shorten(r["message"], 60),
+                    ]
+                    for r in rows
+                ),
+            )
+        )
+    return 0
+
+
+def cmd_list_errors(args: argparse.Namespace) -> int:
+    with _database(args) as conn:
+        errors = records.list_errors(conn, limit=args.limit)
+        failed = jobs.list_jobs(conn, status="failed", limit=args.limit)
+    items: list[dict[str, Any]] = [
+        {
+            "kind": "error",
+            "timestamp": r["timestamp"],
+            "machine_name": r["machine_name"],
+            "job_id": r["job_id"],
+            "message": r["message"],
+        }
+        for r in errors
+    ]
+    items += [
+        {
+            "kind": "failed_job",
+            "timestamp": j["completed_at"] or j["updated_at"],
+            "machine_name": j["claimed_by"],
+            "job_id": j["job_id"],
+            "message": j["error_message"],
+        }
+        for j in failed
+    ]
+    items.sort(key=lambda item: item["timestamp"] or 0, reverse=True)
+    items = items[: args.limit]
+    if args.format == "json":
+        print_json([json_ready(item) for item in items])
+    elif not items:
+        print("No errors or failed jobs found")
+    else:
+        print(
+            render_table(
+                ("Time", "Kind", "Machine", "Job ID", "Message"),
+                (
+                    [
+                        local_time(i["timestamp"]),
+                        i["kind"],
+                        i["machine_name"],
+                        i["job_id"],
+                        shorten(i["message"], 60),
+                    ]
+                    for i in items
+                ),
+            )
+        )
+    return 0
+
+
+def cmd_machine_health(args: argparse.Namespace) -> int:
+    now = time.time()
+    with _database(args) as conn:
+        machines = records.list_machines(conn)
+        counts = jobs.count_jobs(conn)
+        stuck = jobs.stuck_jobs(conn, now=now)
+        retrying = conn.execute(
+            "SELECT count(*) AS n FROM jobs WHERE status = 'pending' AND attempts > 0"
+        ).fetchone()["n"]
+        recent_errors = len(records.list_errors(conn, since=now - 3600, limit=None))
+        events = records.count_events(conn)
+    stale = [m["machine_name"] for m in machines if _pid_alive(m["pid"]) is False]
+    report = {
+        "machines": len(machines),
+        "stale_machines": stale,
+        "jobs": counts,
+        "stuck_jobs": [
+            {"job_id": j["job_id"], "claimed_by": j["claimed_by"], "lease_until": j["lease_until"]}
+            for j in stuck
+        ],
+        "retrying_jobs": retrying,
+        "errors_last_hour": recent_errors,
+        "events_pending": events["pending"],
+        "healthy": not stale and not stuck,
+    }
+    if args.format == "json":
+        report["stuck_jobs"] = [json_ready(j) for j in report["stuck_jobs"]]
+        print_json(report)
+        return 0
+    print("Machine health: " + ("OK" if report["healthy"] else "ATTENTION"))
+    print(
+        render_fields(
+            [
+                ("Machines registered", str(len(machines))),
+                ("Stale registry rows", ", ".join(stale) or "none"),
+                (
+                    "Jobs",
+                    f"{counts['pending']} pending, {counts['processing']} processing, "
+                    f"{counts['completed']} completed, {counts['failed']} failed",
+                ),
+                ("Waiting to retry", str(retrying)),
+                ("Stuck jobs (lease lapsed)", str(len(stuck)) if stuck else "none"),
+                ("Errors in the last hour", str(recent_errors)),
+                ("Events not delivered", str(events["pending"])),
+            ]
+        )
+    )
+    for job in stuck:
+        print(f"    {job['job_id']} held by {job['claimed_by'] or '?'}")
+    return 0
+
+
+# -- entry point ---------------------------------------------------------------------------
