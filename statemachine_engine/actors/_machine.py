@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
+from statemachine_engine.actors._action_config import action_config, error_event
 from statemachine_engine.actors._ref import ActorRef, ActorStatistics
 from statemachine_engine.config import (
     ActionSpec,
     MachineSpec,
     Transition,
-    interpolate,
     resolve_path,
 )
 from statemachine_engine.errors import ActorStopped, StateMachineError
@@ -428,7 +428,7 @@ class MachineActor:
         try:
             cls = self.registry.get(action.type)
             raw = cls.RAW_KEYS
-            config = _interpolate_config(action.config, self.context, raw)
+            config = action_config(action.config, self.context, raw)
             instance: BaseAction = cls(config)
             instance.host = self.host
             event = await instance.execute(self.context)
@@ -436,7 +436,7 @@ class MachineActor:
             self._action_failed(action, config, exc)
             if in_transition:
                 return None
-            return _error_event(config)
+            return error_event(config)
         if not event or in_transition:
             return None
         return str(event)
@@ -477,31 +477,3 @@ class MachineActor:
             logger.info("[%s] %s --%s--> %s", self.name, source, event, target)
         elif n % 1000 == 0:
             logger.info("[%s] %s --%s--> %s (#%d)", self.name, source, event, target, n)
-
-
-def _error_event(config: Any) -> str:
-    """The action's ``error:`` key (top level, else under ``params:``), else ``error``."""
-    if isinstance(config, dict):
-        error = config.get("error")
-        params = config.get("params")
-        if not error and isinstance(params, dict):
-            error = params.get("error")
-        if error:
-            return str(error)
-    return "error"
-
-
-def _interpolate_config(
-    config: Any, context: dict[str, Any], raw_keys: tuple[str, ...]
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        if key in raw_keys:
-            out[key] = value
-        elif key == "params" and isinstance(value, dict) and raw_keys:
-            out[key] = {
-                k: v if k in raw_keys else interpolate(v, context) for k, v in value.items()
-            }
-        else:
-            out[key] = interpolate(value, context)
-    return out
