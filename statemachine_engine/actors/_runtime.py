@@ -113,12 +113,14 @@ class Runtime:
             mailbox_capacity or self.mailbox_capacity,
         )
         self.machines[name] = actor
+        started = False
         try:
             ref: ActorRef = await self._nursery.start(actor.run)
-        except BaseException:
-            if self.machines.get(name) is actor and actor.status == "starting":
+            started = True
+        finally:
+            # a machine that never started leaves no entry behind to block its name
+            if not started and self.machines.get(name) is actor:
                 del self.machines[name]
-            raise
         return ref
 
     def _table(self, spec: MachineSpec) -> Table:

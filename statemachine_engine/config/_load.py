@@ -6,7 +6,6 @@ model does not know are kept and reported as warnings.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path as FsPath
 from typing import Any
@@ -15,9 +14,10 @@ import attrs
 import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
+from statemachine_engine.config._checks import check_semantics
+from statemachine_engine.config._checks import choices as _choices
 from statemachine_engine.config._models import (
     CONVENTIONAL_FINAL_STATES,
-    WILDCARD,
     ActionSpec,
     EventSpec,
     MachineSpec,
@@ -128,13 +128,6 @@ class _Collector:
         return position_of(self.positions, path)[0]
 
 
-def _choices(name: str, valid: Iterable[str]) -> str:
-    valid = sorted(set(valid))
-    close = difflib.get_close_matches(name, valid, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"{hint}; valid: {', '.join(valid) if valid else '(none)'}"
-
-
 def load_config(
     path: str | FsPath,
     *,
@@ -201,7 +194,7 @@ def build_spec(
     shaped, extra = _shape(data, out)
     spec = _structure(shaped, out)
     spec = _finish(spec, data, shaped, text, out, extra, file, config_type)
-    _check(spec, out, known_actions, has_initial="initial_state" in data)
+    check_semantics(spec, out, known_actions, has_initial="initial_state" in data)
     out.issues.sort(key=lambda i: (i.line or 0, i.column or 0))
     if any(i.severity == "error" for i in out.issues):
         raise ConfigError(out.issues, file=file)
@@ -486,90 +479,3 @@ def _finish(
         source=file,
         config_type=config_type,
     )
-
-
-def _check(
-    spec: MachineSpec,
-    out: _Collector,
-    known_actions: Collection[str] | None,
-    *,
-    has_initial: bool,
-) -> None:
-    declared = set(spec.states)
-    if declared:
-        if spec.initial_state not in declared:
-            if has_initial:
-                out.add(
-                    ("initial_state",),
-                    f"initial state {spec.initial_state!r} is not declared in states"
-                    f"{_choices(spec.initial_state, declared)}",
-                )
-            else:
-                out.add(
-                    (),
-                    "initial_state is missing and the default 'waiting' is not among the "
-                    f"declared states; add initial_state: <one of {', '.join(spec.states)}>",
-                )
-        for t in spec.transitions:
-            for j, s in enumerate(t.from_):
-                if s != WILDCARD and s not in declared:
-                    where: Path = ("transitions", t.index, "from")
-                    if len(t.from_) > 1:
-                        where = (*where, j)
-                    out.add(where, f"state {s!r} is not declared in states{_choices(s, declared)}")
-            if t.to not in declared:
-                out.add(
-                    ("transitions", t.index, "to"),
-                    f"state {t.to!r} is not declared in states{_choices(t.to, declared)}",
-                )
-        for state in spec.actions:
-            if state not in declared:
-                out.add(
-                    ("actions", state),
-                    f"actions for undeclared state {state!r}{_choices(state, declared)}",
-                    key=True,
-                )
-        for state in spec.final_states:
-            if state not in declared:
-                out.add(
-                    ("final_states",),
-                    f"final state {state!r} is not declared in states{_choices(state, declared)}",
-                )
-        for group, members in spec.state_groups.items():
-            for state in members:
-                if state not in declared:
-                    out.add(
-                        ("state_groups", group),
-                        f"state {state!r} in group {group!r} is not declared in states"
-                        f"{_choices(state, declared)}",
-                    )
-    for t in spec.transitions:
-        if not t.from_:
-            out.add(("transitions", t.index, "from"), "'from' names no state")
-        if t.event.startswith(("timeout(", "timeout (")) and t.timeout is None:
-            out.add(
-                ("transitions", t.index, "event"),
-                f"malformed timeout event {t.event!r}: expected timeout(N) with N a "
-                "number of seconds such as timeout(5) or timeout(2.5)",
-            )
-    for name, event in spec.events.items():
-        for key, dot in event.context_map.items():
-            if not dot or any(not part for part in dot.split(".")):
-                out.add(
-                    ("events", name, "context_map", key),
-                    f"context_map path {dot!r} must be a dot path such as payload.user.name",
-                )
-    if known_actions is not None:
-        known = set(known_actions)
-        all_actions = [a for lst in spec.actions.values() for a in lst]
-        all_actions += [a for t in spec.transitions for a in t.actions]
-        for action in all_actions:
-            if action.type and action.type not in known:
-                path = tuple(
-                    int(p) if p.isdigit() else p
-                    for p in action.path.replace("[", ".").replace("]", "").split(".")[1:]
-                )
-                out.add(
-                    (*path, "type"),
-                    f"unknown action type {action.type!r}{_choices(action.type, known)}",
-                )
