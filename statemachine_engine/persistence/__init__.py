@@ -22,8 +22,8 @@ _EXPORTS: dict[str, str] = {
     "SqliteStore": "statemachine_engine.persistence._store",
     "Store": "statemachine_engine.persistence._protocol",
     "connect": "statemachine_engine.persistence._schema",
-    "open_memory_store": "statemachine_engine.persistence._store",
-    "open_store": "statemachine_engine.persistence._store",
+    "open_memory_store": "statemachine_engine.persistence._open",
+    "open_store": "statemachine_engine.persistence._open",
     "resolve_db_path": "statemachine_engine.persistence._paths",
     "transaction": "statemachine_engine.persistence._schema",
 }
@@ -60,11 +60,12 @@ if TYPE_CHECKING:
     from statemachine_engine.persistence import _jobs_sql as jobs_sql
     from statemachine_engine.persistence import _records_sql as records_sql
     from statemachine_engine.persistence._jobs_sql import JOB_STATUSES, NewJob
+    from statemachine_engine.persistence._open import open_memory_store, open_store
     from statemachine_engine.persistence._paths import DB_ENV_VAR, DEFAULT_DB_PATH, resolve_db_path
     from statemachine_engine.persistence._protocol import Job, JobQueue, Recorder, Store
     from statemachine_engine.persistence._records_sql import EVENT_STATUSES
     from statemachine_engine.persistence._schema import SCHEMA_VERSION, connect, transaction
-    from statemachine_engine.persistence._store import SqliteStore, open_memory_store, open_store
+    from statemachine_engine.persistence._store import SqliteStore
 
 
 def __getattr__(name: str) -> Any:

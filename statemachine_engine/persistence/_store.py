@@ -18,12 +18,8 @@ the runtime rings :meth:`SqliteStore.notify_job_added` (the control-socket doorb
 from __future__ import annotations
 
 import logging
-import math
-import os
 import sqlite3
-import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import attrs
@@ -33,17 +29,14 @@ from statemachine_engine.errors import StoreError
 from statemachine_engine.persistence import _jobs_sql as jobs
 from statemachine_engine.persistence import _records_sql as records
 from statemachine_engine.persistence._codec import dumps_payload
-from statemachine_engine.persistence._connections import Connections, open_connections
+from statemachine_engine.persistence._connections import Connections
 from statemachine_engine.persistence._jobs_sql import (
-    DEFAULT_LEASE_SECONDS,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_PRIORITY,
-    DEFAULT_RETRY_BACKOFF,
     NewJob,
 )
-from statemachine_engine.persistence._paths import MEMORY
+from statemachine_engine.persistence._leases import LeaseBook
 from statemachine_engine.persistence._protocol import Job
-from statemachine_engine.persistence._schema import DEFAULT_BUSY_TIMEOUT
 from statemachine_engine.persistence._wakeups import Wakeups
 from statemachine_engine.persistence._writer import Writer
 
@@ -83,8 +76,7 @@ class SqliteStore:
         self._job_added = Wakeups()
         self._job_changed = Wakeups()
         # job_id -> (worker, lease seconds) for claims made through this store
-        self._held: dict[str, tuple[str, float]] = {}
-        self._live: set[str] = set()
+        self._leases = LeaseBook()
 
     @property
     def path(self) -> str:
@@ -113,7 +105,7 @@ class SqliteStore:
             "written": w.written,
             "dropped": w.dropped,
             "failed": w.failed,
-            "held_jobs": len(self._held),
+            "held_jobs": len(self._leases),
         }
 
     # -- Recorder: queue and return at once ----------------------------------------------
@@ -128,7 +120,7 @@ class SqliteStore:
         endpoint: str | None,
         timestamp: float,
     ) -> None:
-        self._live.add(machine_name)
+        self._leases.machine_started(machine_name)
         self._writer.record(
             ("start", machine_name, current_state, config_type, pid, endpoint, timestamp)
         )
@@ -150,7 +142,7 @@ class SqliteStore:
         )
 
     def machine_stopped(self, machine_name: str) -> None:
-        self._live.discard(machine_name)
+        self._leases.machine_stopped(machine_name)
         self._writer.record(("stop", machine_name))
 
     def error(
@@ -325,7 +317,7 @@ class SqliteStore:
 
         def after(rows: list[dict[str, Any]]) -> None:
             for row in rows:
-                self._held.pop(row["job_id"], None)
+                self._leases.forget(row["job_id"])
                 logger.warning(
                     "job %s: %s; now %s", row["job_id"], row["error_message"], row["status"]
                 )
@@ -485,14 +477,14 @@ class SqliteStore:
 
     def _claimed(self, row: dict[str, Any] | None, lease: float) -> None:
         if row is not None:
-            self._held[row["job_id"]] = (row["claimed_by"], lease)
+            self._leases.claimed(row["job_id"], row["claimed_by"], lease)
 
     def _release(self, row: dict[str, Any] | None) -> None:
         # the claimer was cancelled before it saw the job: give it back, attempt not counted
         if row is None:
             return
         job_id, worker, machine_type = row["job_id"], row["claimed_by"], row["machine_type"]
-        self._held.pop(job_id, None)
+        self._leases.forget(job_id)
 
         def wake(released: bool) -> None:
             if released:
@@ -503,20 +495,13 @@ class SqliteStore:
         )
 
     def _finished(self, row: Mapping[str, Any]) -> None:
-        self._held.pop(row["job_id"], None)
+        self._leases.forget(row["job_id"])
         if row["status"] == "pending":
             self._job_added.notify(row.get("machine_type"))
         self._job_changed.notify()
 
     async def _renew_leases(self) -> None:
-        held = [
-            (job_id, worker, lease)
-            for job_id, (worker, lease) in self._held.items()
-            if worker in self._live
-        ]
-        for job_id, (worker, _lease) in list(self._held.items()):
-            if worker not in self._live:
-                del self._held[job_id]  # its machine stopped: let the lease lapse
+        held = self._leases.due()
         if not held:
             return
 
@@ -529,13 +514,12 @@ class SqliteStore:
 
         def forget(lost: list[str]) -> None:
             for job_id in lost:
-                self._held.pop(job_id, None)
+                self._leases.forget(job_id)
 
         await self._writer.request(renew, after=forget)
 
     def _renew_period(self) -> float:
-        leases = [lease for _worker, lease in self._held.values()]
-        return min([self.lease_seconds, *leases]) / 3
+        return self._leases.period(self.lease_seconds)
 
     async def _run_maintenance(self) -> None:
         """Renew held leases and requeue lapsed ones, until cancelled."""
@@ -556,61 +540,3 @@ class SqliteStore:
                 logger.warning("store maintenance failed (will retry): %s", exc)
                 next_sweep = max(next_sweep, now + self.sweep_interval)
                 next_renew = max(next_renew, now + self._renew_period())
-
-
-@asynccontextmanager
-async def open_store(
-    path: str | os.PathLike[str],
-    *,
-    clock: Callable[[], float] = time.time,
-    lease_seconds: float = DEFAULT_LEASE_SECONDS,
-    poll_interval: float = 5.0,
-    sweep_interval: float = 5.0,
-    retry_backoff: float = DEFAULT_RETRY_BACKOFF,
-    queue_size: int = 100_000,
-    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
-    close_timeout: float = 10.0,
-) -> AsyncIterator[SqliteStore]:
-    """Open the store at ``path`` (``":memory:"`` for a private in-memory database).
-
-    The file, its folder and the schema are created on first use. On exit, queued
-    records are written (for at most ``close_timeout`` seconds, even when cancelled),
-    then the connections close. ``clock`` gives the wall-clock timestamps the store
-    writes (job times, leases); simulations pass a virtual one.
-    """
-    if lease_seconds <= 0 or not math.isfinite(lease_seconds):
-        raise ValueError(f"lease_seconds must be a positive number, got {lease_seconds}")
-    connections = await open_connections(os.fspath(path), busy_timeout=busy_timeout)
-    store = SqliteStore(
-        connections,
-        clock=clock,
-        lease_seconds=lease_seconds,
-        poll_interval=poll_interval,
-        sweep_interval=sweep_interval,
-        retry_backoff=retry_backoff,
-        queue_size=queue_size,
-    )
-    try:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(store._writer.run)
-            maintenance = trio.CancelScope()
-            nursery.start_soon(_cancellable, store._run_maintenance, maintenance)
-            try:
-                yield store
-            finally:
-                maintenance.cancel()
-                store._writer.close(timeout=close_timeout)
-    finally:
-        connections.close()
-
-
-async def _cancellable(fn: Callable[[], Any], scope: trio.CancelScope) -> None:
-    # The maintenance loop runs inside ``scope`` so closing the store cancels only it,
-    # never the writer that must drain.
-    with scope:
-        await fn()
-
-
-def open_memory_store(**kwargs: Any) -> AbstractAsyncContextManager[SqliteStore]:
-    """``open_store(":memory:", ...)``: a private database for tests and simulation."""
-    return open_store(MEMORY, **kwargs)

@@ -1,0 +1,77 @@
+"""Opening a store: connections, the writer task and the maintenance task, and closing
+them in the right order (queued records are written before the connections close)."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import trio
+
+from statemachine_engine.persistence._connections import open_connections
+from statemachine_engine.persistence._jobs_sql import DEFAULT_LEASE_SECONDS, DEFAULT_RETRY_BACKOFF
+from statemachine_engine.persistence._paths import MEMORY
+from statemachine_engine.persistence._schema import DEFAULT_BUSY_TIMEOUT
+from statemachine_engine.persistence._store import SqliteStore
+
+
+@asynccontextmanager
+async def open_store(
+    path: str | os.PathLike[str],
+    *,
+    clock: Callable[[], float] = time.time,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    poll_interval: float = 5.0,
+    sweep_interval: float = 5.0,
+    retry_backoff: float = DEFAULT_RETRY_BACKOFF,
+    queue_size: int = 100_000,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    close_timeout: float = 10.0,
+) -> AsyncIterator[SqliteStore]:
+    """Open the store at ``path`` (``":memory:"`` for a private in-memory database).
+
+    The file, its folder and the schema are created on first use. On exit, queued
+    records are written (for at most ``close_timeout`` seconds, even when cancelled),
+    then the connections close. ``clock`` gives the wall-clock timestamps the store
+    writes (job times, leases); simulations pass a virtual one.
+    """
+    if lease_seconds <= 0 or not math.isfinite(lease_seconds):
+        raise ValueError(f"lease_seconds must be a positive number, got {lease_seconds}")
+    connections = await open_connections(os.fspath(path), busy_timeout=busy_timeout)
+    store = SqliteStore(
+        connections,
+        clock=clock,
+        lease_seconds=lease_seconds,
+        poll_interval=poll_interval,
+        sweep_interval=sweep_interval,
+        retry_backoff=retry_backoff,
+        queue_size=queue_size,
+    )
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(store._writer.run)
+            maintenance = trio.CancelScope()
+            nursery.start_soon(_cancellable, store._run_maintenance, maintenance)
+            try:
+                yield store
+            finally:
+                maintenance.cancel()
+                store._writer.close(timeout=close_timeout)
+    finally:
+        connections.close()
+
+
+async def _cancellable(fn: Callable[[], Any], scope: trio.CancelScope) -> None:
+    # The maintenance loop runs inside ``scope`` so closing the store cancels only it,
+    # never the writer that must drain.
+    with scope:
+        await fn()
+
+
+def open_memory_store(**kwargs: Any) -> AbstractAsyncContextManager[SqliteStore]:
+    """``open_store(":memory:", ...)``: a private database for tests and simulation."""
+    return open_store(MEMORY, **kwargs)
