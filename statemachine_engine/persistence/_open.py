@@ -31,6 +31,7 @@ async def open_store(
     queue_size: int = 100_000,
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     close_timeout: float = 10.0,
+    inline_writes: bool = True,
 ) -> AsyncIterator[SqliteStore]:
     """Open the store at ``path`` (``":memory:"`` for a private in-memory database).
 
@@ -38,10 +39,16 @@ async def open_store(
     records are written (for at most ``close_timeout`` seconds, even when cancelled),
     then the connections close. ``clock`` gives the wall-clock timestamps the store
     writes (job times, leases); simulations pass a virtual one.
+
+    A write transaction on a file runs on the trio thread when SQLite's lock is free, and
+    in the write connection's thread (waiting up to ``busy_timeout`` seconds for the lock)
+    when another process holds it; ``inline_writes=False`` always uses the thread.
     """
     if lease_seconds <= 0 or not math.isfinite(lease_seconds):
         raise ValueError(f"lease_seconds must be a positive number, got {lease_seconds}")
-    connections = await open_connections(os.fspath(path), busy_timeout=busy_timeout)
+    connections = await open_connections(
+        os.fspath(path), busy_timeout=busy_timeout, inline_writes=inline_writes
+    )
     store = SqliteStore(
         connections,
         clock=clock,

@@ -263,7 +263,7 @@ class Writer:
             context = batch[index][6]  # type: ignore[index]
             snapshots[index] = dumps(context) if context is not None else None
         try:
-            outcome = await self._connections.write(
+            outcome = await self._connections.transaction(
                 lambda conn: _write_batch(conn, batch, snapshots, now, self._connections.path)
             )
         except StoreError as exc:
@@ -322,28 +322,21 @@ def _write_batch(
     now: float,
     path: str,
 ) -> int:
-    """Write one batch in one transaction (worker thread); returns how many records
-    failed on their own. A failure of the transaction itself raises StoreError."""
+    """Write one batch inside the transaction the connections opened; returns how many
+    records failed on their own. A failure of the transaction itself raises."""
     failed = 0
     transitions: list[tuple[str, str | None, str, str | None, float]] = []
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        for index, item in enumerate(batch):
-            if isinstance(item, Request):
-                _run_request(conn, item, now, path)
-                continue
-            try:
-                _write_record(conn, item, index, snapshots, transitions)
-            except sqlite3.Error as exc:
-                failed += 1
-                logger.error("could not record %s for %r: %s", item[0], item[1], exc)
-        if transitions:
-            records.insert_transitions(conn, transitions)
-        conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise_store_error(exc, path)
+    for index, item in enumerate(batch):
+        if isinstance(item, Request):
+            _run_request(conn, item, now, path)
+            continue
+        try:
+            _write_record(conn, item, index, snapshots, transitions)
+        except sqlite3.Error as exc:
+            failed += 1
+            logger.error("could not record %s for %r: %s", item[0], item[1], exc)
+    if transitions:
+        records.insert_transitions(conn, transitions)
     return failed
 
 

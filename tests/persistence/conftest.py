@@ -46,12 +46,21 @@ def db_path(tmp_dir: Path) -> Path:
     return tmp_dir / "data" / "pipeline.db"
 
 
-@pytest.fixture(params=["memory", "file"])
-def store_path(request: pytest.FixtureRequest, tmp_dir: Path) -> str:
-    return ":memory:" if request.param == "memory" else str(tmp_dir / "store.db")
+@pytest.fixture(params=["memory", "file", "file-threaded"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """memory; a file written inline on the trio thread; a file written by its thread."""
+    kind: str = request.param
+    return kind
 
 
 @pytest.fixture
-async def store(store_path: str) -> AsyncIterator[SqliteStore]:
-    async with open_store(store_path, clock=virtual_clock) as opened:
+def store_path(store_kind: str, tmp_dir: Path) -> str:
+    return ":memory:" if store_kind == "memory" else str(tmp_dir / "store.db")
+
+
+@pytest.fixture
+async def store(store_path: str, store_kind: str) -> AsyncIterator[SqliteStore]:
+    async with open_store(
+        store_path, clock=virtual_clock, inline_writes=store_kind != "file-threaded"
+    ) as opened:
         yield opened

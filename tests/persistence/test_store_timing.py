@@ -162,13 +162,13 @@ async def test_a_claim_nobody_received_is_given_back(
 ) -> None:
     await mem.add_job("a", "t")
     gate = trio.Event()
-    real_write = mem._connections.write
+    real_transaction = mem._connections.transaction
 
-    async def slow_write(fn: Callable[[sqlite3.Connection], Any]) -> Any:
+    async def slow_transaction(fn: Callable[[sqlite3.Connection], Any]) -> Any:
         await gate.wait()
-        return await real_write(fn)
+        return await real_transaction(fn)
 
-    mem._connections.write = slow_write  # type: ignore[method-assign]
+    mem._connections.transaction = slow_transaction  # type: ignore[method-assign]
     scope = trio.CancelScope()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(scope_claim, mem, scope)
@@ -176,7 +176,7 @@ async def test_a_claim_nobody_received_is_given_back(
         scope.cancel()  # the claimer gives up while its claim is being written
         await trio.testing.wait_all_tasks_blocked()
         gate.set()
-    mem._connections.write = real_write  # type: ignore[method-assign]
+    mem._connections.transaction = real_transaction  # type: ignore[method-assign]
     await mem.flush()
     job = await mem.get_job("a")
     assert job is not None

@@ -1,0 +1,119 @@
+"""Where a file store's writes run: inline on the trio thread while SQLite's lock is free,
+in the write connection's thread (waiting for the lock) while another process holds it,
+and checkpoints in that thread. Real files, real clock, bounded waits."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import trio
+
+from statemachine_engine.errors import StoreError
+from statemachine_engine.persistence import SqliteStore, _connections, open_store
+from statemachine_engine.persistence._connections import FileConnections
+
+
+def file_connections(store: SqliteStore) -> FileConnections:
+    connections = store._connections
+    assert isinstance(connections, FileConnections)
+    return connections
+
+
+@pytest.fixture
+def other_writer(db_path: Path) -> Iterator[sqlite3.Connection]:
+    """A second connection to the database, as another process would hold it."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(db_path, isolation_level=None, timeout=0)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    while not condition():
+        await trio.sleep(0.005)
+
+
+async def test_a_write_waits_for_another_writers_lock_without_blocking_the_loop(
+    db_path: Path, other_writer: sqlite3.Connection
+) -> None:
+    async with open_store(db_path) as store:
+        connections = file_connections(store)
+        other_writer.execute("BEGIN IMMEDIATE")  # the other process is writing
+        ticks = 0
+        added = trio.Event()
+
+        async def add() -> None:
+            await store.add_job("a", "t")
+            added.set()
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await trio.sleep(0.001)
+                ticks += 1
+
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(tick)
+                nursery.start_soon(add)
+                await until(lambda: connections.lock_waits == 1)
+                before = ticks
+                await until(lambda: ticks >= before + 5)  # the loop runs while it waits
+                assert not added.is_set()
+                other_writer.execute("ROLLBACK")
+                await added.wait()
+                nursery.cancel_scope.cancel()
+        job = await store.get_job("a")
+        assert job is not None and job.status == "pending"
+        # the lock is free again: the next write runs inline
+        await store.add_job("b", "t")
+        assert connections.lock_waits == 1
+
+
+async def test_a_lock_held_past_the_busy_timeout_fails_the_write_and_writes_nothing(
+    db_path: Path, other_writer: sqlite3.Connection
+) -> None:
+    async with open_store(db_path, busy_timeout=0.2) as store:
+        other_writer.execute("BEGIN IMMEDIATE")
+        with trio.fail_after(10), pytest.raises(StoreError, match="locked by another writer"):
+            await store.add_job("a", "t")
+        other_writer.execute("ROLLBACK")
+        assert await store.get_job("a") is None
+        await store.add_job("a", "t")  # and the store goes on
+        assert await store.get_job("a") is not None
+
+
+async def test_checkpoints_run_in_the_thread_and_keep_the_log_small(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_connections, "CHECKPOINT_BYTES", 64 * 1024)
+    monkeypatch.setattr(_connections, "CHECKPOINT_CHECK_EVERY", 1)
+    wal = Path(f"{db_path}-wal")
+    async with open_store(db_path) as store:
+        connections = file_connections(store)
+        setting = connections._conn.execute("PRAGMA wal_autocheckpoint").fetchone()
+        assert setting == {"wal_autocheckpoint": 0}
+        with trio.fail_after(20):
+            for i in range(60):
+                await store.add_job(f"job-{i}", "t", data={"text": "x" * 2000})
+            assert connections.checkpoints >= 1
+            largest = wal.stat().st_size
+            for i in range(60, 400):
+                await store.add_job(f"job-{i}", "t", data={"text": "x" * 2000})
+            # with the log copied back, each write after a checkpoint starts it over
+            assert wal.stat().st_size <= largest
+            assert connections.checkpoints >= 5
+        assert (await store.count_jobs())["pending"] == 400
+
+
+async def test_every_write_goes_to_the_thread_without_inline_writes(db_path: Path) -> None:
+    async with open_store(db_path, inline_writes=False) as store:
+        await store.add_job("a", "t")
+        job = await store.claim_next(job_type=None, machine_type=None, worker="w")
+        assert job is not None and job.job_id == "a"
+        assert file_connections(store)._inline is False
