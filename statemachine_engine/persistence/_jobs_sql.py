@@ -170,13 +170,48 @@ def claim_next(
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
 ) -> dict[str, Any] | None:
     """Atomically claim the next due pending job, or return None."""
+    claimed = claim_many(
+        conn,
+        job_type=job_type,
+        machine_type=machine_type,
+        worker=worker,
+        now=now,
+        lease_seconds=lease_seconds,
+        limit=1,
+    )
+    return claimed[0] if claimed else None
+
+
+def claim_many(
+    conn: sqlite3.Connection,
+    *,
+    job_type: str | None,
+    machine_type: str | None,
+    worker: str,
+    now: float,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Atomically claim up to ``limit`` due pending jobs, in queue order."""
     where, params = _filters(job_type, machine_type)
     sql = (
-        f"{_CLAIM_SET} WHERE id = (SELECT id FROM jobs WHERE status = 'pending'"
-        f" AND run_at <= ?{where}{_QUEUE_ORDER} LIMIT 1) AND status = 'pending' RETURNING *"
+        f"{_CLAIM_SET} WHERE id IN (SELECT id FROM jobs WHERE status = 'pending'"
+        f" AND run_at <= ?{where}{_QUEUE_ORDER} LIMIT ?) AND status = 'pending' RETURNING *"
     )
-    row = conn.execute(sql, (worker, now, now + lease_seconds, now, now, *params)).fetchone()
-    return decode_job(row) if row else None
+    rows = conn.execute(
+        sql, (worker, now, now + lease_seconds, now, now, *params, limit)
+    ).fetchall()
+    # RETURNING gives rows in no promised order
+    rows.sort(key=_queue_position)
+    return [decode_job(row) for row in rows]
+
+
+def _queue_position(row: dict[str, Any]) -> tuple[Any, ...]:
+    # the ORDER BY of the claim; NULLs (rows adopted from an older schema) sort first
+    return tuple(
+        (value is not None, value or 0)
+        for value in (row["priority"], row["run_at"], row["created_at"], row["id"])
+    )
 
 
 def claim_job(

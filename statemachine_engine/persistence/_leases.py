@@ -26,6 +26,11 @@ class LeaseBook:
     def claimed(self, job_id: str, worker: str, lease_seconds: float) -> None:
         self._held[job_id] = (worker, lease_seconds)
 
+    def holder(self, job_id: str) -> str | None:
+        """The machine of this process that holds ``job_id``, if any."""
+        held = self._held.get(job_id)
+        return held[0] if held is not None else None
+
     def forget(self, job_id: str) -> None:
         self._held.pop(job_id, None)
 

@@ -67,6 +67,7 @@ async def open_store(
                 yield store
             finally:
                 maintenance.cancel()
+                store._closing()
                 store._writer.close(timeout=close_timeout)
     finally:
         connections.close()

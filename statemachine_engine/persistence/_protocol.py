@@ -137,8 +137,11 @@ class JobQueue(Protocol):
         machine_type: str | None,
         worker: str,
         lease_seconds: float = 60.0,
+        prefetch: int = 0,
     ) -> Job | None:
-        """Atomically claim the next due pending job (priority, then run_at, then age)."""
+        """Atomically claim the next due pending job (priority, then run_at, then age);
+        ``prefetch`` > 0 lets a worker that drains a backlog have up to that many more
+        claimed ahead for it."""
         ...
 
     async def claim(self, job_id: str, *, worker: str, lease_seconds: float = 60.0) -> Job | None:
@@ -155,6 +158,11 @@ class JobQueue(Protocol):
     async def heartbeat(self, job_id: str, *, worker: str, lease_seconds: float = 60.0) -> bool: ...
 
     async def complete(self, job_id: str, *, result: Any = None) -> Job: ...
+
+    def complete_soon(self, job_id: str, *, worker: str, result: Any = None) -> bool:
+        """Queue the completion of a job ``worker`` holds without waiting (it commits with
+        the next write); False when ``worker`` does not hold it here."""
+        ...
 
     async def fail(self, job_id: str, *, error: str, retry: bool = True) -> Job: ...
 

@@ -1,7 +1,9 @@
 """SqliteStore: the runtime's store on SQLite (a file, or ``:memory:``), under trio.
 
-Writes go through one writer task (group commit, see ``_writer``); reads run on their own
-connections in worker threads (inline for ``:memory:``). Nothing blocks the trio loop.
+Writes go through one writer task (group commit, see ``_writer``), on the trio thread while
+SQLite's lock is free and in the write connection's thread when they must wait for it (see
+``_connections``); reads run on their own connections in worker threads (inline for
+``:memory:``). No lock wait, checkpoint or read blocks the trio loop.
 
 Leases: a claim holds a job for ``lease_seconds``. The store renews, every third of a
 lease, the jobs it handed to machines still registered as running through
@@ -9,6 +11,9 @@ lease, the jobs it handed to machines still registered as running through
 stay alive to heartbeat. A machine that stops or crashes, or a process that dies, stops the
 renewals; its job's lease lapses and the sweeper puts the job back (counting the attempt).
 Callers that never register a machine (scripts) call :meth:`SqliteStore.heartbeat`.
+
+Claiming ahead: a worker that drains a backlog may have jobs claimed for it ahead of its
+asking (``prefetch``), handed over from memory; see ``_reserve``.
 
 Wake-ups: workers waiting in this process are woken when a job is added (or comes back);
 jobs added by other processes are found by a slow poll (``poll_interval``), or at once when
@@ -37,6 +42,7 @@ from statemachine_engine.persistence._jobs_sql import (
 )
 from statemachine_engine.persistence._leases import LeaseBook
 from statemachine_engine.persistence._protocol import Job
+from statemachine_engine.persistence._reserve import Key, Reserves
 from statemachine_engine.persistence._wakeups import Wakeups
 from statemachine_engine.persistence._writer import Writer
 
@@ -77,6 +83,8 @@ class SqliteStore:
         self._job_changed = Wakeups()
         # job_id -> (worker, lease seconds) for claims made through this store
         self._leases = LeaseBook()
+        self._reserves = Reserves()
+        self._maintenance_due = trio.Event()  # wakes maintenance for an earlier deadline
 
     @property
     def path(self) -> str:
@@ -106,6 +114,7 @@ class SqliteStore:
             "dropped": w.dropped,
             "failed": w.failed,
             "held_jobs": len(self._leases),
+            "reserved_jobs": len(self._reserves),
         }
 
     # -- Recorder: queue and return at once ----------------------------------------------
@@ -143,6 +152,7 @@ class SqliteStore:
 
     def machine_stopped(self, machine_name: str) -> None:
         self._leases.machine_stopped(machine_name)
+        self._release_all(self._reserves.drop_worker(machine_name))
         self._writer.record(("stop", machine_name))
 
     def error(
@@ -239,22 +249,41 @@ class SqliteStore:
         machine_type: str | None,
         worker: str,
         lease_seconds: float | None = None,
+        prefetch: int = 0,
     ) -> Job | None:
-        """Atomically claim the next due pending job (priority, then run_at, then age)."""
+        """Atomically claim the next due pending job (priority, then run_at, then age).
+
+        ``prefetch``: when ``worker`` keeps coming back for jobs, claim up to that many
+        more in the same statement and hand them over from memory on its next calls
+        (see ``_reserve``); 0 claims exactly one job per call.
+        """
         lease = self.lease_seconds if lease_seconds is None else lease_seconds
-        row = await self._writer.request(
-            lambda conn, now: jobs.claim_next(
+        key: Key = (worker, job_type, machine_type, lease)
+        now = trio.current_time()
+        await trio.lowlevel.checkpoint_if_cancelled()
+        reserved = self._reserves.take(key, now)
+        if reserved is not None:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return reserved
+        asked = 1 + self._reserves.ahead(key, now, prefetch)
+        rows = await self._writer.request(
+            lambda conn, now: jobs.claim_many(
                 conn,
                 job_type=job_type,
                 machine_type=machine_type,
                 worker=worker,
                 now=now,
                 lease_seconds=lease,
+                limit=asked,
             ),
-            after=lambda row: self._claimed(row, lease),
-            on_abandon=self._release,
+            after=lambda rows: self._claimed_all(rows, lease),
+            on_abandon=self._release_rows,
         )
-        return to_job(row) if row is not None else None
+        claimed = [to_job(row) for row in rows]
+        self._reserves.keep(key, claimed, asked=asked, now=trio.current_time())
+        if len(claimed) > 1:
+            self._maintenance_due.set()
+        return claimed[0] if claimed else None
 
     async def claim(
         self, job_id: str, *, worker: str, lease_seconds: float | None = None
@@ -291,6 +320,24 @@ class SqliteStore:
             after=self._finished,
         )
         return to_job(row)
+
+    def complete_soon(self, job_id: str, *, worker: str, result: Any = None) -> bool:
+        """Queue the completion of a job ``worker`` holds through this store, without
+        waiting: it commits with the next batch (before any later claim of this process
+        returns). Returns False, queueing nothing, when this store did not hand
+        ``job_id`` to ``worker``: call :meth:`complete` then.
+
+        A failure of the write (the worker lost the job meanwhile, or the database) is
+        logged; the job's lease then lapses and the job runs again (at least once)."""
+        if self._leases.holder(job_id) != worker:
+            return False
+        self._writer.submit(
+            lambda conn, now: jobs.complete_job(
+                conn, job_id, now=now, result=result, worker=worker
+            ),
+            after=self._finished,
+        )
+        return True
 
     async def fail(
         self, job_id: str, *, error: str, retry: bool = True, worker: str | None = None
@@ -380,13 +427,13 @@ class SqliteStore:
         self._job_added.notify(machine_type)
 
     async def get_job(self, job_id: str) -> Job | None:
-        row = await self._read(lambda conn: jobs.get_job(conn, job_id))
+        row = await self._read_fresh(lambda conn: jobs.get_job(conn, job_id))
         return to_job(row) if row is not None else None
 
     async def pending_jobs(
         self, *, job_type: str | None, machine_type: str | None, limit: int | None = None
     ) -> Sequence[Job]:
-        rows = await self._read(
+        rows = await self._read_fresh(
             lambda conn: jobs.pending_jobs(
                 conn, job_type=job_type, machine_type=machine_type, limit=limit
             )
@@ -402,7 +449,7 @@ class SqliteStore:
         limit: int | None = 50,
     ) -> Sequence[Job]:
         """Jobs, newest first."""
-        rows = await self._read(
+        rows = await self._read_fresh(
             lambda conn: jobs.list_jobs(
                 conn, status=status, job_type=job_type, machine_type=machine_type, limit=limit
             )
@@ -410,11 +457,11 @@ class SqliteStore:
         return [to_job(row) for row in rows]
 
     async def count_jobs(self, *, job_type: str | None = None) -> Mapping[str, int]:
-        return await self._read(lambda conn: jobs.count_jobs(conn, job_type=job_type))
+        return await self._read_fresh(lambda conn: jobs.count_jobs(conn, job_type=job_type))
 
     async def job_statuses(self, job_ids: Sequence[str]) -> Mapping[str, str]:
         ids = list(job_ids)
-        return await self._read(lambda conn: jobs.job_statuses(conn, ids))
+        return await self._read_fresh(lambda conn: jobs.job_statuses(conn, ids))
 
     # -- registry, history, events -------------------------------------------------------
 
@@ -466,8 +513,8 @@ class SqliteStore:
         return await self._connections.read(fn)
 
     async def _read_fresh(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """A read of the registry or history that sees what this process recorded
-        (queued records are committed first)."""
+        """A read that sees what this process wrote (queued records and submitted job
+        writes are committed first)."""
         if self._writer.unwritten:
             await self.flush()
         return await self._connections.read(fn)
@@ -478,6 +525,25 @@ class SqliteStore:
     def _claimed(self, row: dict[str, Any] | None, lease: float) -> None:
         if row is not None:
             self._leases.claimed(row["job_id"], row["claimed_by"], lease)
+
+    def _claimed_all(self, rows: list[dict[str, Any]], lease: float) -> None:
+        for row in rows:
+            self._leases.claimed(row["job_id"], row["claimed_by"], lease)
+
+    def _release_rows(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            self._release(row)
+
+    def _release_all(self, reserved: list[Job]) -> None:
+        """Give reserved jobs back to the queue (nobody started them)."""
+        for job in reserved:
+            self._release(
+                {
+                    "job_id": job.job_id,
+                    "claimed_by": job.claimed_by,
+                    "machine_type": job.machine_type,
+                }
+            )
 
     def _release(self, row: dict[str, Any] | None) -> None:
         # the claimer was cancelled before it saw the job: give it back, attempt not counted
@@ -522,12 +588,17 @@ class SqliteStore:
         return self._leases.period(self.lease_seconds)
 
     async def _run_maintenance(self) -> None:
-        """Renew held leases and requeue lapsed ones, until cancelled."""
+        """Renew held leases, requeue lapsed ones and give back lapsed reserves, until
+        cancelled."""
         next_sweep = trio.current_time() + self.sweep_interval
         next_renew = trio.current_time() + self._renew_period()
         while True:
-            await trio.sleep_until(min(next_sweep, next_renew))
+            wake = min(next_sweep, next_renew, self._reserves.next_expiry())
+            with trio.move_on_at(wake):
+                await self._maintenance_due.wait()
+            self._maintenance_due = trio.Event()
             now = trio.current_time()
+            self._release_all(self._reserves.expired(now))
             try:
                 if now >= next_renew:
                     await self._renew_leases()
@@ -540,3 +611,7 @@ class SqliteStore:
                 logger.warning("store maintenance failed (will retry): %s", exc)
                 next_sweep = max(next_sweep, now + self.sweep_interval)
                 next_renew = max(next_renew, now + self._renew_period())
+
+    def _closing(self) -> None:
+        """Give back every reserve before the writer drains (the store is closing)."""
+        self._release_all(self._reserves.drop_all())

@@ -2,10 +2,15 @@
 
 Recorder calls (``transition``, ``error``, ...) put a tuple on a bounded channel and return
 at once; a full channel drops the record (counted, logged once) instead of blocking a
-machine. Job-queue writes are requests: the caller waits for its own reply. The writer takes
-everything queued, writes it in ONE transaction (group commit), keeps only the last registry
-update per machine of a batch, then answers the requests. Each request runs inside a
-savepoint, so one failing request (a duplicate job id) does not undo the others.
+machine. Job-queue writes are requests: the caller waits for its own reply (or, submitted,
+nobody waits and they ride along like records). The writer takes everything queued, writes
+it in ONE transaction (group commit), keeps only the last registry update per machine of a
+batch, then answers the requests. Each request runs inside a savepoint, so one failing
+request (a duplicate job id) does not undo the others.
+
+A batch with somebody waiting on it is written at once; a batch of records and submitted
+writes only waits up to ``record_delay`` for more, or until a request or a backlog arrives,
+so that history rides along with the next job write instead of costing a commit.
 """
 
 from __future__ import annotations
@@ -46,13 +51,15 @@ Record = tuple[Any, ...]
 class Request(Generic[T]):
     """A write whose caller waits for the result: ``fn(conn, now)`` in a savepoint."""
 
-    __slots__ = ("abandoned", "after", "done", "error", "fn", "on_abandon", "value")
+    __slots__ = ("abandoned", "after", "detached", "done", "error", "fn", "on_abandon", "value")
 
     def __init__(
         self,
         fn: Callable[[sqlite3.Connection, float], T],
         after: Callable[[T], None] | None,
         on_abandon: Callable[[T], None] | None,
+        *,
+        detached: bool = False,
     ) -> None:
         self.fn = fn
         self.after = after
@@ -60,7 +67,9 @@ class Request(Generic[T]):
         self.done = trio.Event()
         self.value: T | None = None
         self.error: BaseException | None = None
-        self.abandoned = False
+        #: submitted: nobody waits for it (it neither hurries a batch nor is answered)
+        self.detached = detached
+        self.abandoned = detached
 
 
 class Writer:
@@ -80,9 +89,15 @@ class Writer:
         self._send, self._receive = trio.open_memory_channel[Record | Request[Any]](capacity)
         self._capacity = capacity
         self._room: trio.Event | None = None  # set when a backlog has drained
+        self._hurry: trio.Event | None = None  # set to end a batch's wait for more work
+        self._requests_queued = 0  # queued requests somebody waits on
+        self._running = False
+        # writes submitted while the closing writer drains (the channel is closed by then)
+        self._late: list[Request[Any]] = []
         self._closed = False
         self._scope: trio.CancelScope | None = None
-        #: records queued and not yet committed (reads in this process flush them first)
+        #: records and submitted writes queued and not yet committed (reads in this
+        #: process flush them first)
         self.unwritten = 0
         #: records dropped because the queue was full or the store closed
         self.dropped = 0
@@ -103,6 +118,8 @@ class Writer:
             self._drop("the store is closed")
         else:
             self.unwritten += 1
+            if self._hurry is not None and self.backlogged:
+                self._hurry.set()
 
     @property
     def backlogged(self) -> bool:
@@ -134,15 +151,20 @@ class Writer:
         after: Callable[[T], None] | None = None,
     ) -> None:
         """Queue a write nobody waits for (``after`` still runs once committed; a failure
-        is logged)."""
-        req: Request[T] = Request(fn, after, None)
-        req.abandoned = True
+        is logged). While the store closes, it is still written with the last batch."""
+        req: Request[T] = Request(fn, after, None, detached=True)
+        if self._closed and self._running:
+            self._late.append(req)
+            self.unwritten += 1
+            return
         try:
             self._send.send_nowait(req)
         except trio.WouldBlock:
             self._drop("the store's write queue is full")
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             self._drop("the store is closed")
+        else:
+            self.unwritten += 1
 
     async def request(
         self,
@@ -164,6 +186,9 @@ class Writer:
             await self._send.send(req)
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             raise StoreError(f"the store for {self._connections.path} is closed") from None
+        self._requests_queued += 1
+        if self._hurry is not None:
+            self._hurry.set()
         try:
             await req.done.wait()
         except BaseException:
@@ -183,28 +208,36 @@ class Writer:
         Shielded: a cancelled runtime still gets its last records (machines removed from
         the registry) written; :meth:`close` bounds that with a deadline.
         """
-        with trio.CancelScope(shield=True) as self._scope:
-            task_status.started()
-            async for first in self._receive:
-                batch = await self._gather(first)
-                await self._commit(batch)
+        self._running = True
+        try:
+            with trio.CancelScope(shield=True) as self._scope:
+                task_status.started()
+                async for first in self._receive:
+                    batch = await self._gather(first)
+                    await self._commit(batch)
+                while self._late:  # submitted while closing (a claim given back)
+                    late, self._late = self._late, []
+                    await self._commit(late)
+        finally:
+            self._running = False
         # the close deadline passed while draining: answer whoever still waits
-        self._give_up(_drain(self._receive))
+        left: list[Record | Request[Any]] = [*_drain(self._receive), *self._late]
+        self._give_up(left)
+        self._late = []
 
     def _give_up(self, items: Sequence[Record | Request[Any]]) -> None:
         for item in items:
             if isinstance(item, Request):
                 item.error = StoreError("the store closed before this write ran")
                 item.done.set()
-            else:
+            if _unattended(item):
                 self.unwritten -= 1
                 self.dropped += 1
 
     async def _gather(self, first: Record | Request[Any]) -> list[Record | Request[Any]]:
         """The batch that starts with ``first``: what is queued now, plus what arrives
-        while other tasks run first; a batch of records alone waits up to
-        ``record_delay`` for more, so history rides along with the next job write
-        instead of costing a commit of its own."""
+        while other tasks run first; a batch nobody waits on also waits up to
+        ``record_delay`` for more (ended early by a request or a backlog)."""
         # Group commit: while other tasks are runnable they may be about to queue writes
         # (a machine completing a job, then claiming the next); let them go first.
         for _ in range(MAX_LINGER_YIELDS):
@@ -212,46 +245,52 @@ class Writer:
                 break
             await trio.lowlevel.cancel_shielded_checkpoint()
         batch = [first]
-        has_request = isinstance(first, Request)
-        deadline = trio.current_time() + self._record_delay
+        if (
+            _unattended(first)
+            and self._record_delay > 0
+            and not self._requests_queued
+            and not self.backlogged
+            and not self._closed
+        ):
+            try:
+                await self._wait_for_hurry(trio.current_time() + self._record_delay)
+            except trio.Cancelled:
+                self._give_up(batch)  # the close deadline passed
+                raise
         while len(batch) < MAX_BATCH:
             try:
-                item = self._receive.receive_nowait()
-            except trio.EndOfChannel:
+                batch.append(self._receive.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel):
                 break
-            except trio.WouldBlock:
-                if has_request or self._record_delay <= 0:
-                    break
-                try:
-                    received = await self._receive_until(deadline)
-                except trio.Cancelled:
-                    self._give_up(batch)  # the close deadline passed
-                    raise
-                if received is None:
-                    break
-                item = received
-            batch.append(item)
-            has_request = has_request or isinstance(item, Request)
+        self._requests_queued -= sum(1 for item in batch if not _unattended(item))
         return batch
 
-    async def _receive_until(self, deadline: float) -> Record | Request[Any] | None:
-        with trio.move_on_at(deadline):
-            try:
-                return await self._receive.receive()
-            except trio.EndOfChannel:
-                return None
-        return None
+    async def _wait_for_hurry(self, deadline: float) -> None:
+        self._hurry = trio.Event()
+        try:
+            with trio.move_on_at(deadline):
+                await self._hurry.wait()
+        finally:
+            self._hurry = None
 
     def close(self, *, timeout: float) -> None:
         """Stop accepting work; the writer drains the queue for at most ``timeout`` s."""
         self._closed = True
         self._send.close()
+        if self._hurry is not None:
+            self._hurry.set()
         if self._scope is not None:
             self._scope.deadline = min(self._scope.deadline, trio.current_time() + timeout)
 
     async def _commit(self, batch: Sequence[Record | Request[Any]]) -> None:
+        if any(_given_up(item) for item in batch):
+            # its caller was cancelled before it ran: a claim nobody receives is not made
+            for item in batch:
+                if _given_up(item):
+                    item.done.set()  # type: ignore[union-attr]
+            batch = [item for item in batch if not _given_up(item)]
         now = self._clock()
-        records = sum(1 for item in batch if type(item) is tuple)
+        records = sum(1 for item in batch if _unattended(item))
         # Serialise on the trio thread (contexts are live dicts): only the last registry
         # update of each machine in this batch is written.
         last: dict[str, int] = {}
@@ -284,6 +323,16 @@ class Writer:
         for item in batch:
             if isinstance(item, Request):
                 _deliver(item)
+
+
+def _unattended(item: Record | Request[Any]) -> bool:
+    """A record or a submitted write: counted in ``unwritten``, nobody waits on it."""
+    return type(item) is tuple or item.detached  # type: ignore[union-attr]
+
+
+def _given_up(item: Record | Request[Any]) -> bool:
+    """A request whose caller stopped waiting before it was written."""
+    return type(item) is Request and item.abandoned and not item.detached
 
 
 def _deliver(req: Request[Any]) -> None:

@@ -202,6 +202,45 @@ async def test_get_pending_jobs(run_action: RunAction, host: FakeHost, store: Sq
     assert job is not None and job.status == "pending"  # nothing claimed
 
 
+async def test_a_draining_check_claims_ahead_up_to_prefetch(
+    run_action: RunAction, host: FakeHost, store: SqliteStore
+) -> None:
+    await store.add_jobs(NewJob(f"j{i}", "t") for i in range(10))
+    context: dict[str, Any] = {}
+    seen = []
+    for _ in range(4):
+        assert await run_action({"type": "check_database_queue", "prefetch": 2}, context) == (
+            "new_job"
+        )
+        seen.append(context["job_id"])
+    assert seen == ["j0", "j1", "j2", "j3"]
+    # claims of 1, 2 (j2 ahead) and 3 (j4, j5 ahead): two jobs wait for this machine
+    counts = await store.count_jobs()
+    assert (counts["processing"], counts["pending"]) == (6, 4)
+    assert store.statistics()["reserved_jobs"] == 2
+
+
+async def test_prefetch_zero_claims_only_what_is_asked(
+    run_action: RunAction, host: FakeHost, store: SqliteStore
+) -> None:
+    await store.add_jobs(NewJob(f"j{i}", "t") for i in range(10))
+    for _ in range(4):
+        await run_action({"type": "check_database_queue", "prefetch": 0}, {})
+    assert (await store.count_jobs())["processing"] == 4
+
+
+@pytest.mark.parametrize("value", [-1, "many", 1.5, True])
+async def test_a_bad_prefetch_is_an_error_naming_the_key(
+    run_action: RunAction, host: FakeHost, store: SqliteStore, value: Any
+) -> None:
+    # the machine turns the exception into its error event (tests/actors)
+    await store.add_job("a", "t")
+    config = {"type": "check_database_queue", "prefetch": value}
+    with pytest.raises(ValueError, match="prefetch: expected a whole number >= 0"):
+        await run_action(config, {})
+    assert (await store.count_jobs())["pending"] == 1
+
+
 # -- complete_job / fail_job ------------------------------------------------------------
 
 
@@ -217,6 +256,41 @@ async def test_complete_the_current_job(
     assert (job.status, job.result) == ("completed", {"n": 1})
     assert [kind for kind, _ in host.published] == ["job_started", "job_completed"]
     assert host.published[-1][1]["status"] == "completed"
+
+
+async def test_the_current_job_is_completed_without_waiting_for_a_commit(
+    run_action: RunAction, host: FakeHost, store: SqliteStore
+) -> None:
+    await store.add_jobs([NewJob("a", "t"), NewJob("b", "t")])
+    context: dict[str, Any] = {}
+    await run_action({"type": "check_database_queue", "prefetch": 0}, context)
+    batches = store.statistics()["batches"]
+    assert await run_action({"type": "complete_job"}, context) == "success"
+    assert store.statistics()["batches"] == batches  # queued, not yet committed
+    assert host.published[-1] == (
+        "job_completed",
+        {
+            "job_id": "a",
+            "job_type": "t",
+            "status": "completed",
+            "attempts": 1,
+            "timestamp": host.now,
+        },
+    )
+    # the next claim commits the completion in its own transaction
+    await run_action({"type": "check_database_queue", "prefetch": 0}, context)
+    assert store.statistics()["batches"] == batches + 1
+    assert (await store.job_statuses(["a", "b"])) == {"a": "completed", "b": "processing"}
+
+
+async def test_a_job_the_machine_does_not_hold_is_completed_at_once(
+    run_action: RunAction, host: FakeHost, store: SqliteStore
+) -> None:
+    await store.add_job("other", "t")
+    batches = store.statistics()["batches"]
+    config = {"type": "complete_job", "job_id": "other"}
+    assert await run_action(config, {}) == "success"
+    assert store.statistics()["batches"] == batches + 1
 
 
 async def test_complete_job_reports_what_it_could_not_do(

@@ -105,6 +105,20 @@ def publish_job_event(action: BaseAction, event_type: str, job: Job) -> None:
     action.host.publish(event_type, job_event_payload(job, action.host.wall_time()))
 
 
+def publish_completed(action: BaseAction, current_job: Mapping[str, Any]) -> None:
+    """``job_completed`` for the machine's current job (``current_job`` in the context)."""
+    action.host.publish(
+        "job_completed",
+        {
+            "job_id": current_job.get("id"),
+            "job_type": current_job.get("job_type"),
+            "status": "completed",
+            "attempts": current_job.get("attempts"),
+            "timestamp": action.host.wall_time(),
+        },
+    )
+
+
 def optional_str(value: Any) -> str | None:
     """A filter value from YAML: None/empty means "any"."""
     if value is None or value == "":
@@ -121,6 +135,20 @@ def number(action: BaseAction, key: str, default: float) -> float:
         raise ValueError(f"{key}: expected a number of seconds, got {value!r}") from None
     if result < 0:
         raise ValueError(f"{key}: expected a number >= 0, got {value!r}")
+    return result
+
+
+def count(action: BaseAction, key: str, default: int) -> int:
+    """A whole number >= 0 setting; raises ValueError naming the key."""
+    value = action.get_config_value(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"{key}: expected a whole number >= 0, got {value!r}")
+    try:
+        result = int(value)
+    except ValueError:
+        raise ValueError(f"{key}: expected a whole number >= 0, got {value!r}") from None
+    if result < 0:
+        raise ValueError(f"{key}: expected a whole number >= 0, got {value!r}")
     return result
 
 

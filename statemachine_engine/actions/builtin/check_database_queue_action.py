@@ -9,6 +9,7 @@ import trio
 
 from statemachine_engine.actions._base import BaseAction
 from statemachine_engine.actions.builtin._jobs import (
+    count,
     lease_setting,
     no_store,
     number,
@@ -19,6 +20,9 @@ from statemachine_engine.actions.builtin._jobs import (
 )
 from statemachine_engine.actions.builtin._values import fail
 from statemachine_engine.errors import StoreError
+
+#: jobs claimed ahead at most for a machine that drains a backlog
+DEFAULT_PREFETCH = 16
 
 
 class CheckDatabaseQueueAction(BaseAction):
@@ -32,6 +36,12 @@ class CheckDatabaseQueueAction(BaseAction):
             added in this process; default 1. ``0`` answers at once.
         lease: seconds the claim holds the job before it may go to another worker (renewed
             while this machine runs); default the store's (60).
+        prefetch: when this machine keeps coming back for jobs (within half a second), up
+            to this many more are claimed for it ahead, in the same statement, and handed
+            over on its next checks without a database round trip; default 16, ``0``
+            claims one job per check. Jobs claimed ahead show as ``processing`` and go
+            back to ``pending`` (attempt not counted) when the machine stops or takes no
+            job for half a second.
         success: event when a job was claimed; default ``new_job``.
         empty: event when no job came within ``wait``; default ``no_jobs``.
         error: event when the store failed; default ``error``.
@@ -46,7 +56,7 @@ class CheckDatabaseQueueAction(BaseAction):
         "empty": "no_jobs",
         "error": "error",
     }
-    KEYS: ClassVar[tuple[str, ...]] = ("job_type", "machine_type", "wait", "lease")
+    KEYS: ClassVar[tuple[str, ...]] = ("job_type", "machine_type", "wait", "lease", "prefetch")
 
     async def execute(self, context: dict[str, Any]) -> str | None:
         store = store_of(self)
@@ -56,12 +66,17 @@ class CheckDatabaseQueueAction(BaseAction):
         machine_type = optional_str(self.get_config_value("machine_type"))
         wait = number(self, "wait", 1.0)
         lease = lease_setting(self)
+        prefetch = count(self, "prefetch", DEFAULT_PREFETCH)
         worker = self.host.machine_name
         deadline = trio.current_time() + wait
         try:
             while True:
                 job = await store.claim_next(
-                    job_type=job_type, machine_type=machine_type, worker=worker, **lease
+                    job_type=job_type,
+                    machine_type=machine_type,
+                    worker=worker,
+                    prefetch=prefetch,
+                    **lease,
                 )
                 if job is not None:
                     break
