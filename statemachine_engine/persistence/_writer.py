@@ -182,13 +182,16 @@ class Writer:
         if self._closed:
             raise StoreError(f"the store for {self._connections.path} is closed")
         req: Request[T] = Request(fn, after, on_abandon)
-        try:
-            await self._send.send(req)
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            raise StoreError(f"the store for {self._connections.path} is closed") from None
-        self._requests_queued += 1
+        self._requests_queued += 1  # before the send: the writer may take it at once
         if self._hurry is not None:
             self._hurry.set()
+        try:
+            await self._send.send(req)
+        except BaseException as exc:  # not queued: closed, or cancelled before it was
+            self._requests_queued -= 1
+            if isinstance(exc, trio.ClosedResourceError | trio.BrokenResourceError):
+                raise StoreError(f"the store for {self._connections.path} is closed") from None
+            raise
         try:
             await req.done.wait()
         except BaseException:
@@ -289,6 +292,8 @@ class Writer:
                 if _given_up(item):
                     item.done.set()  # type: ignore[union-attr]
             batch = [item for item in batch if not _given_up(item)]
+            if not batch:
+                return
         now = self._clock()
         records = sum(1 for item in batch if _unattended(item))
         # Serialise on the trio thread (contexts are live dicts): only the last registry
