@@ -174,10 +174,14 @@ def bench_action_drain(path: str, n: int) -> float:
     return rate[0]
 
 
-def bench_runtime_drain(path: str, n: int, workers: int = 1) -> float:
-    """Worker machines in a runtime drain the queue (claim, trivial action, complete)."""
+def bench_runtime_drain(path: str, n: int, workers: int = 1, prefetch: int | None = None) -> float:
+    """Worker machines in a runtime drain the queue (claim, trivial action, complete);
+    ``prefetch`` None leaves check_database_queue's default."""
     rate: list[float] = []
-    spec = load_config_text(WORKER)
+    text = WORKER
+    if prefetch is not None:
+        text = text.replace("wait: 0}", f"wait: 0, prefetch: {prefetch}}}")
+    spec = load_config_text(text)
 
     async def main() -> None:
         manager, store = await _filled(path, n)
@@ -318,6 +322,11 @@ def main() -> None:
             ),
         ]
     figures += [
+        (
+            f"drain, 1 worker machine in a runtime, prefetch: 0, file, n={n}",
+            lambda: bench_runtime_drain(file(), n, prefetch=0),
+            "jobs/s",
+        ),
         (
             f"drain, 8 worker machines in a runtime, file, n={n}",
             lambda: bench_runtime_drain(file(), n, workers=8),
