@@ -78,15 +78,16 @@ async def open_connections(
     """
     if path == MEMORY:
         return MemoryConnections(connect(MEMORY))
-    writer = await trio.to_thread.run_sync(
-        lambda: _open_writer(path, 0.0 if inline_writes else busy_timeout)
-    )
+    writer = await trio.to_thread.run_sync(lambda: _open_writer(path, busy_timeout, inline_writes))
     return FileConnections(path, writer, busy_timeout=busy_timeout, inline_writes=inline_writes)
 
 
-def _open_writer(path: str, busy_timeout: float) -> sqlite3.Connection:
+def _open_writer(path: str, busy_timeout: float, inline_writes: bool) -> sqlite3.Connection:
+    # the schema is created or migrated waiting for other processes, as any lock wait
     conn = connect(path, busy_timeout=busy_timeout, check_same_thread=False)
     conn.execute("PRAGMA wal_autocheckpoint = 0")  # done in the thread, see above
+    if inline_writes:
+        conn.execute("PRAGMA busy_timeout = 0")  # the inline path must never wait
     return conn
 
 

@@ -5,6 +5,7 @@ and checkpoints in that thread. Real files, real clock, bounded waits."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -117,3 +118,23 @@ async def test_every_write_goes_to_the_thread_without_inline_writes(db_path: Pat
         job = await store.claim_next(job_type=None, machine_type=None, worker="w")
         assert job is not None and job.job_id == "a"
         assert file_connections(store)._inline is False
+
+
+async def test_opening_waits_for_another_writer_while_it_creates_the_schema(
+    db_path: Path,
+) -> None:
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    other = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process is creating the database
+        release = threading.Timer(0.3, lambda: other.execute("ROLLBACK"))
+        release.start()
+        try:
+            with trio.fail_after(10):
+                async with open_store(db_path) as store:  # waits, then creates the schema
+                    await store.add_job("a", "t")
+                    assert await store.get_job("a") is not None
+        finally:
+            release.join()
+    finally:
+        other.close()
