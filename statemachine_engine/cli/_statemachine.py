@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="monitor address with --monitor")
     # set by a parent runtime that started this one as a child process
     parser.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--parent-fd", type=int, help=argparse.SUPPRESS)
     return parser
 
 
@@ -140,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         control_socket_prefix=args.control_socket_prefix,
         monitor=monitor,
         ready_fd=args.ready_fd,
+        parent_fd=args.parent_fd,
     )
     try:
         return run_machine_process(options)

@@ -39,6 +39,7 @@ class ChildProcesses:
         self._options = options
         self._nursery = nursery
         self._running: dict[str, trio.Process] = {}
+        self._lifelines: dict[str, int] = {}  # our end of each child's lifeline pipe
         self._stopping = False
 
     def argv(self, config_path: str, name: str, context: dict[str, Any]) -> list[str]:
@@ -70,7 +71,11 @@ class ChildProcesses:
         log_file = log_dir / f"{name}.log"
         # the child writes one line to this pipe once it can receive events: no polling
         ready_read, ready_write = os.pipe()
+        # this process holds the other end of the lifeline until the child is reaped; if it
+        # dies (even by SIGKILL) the child reads end of file and stops itself
+        life_read, life_write = os.pipe()
         argv = [*self.argv(config_path, name, context), "--ready-fd", str(ready_write)]
+        argv += ["--parent-fd", str(life_read)]
         try:
             out = await trio.to_thread.run_sync(open, str(log_file), "ab")
             with out:
@@ -80,11 +85,16 @@ class ChildProcesses:
                     stdout=out,
                     stderr=out,
                     start_new_session=True,
-                    pass_fds=(ready_write,),
+                    pass_fds=(ready_write, life_read),
                 )
+        except BaseException:
+            os.close(life_write)
+            raise
         finally:
             os.close(ready_write)
+            os.close(life_read)
         self._running[name] = process
+        self._lifelines[name] = life_write
         log.info("started %s as process %d (log: %s)", name, process.pid, log_file)
         ready = b""
         async with trio.lowlevel.FdStream(ready_read) as pipe:
@@ -111,6 +121,9 @@ class ChildProcesses:
                 with trio.CancelScope(shield=True):
                     await kill_process(process)
             self._running.pop(name, None)
+            lifeline = self._lifelines.pop(name, None)
+            if lifeline is not None:
+                os.close(lifeline)
         if self._stopping:
             return
         payload = {"machine_name": name, "exit_code": code, "log_file": log_file}

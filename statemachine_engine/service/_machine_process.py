@@ -48,6 +48,7 @@ class ProcessOptions:
     control_socket_prefix: str | None = None
     log_dir: str = "logs"
     ready_fd: int | None = None  # written to once the machine can receive events
+    parent_fd: int | None = None  # a pipe the parent holds open: end of file = it is gone
     monitor: Any = (
         None  # an async callable(runtime, publisher_bus, nursery) started with the runtime
     )
@@ -66,6 +67,8 @@ async def _serve(options: ProcessOptions) -> int:
     machines_scope = trio.CancelScope()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_watch_signals, machines_scope, nursery.cancel_scope, outcome)
+        if options.parent_fd is not None:
+            nursery.start_soon(_watch_parent, options.parent_fd, machines_scope, outcome)
         code = await _run(options, machines_scope)
         outcome.setdefault("code", code)
         nursery.cancel_scope.cancel()
@@ -91,6 +94,18 @@ async def _watch_signals(
             return
         log.warning("clean-up took longer than %g s; stopping now", SHUTDOWN_GRACE)
         everything.cancel()
+
+
+async def _watch_parent(fd: int, machines_scope: trio.CancelScope, outcome: dict[str, int]) -> None:
+    """Stop the machines, as SIGTERM would, when the parent runtime that started this one
+    is gone -- even killed with SIGKILL: the kernel closes its end of the pipe."""
+    async with trio.lowlevel.FdStream(fd) as pipe:
+        while await pipe.receive_some(64):
+            pass  # the parent never writes; anything but end of file is ignored
+    if not machines_scope.cancel_called:
+        log.warning("the parent runtime is gone; stopping")
+        outcome.setdefault("code", 128 + signal.SIGTERM)
+        machines_scope.cancel()
 
 
 async def _run(options: ProcessOptions, machines_scope: trio.CancelScope) -> int:

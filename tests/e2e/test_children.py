@@ -169,3 +169,20 @@ async def test_child_processes_are_killed_when_the_parent_stops(cluster: Cluster
     await cluster.events.wait_for("orphan", "machine_terminated")
     assert cluster.registry("orphan") is None
     assert cluster.registry("parent") is None
+
+
+async def test_a_child_process_stops_itself_when_its_parent_is_killed(cluster: Cluster) -> None:
+    parent = await start_parent(cluster, "survivor")
+    await cluster.events.wait_state("parent", "watching")
+    row = await child_row(cluster, "survivor")
+    assert pid_alive(row["pid"])
+
+    parent.send_signal(signal.SIGKILL)  # no clean-up in the parent at all
+    with trio.fail_after(5):
+        assert await parent.process.wait() == -signal.SIGKILL
+    # the child read end of file on its lifeline pipe and shut down as on SIGTERM
+    await cluster.events.wait_for("survivor", "machine_terminated")
+    await cluster.wait_db("the child exited", lambda: not pid_alive(row["pid"]))
+    assert cluster.registry("survivor") is None
+    log = (cluster.root / "logs" / "survivor.log").read_text()
+    assert "the parent runtime is gone; stopping" in log
