@@ -20,6 +20,7 @@ import attrs
 import trio
 
 from statemachine_engine.errors import ActorStopped, StateMachineError
+from statemachine_engine.transport import _sockio
 from statemachine_engine.transport._protocol import Message
 from statemachine_engine.transport._unix import serve_unix_socket
 from statemachine_engine.transport._wire import (
@@ -98,10 +99,13 @@ class ControlServer:
             self._stats.connections_open -= 1
 
     async def _converse(self, stream: trio.SocketStream) -> None:
+        sock = stream.socket
         reader = LineReader(self._max_line_bytes)
         while True:
-            data = await stream.receive_some(_RECEIVE_BYTES)
-            lines: list[bytes | LineTooLong] = list(reader.feed(data) if data else reader.finish())
+            # the loop's one schedule point (unless the router must wait for room): the
+            # acknowledgements are written without another
+            data = await _sockio.receive_some(sock, _RECEIVE_BYTES)
+            lines: list[bytes | LineTooLong] = reader.feed(data) if data else list(reader.finish())
             # Replies to one chunk of lines go out in one write: a sender that pipelines
             # costs one syscall per chunk, not per message.
             replies: list[bytes] = []
@@ -110,7 +114,7 @@ class ControlServer:
                 if reply is not None:
                     replies.append(reply)
             if replies:
-                await stream.send_all(b"".join(replies))
+                await _sockio.send_all(sock, b"".join(replies))
             if not data:
                 return
 

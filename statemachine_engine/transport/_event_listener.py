@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 import attrs
 import trio
 
+from statemachine_engine.transport import _sockio
 from statemachine_engine.transport._paths import DEFAULT_EVENT_SOCKET
 from statemachine_engine.transport._protocol import MachineEvent
 from statemachine_engine.transport._unix import serve_unix_socket
@@ -80,7 +81,7 @@ class EventListener:
         try:
             async with stream:
                 while True:
-                    data = await stream.receive_some(_RECEIVE_BYTES)
+                    data = await _sockio.receive_some(stream.socket, _RECEIVE_BYTES)
                     for line in reader.feed(data) if data else reader.finish():
                         problem = await self._take(line)
                         if problem is not None:

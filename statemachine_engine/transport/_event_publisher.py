@@ -20,6 +20,7 @@ import math
 import attrs
 import trio
 
+from statemachine_engine.transport import _sockio
 from statemachine_engine.transport._paths import DEFAULT_EVENT_SOCKET, check_socket_path
 from statemachine_engine.transport._protocol import MachineEvent
 from statemachine_engine.transport._wire import encode_event
@@ -139,12 +140,10 @@ class SocketEventPublisher:
                 self._notify_progress()
 
     async def _pump(self, stream: trio.SocketStream) -> None:
+        sock = stream.socket
         while True:
-            while not self._buffer:
-                self._report_drops()
-                self._wakeup = trio.Event()
-                with trio.move_on_after(self._report_interval):
-                    await self._wakeup.wait()
+            if not self._buffer:
+                await self._wait_for_events()
             batch = [self._buffer.popleft() for _ in range(min(_BATCH, len(self._buffer)))]
             lines: list[bytes] = []
             for event in batch:
@@ -156,13 +155,25 @@ class SocketEventPublisher:
                         "cannot encode %s event of %s: %s", event.type, event.machine_name, exc
                     )
             try:
-                await stream.send_all(b"".join(lines))
+                await _sockio.send_all(sock, b"".join(lines))
             except BaseException:
                 self._dropped += len(lines)
                 raise
             self._sent += len(lines)
             self._notify_progress()
             self._report_drops()
+
+    async def _wait_for_events(self) -> None:
+        while not self._buffer:
+            self._report_drops()
+            self._wakeup = trio.Event()
+            if self._dropped == self._reported_dropped:
+                await self._wakeup.wait()
+            else:
+                # drops not reported yet (the last report is too recent): wake up in time
+                # to report them even if no event comes
+                with trio.move_on_after(self._report_interval):
+                    await self._wakeup.wait()
 
     def _notify_progress(self) -> None:
         self._progress.set()

@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from statemachine_engine.transport._wire import MAX_LINE_BYTES as MAX_LINE_BYTES
+from statemachine_engine.transport._wire import encode_json
 
 #: Event types a runtime publishes.
 EVENT_TYPES = (
@@ -78,7 +79,7 @@ class Message:
         return data
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"), default=str)
+        return encode_json(self.to_dict())
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Message:
@@ -126,7 +127,7 @@ class MachineEvent:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"), default=str)
+        return encode_json(self.to_dict())
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MachineEvent:

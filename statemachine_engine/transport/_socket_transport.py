@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import collections
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from itertools import islice
 from typing import Any
 
@@ -24,6 +23,7 @@ import attrs
 import trio
 
 from statemachine_engine.errors import DeliveryError, StoreError, TransportError
+from statemachine_engine.transport import _sockio
 from statemachine_engine.transport._control_client import DEFAULT_TIMEOUT, addressed, connect_error
 from statemachine_engine.transport._paths import check_socket_path, resolve_socket_path
 from statemachine_engine.transport._protocol import Message
@@ -48,18 +48,13 @@ _CHUNK = 64  # messages per write in send_many
 _ACK_OK = ACK_OK.rstrip(b"\n")
 
 
-@asynccontextmanager
-async def _locked(lock: trio.Lock) -> AsyncIterator[None]:
-    """Hold ``lock``. Uncontended, this takes no schedule point of its own: the socket call
-    made under it checkpoints anyway, and a round trip is a few schedule points in all."""
+async def _acquire(lock: trio.Lock) -> None:
+    """Take ``lock``. Uncontended, this takes no schedule point of its own: a sender reaches
+    one anyway while it waits for its acknowledgement."""
     try:
         lock.acquire_nowait()
     except trio.WouldBlock:
         await lock.acquire()
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 class NotConnected(TransportError):
@@ -110,6 +105,7 @@ class ControlConnection:
 
     async def send(self, message: Message | Mapping[str, Any]) -> dict[str, Any]:
         """Send one message and return its acknowledgement (``{"ok": true, ...}``)."""
+        await trio.lowlevel.checkpoint_if_cancelled()
         line = self._encode(message)
         waiter = (await self._submit(line, 1, retry=True))[0]
         await self._wait(waiter)
@@ -149,7 +145,9 @@ class ControlConnection:
 
     def _encode(self, message: Message | Mapping[str, Any]) -> bytes:
         try:
-            return encode_message(addressed(message, self.target))
+            if self.target is not None:
+                message = addressed(message, self.target)
+            return encode_message(message)
         except WireError as exc:
             raise TransportError(f"cannot send to {self.path}: {exc}", path=self.path) from None
 
@@ -187,13 +185,14 @@ class ControlConnection:
                 waiter.error = error
 
     async def _submit(self, data: bytes, count: int, *, retry: bool) -> list[_Waiter]:
-        async with _locked(self._write_lock):
+        await _acquire(self._write_lock)
+        try:
             for attempt in range(2 if retry else 1):
                 stream = self._stream or await self._open()
                 waiters = [_Waiter() for _ in range(count)]
                 self._pending.extend(waiters)
                 try:
-                    await stream.send_all(data)
+                    await _sockio.send_all(stream.socket, data)
                     return waiters
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     self._drop(self._broken("before the message was sent"))
@@ -204,6 +203,8 @@ class ControlConnection:
                     self._drop(self._broken("while sending"))
                     raise
             raise self._broken("while sending")
+        finally:
+            self._write_lock.release()
 
     def _broken(self, when: str) -> TransportError:
         return TransportError(
@@ -212,9 +213,12 @@ class ControlConnection:
 
     async def _wait(self, waiter: _Waiter) -> None:
         while not waiter.done:
-            async with _locked(self._read_lock):
+            await _acquire(self._read_lock)
+            try:
                 if not waiter.done:
                     await self._read_acks()
+            finally:
+                self._read_lock.release()
 
     async def _read_acks(self) -> None:
         stream = self._stream
@@ -222,12 +226,16 @@ class ControlConnection:
             await trio.lowlevel.checkpoint()
             return
         try:
-            data = await stream.receive_some(_RECEIVE_BYTES)
+            data = await _sockio.receive_some(stream.socket, _RECEIVE_BYTES)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             data = b""
         if not data:
             if stream is self._stream:
                 self._drop(self._broken("before the acknowledgement arrived"))
+            return
+        if data == ACK_OK and self._pending and not self._reader.buffered:
+            # the usual reply of a sender that waits for each message: one whole "ok"
+            self._pending.popleft().ack = {"ok": True}
             return
         for line in self._reader.feed(data):
             problem: str | None = None
@@ -313,7 +321,7 @@ class SocketTransport:
         conn = self._connections.get(path)
         if conn is None:
             conn = self._connections[path] = ControlConnection(path)
-        data = addressed(message, target)
+        data = message if message.target is not None else addressed(message, target)
         with trio.move_on_after(self._timeout):
             try:
                 await conn.send(data)

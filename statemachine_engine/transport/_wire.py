@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 #: longest line either socket accepts
 MAX_LINE_BYTES: Final = 1024 * 1024
 
-_COMPACT = (",", ":")
+#: one encoder for every line (``json.dumps`` with options builds a new one per call)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
 class WireError(ValueError):
@@ -172,15 +173,12 @@ def parse_event(line: bytes) -> MachineEvent:
 
 def encode_line(data: Mapping[str, Any]) -> bytes:
     """One compact JSON line. JSON escapes newlines inside strings, so framing is safe."""
-    return json.dumps(data, separators=_COMPACT, default=str).encode("utf-8") + b"\n"
+    return _ENCODER.encode(data).encode("utf-8") + b"\n"
 
 
 def encode_message(message: Message | Mapping[str, Any]) -> bytes:
     """A message as a control-socket line; WireError if it is over the size limit."""
-    if isinstance(message, Mapping):
-        line = encode_line(message)
-    else:
-        line = message.to_json().encode("utf-8") + b"\n"
+    line = encode_line(message if isinstance(message, Mapping) else message.to_dict())
     if len(line) - 1 > MAX_LINE_BYTES:
         raise WireError(
             f"message is {len(line) - 1} bytes encoded; the control socket accepts at most "
@@ -189,8 +187,14 @@ def encode_message(message: Message | Mapping[str, Any]) -> bytes:
     return line
 
 
+def encode_json(data: Mapping[str, Any]) -> str:
+    """Compact JSON text, as every line of both sockets is written (unknown types as
+    ``str``)."""
+    return _ENCODER.encode(data)
+
+
 def encode_event(event: MachineEvent) -> bytes:
-    return event.to_json().encode("utf-8") + b"\n"
+    return encode_line(event.to_dict())
 
 
 ACK_OK: Final = b'{"ok":true}\n'

@@ -216,6 +216,20 @@ async def test_a_cancelled_sender_leaves_the_connection_usable(sock_dir: Path) -
     assert seen == ["slow", "next"]
 
 
+async def test_a_sender_cancelled_before_it_sends_sends_nothing(sock_dir: Path) -> None:
+    """``send`` is a checkpoint even though its write takes no schedule point."""
+    router = Router()
+    path = sock_dir / "c.sock"
+    with trio.fail_after(10):
+        async with serving(path, router), ControlConnection(str(path)) as conn:
+            with trio.CancelScope() as scope:
+                scope.cancel()
+                await conn.send({"type": "never"})
+            assert scope.cancelled_caught
+            assert await conn.send({"type": "after"}) == {"ok": True}
+    assert [m.type for m in router.received] == ["after"]
+
+
 async def test_reconnects_once_when_the_server_restarted(sock_dir: Path) -> None:
     path = sock_dir / "c.sock"
     first, second = Router(), Router()

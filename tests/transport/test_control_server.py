@@ -145,6 +145,40 @@ async def test_pipelined_lines_in_one_write_get_one_ack_each_in_order(sock_dir: 
     assert [m.type for m in router.received] == [f"e{i}" for i in range(100)]
 
 
+async def test_a_sender_that_keeps_the_socket_full_does_not_starve_other_tasks(
+    sock_dir: Path,
+) -> None:
+    """A router that never waits (the runtime's puts messages in mailboxes without
+    waiting) answers without a schedule point; the server still yields once per read."""
+    ticks = 0
+    seen: list[int] = []
+
+    async def router(message: Message) -> None:
+        seen.append(ticks)
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await trio.lowlevel.checkpoint()
+            ticks += 1
+
+    path = sock_dir / "c.sock"
+    n = 6_000  # about 100 KB: more than one read of 64 KiB, less than the socket buffer
+    with trio.fail_after(20):
+        async with (
+            serving(path, router),
+            await LineClient.connect(path) as client,
+            trio.open_nursery() as nursery,
+        ):
+            nursery.start_soon(ticker)
+            await client.send(b"".join(b'{"type":"m%d"}\n' % i for i in range(n)))
+            acks = [await client.ack() for _ in range(n)]
+            nursery.cancel_scope.cancel()
+    assert acks == [{"ok": True}] * n
+    assert len(seen) == n
+    assert len(set(seen)) > 1  # other tasks ran between the server's reads
+
+
 async def test_many_concurrent_connections(sock_dir: Path) -> None:
     router = Router()
     path = sock_dir / "c.sock"

@@ -164,6 +164,39 @@ async def test_backoff_doubles_up_to_the_cap_and_drops_are_summarised(
     assert len(absent) == 1  # one line per outage, not one per attempt
 
 
+async def test_drops_while_connected_are_reported_even_if_no_event_follows(
+    sock_dir: Path,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An idle publisher waits for events without a timeout, except while drops wait to be
+    summarised: then it wakes up in time to report them."""
+    caplog.set_level(logging.WARNING, logger="statemachine_engine.transport._event_publisher")
+    path = str(sock_dir / "ev.sock")
+    collector = Collector(20)
+    publisher = SocketEventPublisher(path, capacity=10, report_interval=30.0)
+
+    def summaries() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+
+    async with running(EventListener(collector, path).run), running(publisher.run):
+        while not publisher.statistics().connected:
+            await trio.sleep(0.01)
+        for i in range(100):  # faster than any write: all but the last ten are dropped
+            publisher.publish(event(i))
+        await trio.sleep(1)
+        assert len(summaries()) == 1  # the first drops are reported at once
+        for i in range(100, 200):
+            publisher.publish(event(i))
+        await trio.sleep(1)
+        assert len(summaries()) == 1  # within the report interval: counted, not logged
+        await trio.sleep(30)
+        assert summaries()[1].endswith(
+            "dropped 90 events (180 in total since start; buffer capacity 10)"
+        )
+    assert [e.seq for e in collector.events] == [*range(90, 100), *range(190, 200)]
+
+
 async def test_listener_counts_and_drops_invalid_lines(sock_dir: Path) -> None:
     path = sock_dir / "ev.sock"
     collector = Collector(2)
