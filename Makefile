@@ -10,7 +10,7 @@ UI_DIR := statemachine_engine/monitor/ui
 UI_STAMP := $(UI_DIR)/node_modules/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install ui-assets browser test test-quick lint typecheck demo bench clean
+.PHONY: install ui-assets browser test test-quick lint typecheck demo bench dist clean
 
 install: $(STAMP) ui-assets
 
@@ -55,5 +55,9 @@ demo: install
 bench: install
 	$(PY) bench/run.py
 
+# a wheel with the UI's browser build of Mermaid inside (from npm, through the lock file)
+dist: install
+	$(PY) -m pip wheel --no-deps --wheel-dir dist .
+
 clean:
-	rm -rf $(VENV) $(UI_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(UI_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache build dist
