@@ -192,18 +192,47 @@ def claim_many(
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     limit: int,
 ) -> list[dict[str, Any]]:
-    """Atomically claim up to ``limit`` due pending jobs, in queue order."""
+    """Atomically claim up to ``limit`` due pending jobs, in queue order.
+
+    The first is started (``attempts`` counted, ``started_at`` set). The others are
+    claimed ahead for ``worker``: held by it, ``started_at`` NULL and no attempt counted
+    until :func:`start_reserved` hands one over, so a reserve that goes back to the queue
+    (released, or its lease lapsed) has cost its jobs nothing.
+    """
     where, params = _filters(job_type, machine_type)
+    if limit == 1:
+        sql = (
+            f"{_CLAIM_SET} WHERE id = (SELECT id FROM jobs WHERE status = 'pending'"
+            f" AND run_at <= ?{where}{_QUEUE_ORDER} LIMIT 1) AND status = 'pending' RETURNING *"
+        )
+        row = conn.execute(sql, (worker, now, now + lease_seconds, now, now, *params)).fetchone()
+        return [decode_job(row)] if row else []
     sql = (
-        f"{_CLAIM_SET} WHERE id IN (SELECT id FROM jobs WHERE status = 'pending'"
-        f" AND run_at <= ?{where}{_QUEUE_ORDER} LIMIT ?) AND status = 'pending' RETURNING *"
+        "UPDATE jobs SET status = 'processing', claimed_by = ?, started_at = NULL,"
+        " lease_until = ?, updated_at = ? WHERE id IN (SELECT id FROM jobs"
+        f" WHERE status = 'pending' AND run_at <= ?{where}{_QUEUE_ORDER} LIMIT ?)"
+        " AND status = 'pending' RETURNING *"
     )
-    rows = conn.execute(
-        sql, (worker, now, now + lease_seconds, now, now, *params, limit)
-    ).fetchall()
-    # RETURNING gives rows in no promised order
-    rows.sort(key=_queue_position)
+    rows = conn.execute(sql, (worker, now + lease_seconds, now, now, *params, limit)).fetchall()
+    if not rows:
+        return []
+    rows.sort(key=_queue_position)  # RETURNING gives rows in no promised order
+    rows[0] = conn.execute(
+        "UPDATE jobs SET attempts = attempts + 1, started_at = ? WHERE id = ? RETURNING *",
+        (now, rows[0]["id"]),
+    ).fetchone()
     return [decode_job(row) for row in rows]
+
+
+def start_reserved(conn: sqlite3.Connection, job_id: str, *, worker: str, now: float) -> bool:
+    """Start a job claimed ahead for ``worker``: count the attempt, set ``started_at``.
+    False when ``worker`` no longer holds it unstarted."""
+    cursor = conn.execute(
+        "UPDATE jobs SET attempts = attempts + 1, started_at = ?, updated_at = ?"
+        " WHERE job_id = ? AND claimed_by = ? AND status = 'processing' AND started_at IS NULL",
+        (now, now, job_id, worker),
+    )
+    return cursor.rowcount > 0
 
 
 def _queue_position(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -331,10 +360,11 @@ def _raise_not_held(conn: sqlite3.Connection, job_id: str, worker: str | None) -
 
 
 def release_job(conn: sqlite3.Connection, job_id: str, *, worker: str, now: float) -> bool:
-    """Undo a claim nobody received (its caller was cancelled): pending again, attempt
-    not counted."""
+    """Undo a claim nobody received (its caller was cancelled, or it was claimed ahead and
+    never started): pending again, attempt not counted."""
     cursor = conn.execute(
-        "UPDATE jobs SET status = 'pending', attempts = max(attempts - 1, 0),"
+        "UPDATE jobs SET status = 'pending',"
+        " attempts = CASE WHEN started_at IS NULL THEN attempts ELSE max(attempts - 1, 0) END,"
         " claimed_by = NULL, lease_until = NULL, started_at = NULL, updated_at = ?"
         " WHERE job_id = ? AND claimed_by = ? AND status = 'processing'",
         (now, job_id, worker),
@@ -346,7 +376,16 @@ def requeue_expired(
     conn: sqlite3.Connection, *, now: float, backoff: float = DEFAULT_RETRY_BACKOFF
 ) -> list[dict[str, Any]]:
     """Handle jobs whose lease lapsed as failed attempts; returns ``job_id``,
-    ``machine_type``, ``status`` (``pending`` or ``failed``) and ``claimed_by`` of each."""
+    ``machine_type``, ``status`` (``pending`` or ``failed``) and ``error_message`` of each.
+    Jobs claimed ahead and never started go back to pending as they were (no attempt,
+    no backoff, ``error_message`` None)."""
+    unstarted = conn.execute(
+        "UPDATE jobs SET status = 'pending', claimed_by = NULL, lease_until = NULL,"
+        " updated_at = ? WHERE status = 'processing' AND started_at IS NULL"
+        " AND lease_until IS NOT NULL AND lease_until < ?"
+        " RETURNING job_id, machine_type, status, NULL AS error_message",
+        (now, now),
+    ).fetchall()
     retry_case = "attempts < max_attempts"
     rows = conn.execute(
         "UPDATE jobs SET"
@@ -360,7 +399,7 @@ def requeue_expired(
         " RETURNING job_id, machine_type, status, error_message",
         (now, backoff, _MAX_BACKOFF_EXPONENT, now, now, now),
     ).fetchall()
-    return list(rows)
+    return [*unstarted, *rows]
 
 
 def reset_processing(

@@ -4,12 +4,15 @@ A worker that comes back for its next job within :data:`HOLD_SECONDS` of taking 
 one is draining a backlog. For such a worker the store claims more than the one job asked
 for -- 1, then 2, 4, ... up to the worker's ``prefetch`` -- in the same statement, and hands
 the extra ones over from memory on the next calls: one claim (and one commit) serves many
-jobs. The extra jobs are claimed like any other (``processing``, ``claimed_by`` the worker,
-leases renewed while it runs), so no other worker can take them meanwhile.
+jobs. The extra jobs are held like any claimed job (``processing``, ``claimed_by`` the
+worker, leases renewed while it runs), so no other worker can take them meanwhile; but
+until one is handed over its ``started_at`` is NULL and no attempt is counted (the hand-over
+writes both, with the worker's next write).
 
-A reserve goes back to the queue (``pending``, the attempt not counted) when its worker has
-not taken a job for :data:`HOLD_SECONDS`, when the worker's machine stops, and when the
-store closes. A worker that finds the queue short of what it asked for, or that takes jobs
+A reserve goes back to the queue (``pending``, as it was) when its worker has not taken a
+job for :data:`HOLD_SECONDS`, when the worker's machine stops, and when the store closes;
+if the process dies, its lease lapses and the sweeper puts it back the same way (no
+attempt, no backoff). A worker that finds the queue short of what it asked for, or that takes jobs
 slowly, claims one at a time again.
 """
 

@@ -263,8 +263,12 @@ class SqliteStore:
         await trio.lowlevel.checkpoint_if_cancelled()
         reserved = self._reserves.take(key, now)
         if reserved is not None:
+            job_id = reserved.job_id
+            self._writer.submit(
+                lambda conn, now: jobs.start_reserved(conn, job_id, worker=worker, now=now)
+            )
             await trio.lowlevel.cancel_shielded_checkpoint()
-            return reserved
+            return attrs.evolve(reserved, attempts=reserved.attempts + 1, started_at=self._clock())
         asked = 1 + self._reserves.ahead(key, now, prefetch)
         rows = await self._writer.request(
             lambda conn, now: jobs.claim_many(
@@ -365,9 +369,12 @@ class SqliteStore:
         def after(rows: list[dict[str, Any]]) -> None:
             for row in rows:
                 self._leases.forget(row["job_id"])
-                logger.warning(
-                    "job %s: %s; now %s", row["job_id"], row["error_message"], row["status"]
-                )
+                if row["error_message"] is None:  # claimed ahead, never started
+                    logger.info("job %s: back in the queue (its reserve lapsed)", row["job_id"])
+                else:
+                    logger.warning(
+                        "job %s: %s; now %s", row["job_id"], row["error_message"], row["status"]
+                    )
                 self._finished(row)
 
         return await self._writer.request(

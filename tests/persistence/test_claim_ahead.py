@@ -56,16 +56,21 @@ async def test_a_draining_worker_gets_jobs_claimed_ahead_in_queue_order(
 
 
 async def test_jobs_claimed_ahead_are_held_by_the_worker_and_not_handed_to_others(
-    mem: SqliteStore, autojump_clock: trio.testing.MockClock
+    mem: SqliteStore, autojump_clock: trio.testing.MockClock, epoch: float
 ) -> None:
     await fill(mem, 4)
     assert [await claim(mem, "a") for _ in range(2)] == ["j00", "j01"]
     # j02 was claimed ahead for a together with j01
     assert (await statuses(mem))["j02"] == "processing"
+    reserved = await mem.get_job("j02")
+    assert reserved is not None and (reserved.attempts, reserved.started_at) == (0, None)
     assert await claim(mem, "b") == "j03"
-    assert await claim(mem, "a") == "j02"
-    job = await mem.get_job("j02")
+    handed = await mem.claim_next(job_type=None, machine_type=None, worker="a", prefetch=4)
+    assert handed is not None and handed.job_id == "j02"
+    assert (handed.attempts, handed.started_at) == (1, epoch + trio.current_time())
+    job = await mem.get_job("j02")  # started in the database too (with the next write)
     assert job is not None and (job.claimed_by, job.attempts) == ("a", 1)
+    assert job.started_at == handed.started_at
 
 
 async def test_prefetch_zero_claims_one_job_per_call(

@@ -204,6 +204,63 @@ def test_release_undoes_a_claim(conn: sqlite3.Connection) -> None:
     assert (row["status"], row["attempts"], row["claimed_by"]) == ("pending", 0, None)
 
 
+def claim_ahead(conn: sqlite3.Connection, limit: int) -> list[dict[str, object]]:
+    return jobs_sql.claim_many(
+        conn, job_type=None, machine_type=None, worker="w", now=T0, lease_seconds=10, limit=limit
+    )
+
+
+def test_jobs_claimed_ahead_are_held_but_not_started(conn: sqlite3.Connection) -> None:
+    for job_id in "abcd":
+        add(conn, job_id)
+    rows = claim_ahead(conn, 3)
+    assert [(r["job_id"], r["attempts"], r["started_at"]) for r in rows] == [
+        ("a", 1, T0),
+        ("b", 0, None),
+        ("c", 0, None),
+    ]
+    assert {r["status"] for r in rows} == {"processing"}
+    assert {r["claimed_by"] for r in rows} == {"w"}
+    assert claim(conn) == "d"  # held jobs are not claimable by others
+    assert jobs_sql.start_reserved(conn, "b", worker="w", now=T0 + 1)
+    assert not jobs_sql.start_reserved(conn, "b", worker="w", now=T0 + 2)  # started already
+    assert not jobs_sql.start_reserved(conn, "c", worker="other", now=T0 + 2)
+    b = jobs_sql.get_job(conn, "b")
+    assert b is not None and (b["attempts"], b["started_at"]) == (1, T0 + 1)
+
+
+def test_a_lapsed_reserve_goes_back_without_an_attempt_or_a_backoff(
+    conn: sqlite3.Connection,
+) -> None:
+    for job_id in "abc":
+        add(conn, job_id)
+    claim_ahead(conn, 3)  # a started; b and c claimed ahead (the process then died)
+    changed = jobs_sql.requeue_expired(conn, now=T0 + 11, backoff=5.0)
+    assert sorted((r["job_id"], r["status"], r["error_message"]) for r in changed) == [
+        ("a", "pending", "lease expired while held by w"),
+        ("b", "pending", None),
+        ("c", "pending", None),
+    ]
+    rows = {job_id: jobs_sql.get_job(conn, job_id) for job_id in "abc"}
+    assert rows["a"]["attempts"] == 1 and rows["a"]["run_at"] > T0 + 11  # type: ignore[index]
+    for job_id in "bc":
+        row = rows[job_id]
+        assert row is not None
+        assert (row["attempts"], row["run_at"], row["error_message"]) == (0, T0, None)
+    assert claim(conn, now=T0 + 11) == "b"
+
+
+def test_releasing_a_job_claimed_ahead_keeps_its_attempts(conn: sqlite3.Connection) -> None:
+    add(conn, "a", max_attempts=5)
+    claim(conn)
+    jobs_sql.fail_job(conn, "a", error="boom", now=T0, backoff=0.0)  # one attempt used
+    add(conn, "b", priority=1)
+    assert [r["job_id"] for r in claim_ahead(conn, 2)] == ["b", "a"]
+    assert jobs_sql.release_job(conn, "a", worker="w", now=T0)
+    row = jobs_sql.get_job(conn, "a")
+    assert row is not None and (row["status"], row["attempts"]) == ("pending", 1)
+
+
 def test_reset_processing(conn: sqlite3.Connection) -> None:
     for name in ("old", "new"):
         add(conn, name)

@@ -39,9 +39,10 @@ class CheckDatabaseQueueAction(BaseAction):
         prefetch: when this machine keeps coming back for jobs (within half a second), up
             to this many more are claimed for it ahead, in the same statement, and handed
             over on its next checks without a database round trip; default 16, ``0``
-            claims one job per check. Jobs claimed ahead show as ``processing`` and go
-            back to ``pending`` (attempt not counted) when the machine stops or takes no
-            job for half a second.
+            claims one job per check. Jobs claimed ahead show as ``processing`` for this
+            machine with no ``started_at`` and no attempt counted until handed over, and
+            go back to ``pending`` as they were when the machine stops or takes no job
+            for half a second.
         success: event when a job was claimed; default ``new_job``.
         empty: event when no job came within ``wait``; default ``no_jobs``.
         error: event when the store failed; default ``error``.
