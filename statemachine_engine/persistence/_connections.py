@@ -2,7 +2,7 @@
 
 Writes. A file database has one write connection. A write transaction runs inline on the
 trio thread when it cannot wait: the connection takes SQLite's write lock with a zero busy
-timeout, never checkpoints (a thread of its own does, see below), and commits with
+timeout, never checkpoints on the loop (see below), and commits with
 ``synchronous=NORMAL``, which in WAL mode writes the log without waiting for the disk. So
 an inline transaction is CPU work of tens of microseconds, cheaper than handing it to a
 thread and back (~100-200 us a round trip, twice per job for a worker that claims and
@@ -148,7 +148,9 @@ class FileConnections:
                     result = _in_transaction(self._conn, fn)
                     self._committed()
                     return result
-            return await self._writer.run(self._in_thread(fn))
+            result = await self._writer.run(self._in_thread(fn))
+            self._committed()
+            return result
         except sqlite3.Error as exc:
             raise_store_error(exc, self.path)
 

@@ -89,13 +89,14 @@ async def test_a_lock_held_past_the_busy_timeout_fails_the_write_and_writes_noth
         assert await store.get_job("a") is not None
 
 
+@pytest.mark.parametrize("inline", [True, False])
 async def test_checkpoints_run_in_the_thread_and_keep_the_log_small(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_path: Path, monkeypatch: pytest.MonkeyPatch, inline: bool
 ) -> None:
     monkeypatch.setattr(_connections, "CHECKPOINT_BYTES", 64 * 1024)
     monkeypatch.setattr(_connections, "CHECKPOINT_CHECK_EVERY", 1)
     wal = Path(f"{db_path}-wal")
-    async with open_store(db_path) as store:
+    async with open_store(db_path, inline_writes=inline) as store:
         connections = file_connections(store)
         setting = connections._conn.execute("PRAGMA wal_autocheckpoint").fetchone()
         assert setting == {"wal_autocheckpoint": 0}
