@@ -1,7 +1,8 @@
 """Where SQLite calls run, and how a write transaction is opened and committed.
 
 Writes. A file database has one write connection. A write transaction runs inline on the
-trio thread when it cannot wait: the connection takes SQLite's write lock with a zero busy
+trio thread when it cannot wait and is small (the writer sends heavy batches, such as a
+bulk add of jobs, to the thread): the connection takes SQLite's write lock with a zero busy
 timeout, never checkpoints on the loop (see below), and commits with
 ``synchronous=NORMAL``, which in WAL mode writes the log without waiting for the disk. So
 an inline transaction is CPU work of tens of microseconds, cheaper than handing it to a
@@ -58,10 +59,11 @@ _BUSY_CODES = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED
 class Connections(Protocol):
     path: str
 
-    async def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def transaction(self, fn: Callable[[sqlite3.Connection], T], *, inline: bool = True) -> T:
         """Run ``fn`` on the write connection inside one write transaction
         (``BEGIN IMMEDIATE`` ... ``COMMIT``; rolled back when ``fn`` raises). The writer
-        task is the only caller. Raises StoreError for SQLite's own failures."""
+        task is the only caller. ``inline=False``: a heavy transaction, never on the trio
+        thread of a file store. Raises StoreError for SQLite's own failures."""
         ...
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
@@ -86,6 +88,9 @@ def _open_writer(path: str, busy_timeout: float, inline_writes: bool) -> sqlite3
     # the schema is created or migrated waiting for other processes, as any lock wait
     conn = connect(path, busy_timeout=busy_timeout, check_same_thread=False)
     conn.execute("PRAGMA wal_autocheckpoint = 0")  # done in the thread, see above
+    # a log that a checkpoint let start over is cut back to this size, so that its size on
+    # disk tells when the next checkpoint is due
+    conn.execute(f"PRAGMA journal_size_limit = {CHECKPOINT_BYTES // 4}")
     if inline_writes:
         conn.execute("PRAGMA busy_timeout = 0")  # the inline path must never wait
     return conn
@@ -134,10 +139,10 @@ class FileConnections:
         #: checkpoints run
         self.checkpoints = 0
 
-    async def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def transaction(self, fn: Callable[[sqlite3.Connection], T], *, inline: bool = True) -> T:
         self._check_open()
         try:
-            if self._inline and not self._checkpoint_due:
+            if inline and self._inline and not self._checkpoint_due:
                 try:
                     self._conn.execute("BEGIN IMMEDIATE")
                 except sqlite3.OperationalError as exc:
@@ -288,7 +293,7 @@ class MemoryConnections:
         self._conn = conn
         self._closed = False
 
-    async def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def transaction(self, fn: Callable[[sqlite3.Connection], T], *, inline: bool = True) -> T:
         self._check_open()
         await trio.lowlevel.checkpoint()
         try:

@@ -6,9 +6,12 @@ autocommit connection makes each single-statement call atomic on its own).
 
 Semantics:
 
-* ``attempts`` counts claims: every claim starts an attempt.
-* A claim is ONE ``UPDATE ... WHERE id = (SELECT ... LIMIT 1) AND status = 'pending'
-  RETURNING *`` statement, so two workers (threads or processes) never get the same job.
+* ``attempts`` counts started claims: a claim starts an attempt, except for jobs claimed
+  ahead for a worker (:func:`claim_many`), whose attempt starts when they are handed over
+  (:func:`start_reserved`).
+* A claim is ONE ``UPDATE ... WHERE id = (SELECT ... LIMIT n) AND status = 'pending'
+  RETURNING *`` statement, so two workers (threads or processes) never get the same job
+  (:func:`claim_many` then starts the first of its jobs, inside a savepoint).
   Order: ``priority`` (1 = highest), then ``run_at``, then age.
 * A failed attempt with retries left goes back to ``pending`` with
   ``run_at = now + backoff * 2 ** (attempts - 1)``; otherwise it is ``failed`` for good.
@@ -213,24 +216,32 @@ def claim_many(
         f" WHERE status = 'pending' AND run_at <= ?{where}{_QUEUE_ORDER} LIMIT ?)"
         " AND status = 'pending' RETURNING *"
     )
-    rows = conn.execute(sql, (worker, now + lease_seconds, now, now, *params, limit)).fetchall()
-    if not rows:
-        return []
-    rows.sort(key=_queue_position)  # RETURNING gives rows in no promised order
-    rows[0] = conn.execute(
-        "UPDATE jobs SET attempts = attempts + 1, started_at = ? WHERE id = ? RETURNING *",
-        (now, rows[0]["id"]),
-    ).fetchone()
+    conn.execute("SAVEPOINT claim_many")
+    try:
+        rows = conn.execute(sql, (worker, now + lease_seconds, now, now, *params, limit)).fetchall()
+        if rows:
+            rows.sort(key=_queue_position)  # RETURNING gives rows in no promised order
+            rows[0] = conn.execute(
+                "UPDATE jobs SET attempts = attempts + 1, started_at = ? WHERE id = ? RETURNING *",
+                (now, rows[0]["id"]),
+            ).fetchone()
+    except BaseException:
+        conn.execute("ROLLBACK TO claim_many")
+        conn.execute("RELEASE claim_many")
+        raise
+    conn.execute("RELEASE claim_many")
     return [decode_job(row) for row in rows]
 
 
-def start_reserved(conn: sqlite3.Connection, job_id: str, *, worker: str, now: float) -> bool:
-    """Start a job claimed ahead for ``worker``: count the attempt, set ``started_at``.
-    False when ``worker`` no longer holds it unstarted."""
+def start_reserved(
+    conn: sqlite3.Connection, job_id: str, *, worker: str, now: float, started_at: float
+) -> bool:
+    """Start a job claimed ahead for ``worker`` (handed over at ``started_at``): count the
+    attempt. False when ``worker`` no longer holds it unstarted."""
     cursor = conn.execute(
         "UPDATE jobs SET attempts = attempts + 1, started_at = ?, updated_at = ?"
         " WHERE job_id = ? AND claimed_by = ? AND status = 'processing' AND started_at IS NULL",
-        (now, now, job_id, worker),
+        (started_at, now, job_id, worker),
     )
     return cursor.rowcount > 0
 
@@ -283,19 +294,22 @@ def complete_job(
     now: float,
     result: Any = None,
     worker: str | None = None,
+    result_json: str | None = None,
 ) -> dict[str, Any]:
     """Mark a job completed and return its row.
 
     With ``worker``, only a job that worker still holds is completed (a worker whose lease
     lapsed must not complete a job someone else now runs): raises StoreError otherwise.
     Without it, any job is completed, as ``statemachine-db complete-job`` does.
+    ``result_json``: the result already encoded (instead of ``result``).
     Raises JobNotFound.
     """
     sql = (
         "UPDATE jobs SET status = 'completed', completed_at = ?, result = ?,"
         " lease_until = NULL, updated_at = ? WHERE job_id = ?"
     )
-    params: list[Any] = [now, dumps(result), now, job_id]
+    encoded = result_json if result_json is not None else dumps(result)
+    params: list[Any] = [now, encoded, now, job_id]
     if worker is not None:
         sql += " AND claimed_by = ? AND status = 'processing'"
         params.append(worker)
@@ -406,15 +420,19 @@ def reset_processing(
     conn: sqlite3.Connection, *, now: float, older_than: float | None
 ) -> list[dict[str, Any]]:
     """``processing`` jobs started more than ``older_than`` seconds ago (all with None)
-    back to ``pending``; returns their ``job_id`` and ``machine_type``."""
+    back to ``pending``; returns their ``job_id`` and ``machine_type``. A job claimed ahead
+    and not started yet counts as old only once its lease has lapsed (its worker holds it)."""
     sql = (
         "UPDATE jobs SET status = 'pending', started_at = NULL, claimed_by = NULL,"
         " lease_until = NULL, run_at = ?, updated_at = ? WHERE status = 'processing'"
     )
     params: list[Any] = [now, now]
     if older_than is not None:
-        sql += " AND (started_at IS NULL OR started_at < ?)"
-        params.append(now - older_than)
+        sql += (
+            " AND ((started_at IS NULL AND (lease_until IS NULL OR lease_until < ?))"
+            " OR started_at < ?)"
+        )
+        params += [now, now - older_than]
     return list(conn.execute(sql + " RETURNING job_id, machine_type", params).fetchall())
 
 

@@ -157,7 +157,9 @@ class JobQueue(Protocol):
 
     async def heartbeat(self, job_id: str, *, worker: str, lease_seconds: float = 60.0) -> bool: ...
 
-    async def complete(self, job_id: str, *, result: Any = None) -> Job: ...
+    async def complete(
+        self, job_id: str, *, result: Any = None, worker: str | None = None
+    ) -> Job: ...
 
     def complete_soon(self, job_id: str, *, worker: str, result: Any = None) -> bool:
         """Queue the completion of a job ``worker`` holds without waiting (it commits with

@@ -65,7 +65,7 @@ class Reserves:
             return 0
         if reserve is None:
             reserve = self._by_key[key] = _Reserve()
-        if now - reserve.last_take <= HOLD_SECONDS:
+        if now <= reserve.last_take + HOLD_SECONDS:
             reserve.depth = min(prefetch, max(1, reserve.depth * 2))
         else:
             reserve.depth = 0
@@ -95,7 +95,7 @@ class Reserves:
         """Remove and return the jobs of reserves not taken from for HOLD_SECONDS."""
         lapsed: list[Job] = []
         for key, reserve in list(self._by_key.items()):
-            if now - reserve.last_take >= HOLD_SECONDS:
+            if now >= reserve.last_take + HOLD_SECONDS:  # as next_expiry computes it
                 lapsed.extend(reserve.jobs)
                 del self._by_key[key]
         return lapsed

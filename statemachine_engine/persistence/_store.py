@@ -33,7 +33,7 @@ import trio
 from statemachine_engine.errors import StoreError
 from statemachine_engine.persistence import _jobs_sql as jobs
 from statemachine_engine.persistence import _records_sql as records
-from statemachine_engine.persistence._codec import dumps_payload
+from statemachine_engine.persistence._codec import dumps, dumps_payload
 from statemachine_engine.persistence._connections import Connections
 from statemachine_engine.persistence._jobs_sql import (
     DEFAULT_MAX_ATTEMPTS,
@@ -239,7 +239,7 @@ class SqliteStore:
                 self._job_added.notify(machine_type)
 
         return await self._writer.request(
-            lambda conn, now: jobs.add_jobs(conn, batch, now=now), after=wake
+            lambda conn, now: jobs.add_jobs(conn, batch, now=now), after=wake, weight=len(batch)
         )
 
     async def claim_next(
@@ -261,14 +261,10 @@ class SqliteStore:
         key: Key = (worker, job_type, machine_type, lease)
         now = trio.current_time()
         await trio.lowlevel.checkpoint_if_cancelled()
-        reserved = self._reserves.take(key, now)
+        reserved = self._take_reserved(key, now)
         if reserved is not None:
-            job_id = reserved.job_id
-            self._writer.submit(
-                lambda conn, now: jobs.start_reserved(conn, job_id, worker=worker, now=now)
-            )
             await trio.lowlevel.cancel_shielded_checkpoint()
-            return attrs.evolve(reserved, attempts=reserved.attempts + 1, started_at=self._clock())
+            return reserved
         asked = 1 + self._reserves.ahead(key, now, prefetch)
         rows = await self._writer.request(
             lambda conn, now: jobs.claim_many(
@@ -327,21 +323,34 @@ class SqliteStore:
 
     def complete_soon(self, job_id: str, *, worker: str, result: Any = None) -> bool:
         """Queue the completion of a job ``worker`` holds through this store, without
-        waiting: it commits with the next batch (before any later claim of this process
-        returns). Returns False, queueing nothing, when this store did not hand
-        ``job_id`` to ``worker``: call :meth:`complete` then.
+        waiting: it commits with the store's next batch (within the record delay, or with
+        the next write somebody waits for). ``result`` is encoded now. Returns False,
+        queueing nothing, when this store did not hand ``job_id`` to ``worker`` or the
+        write queue cannot take it: call :meth:`complete` then.
 
-        A failure of the write (the worker lost the job meanwhile, or the database) is
-        logged; the job's lease then lapses and the job runs again (at least once)."""
+        If the write fails (the worker lost the job meanwhile, or the database), the job
+        is no longer renewed for ``worker``: its lease lapses and it runs again (the queue
+        is at-least-once)."""
         if self._leases.holder(job_id) != worker:
             return False
-        self._writer.submit(
+        encoded = dumps(result)
+
+        def failed(error: BaseException) -> None:
+            self._leases.forget(job_id)
+            logger.warning(
+                "completing job %s for %s failed (%s); it runs again once its lease lapses",
+                job_id,
+                worker,
+                error,
+            )
+
+        return self._writer.submit(
             lambda conn, now: jobs.complete_job(
-                conn, job_id, now=now, result=result, worker=worker
+                conn, job_id, now=now, worker=worker, result_json=encoded
             ),
             after=self._finished,
+            failed=failed,
         )
-        return True
 
     async def fail(
         self, job_id: str, *, error: str, retry: bool = True, worker: str | None = None
@@ -540,6 +549,32 @@ class SqliteStore:
     def _release_rows(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:
             self._release(row)
+
+    def _take_reserved(self, key: Key, now: float) -> Job | None:
+        """The next job of ``key``'s reserve that its worker still holds, started (the
+        attempt and ``started_at`` are written with the next batch); None when none is
+        left. Jobs it lost meanwhile (lease renewal refused, requeued) are skipped."""
+        worker = key[0]
+        while (job := self._reserves.take(key, now)) is not None:
+            if self._leases.holder(job.job_id) == worker:
+                break
+        else:
+            return None
+        job_id, started_at = job.job_id, self._clock()
+
+        def started(ok: bool) -> None:
+            if not ok:
+                logger.warning(
+                    "job %s was claimed ahead for %s but is no longer its", job_id, worker
+                )
+
+        self._writer.submit(
+            lambda conn, now: jobs.start_reserved(
+                conn, job_id, worker=worker, now=now, started_at=started_at
+            ),
+            after=started,
+        )
+        return attrs.evolve(job, attempts=job.attempts + 1, started_at=started_at)
 
     def _release_all(self, reserved: list[Job]) -> None:
         """Give reserved jobs back to the queue (nobody started them)."""

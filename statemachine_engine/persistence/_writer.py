@@ -38,6 +38,9 @@ MAX_BATCH = 5_000
 MAX_LINGER_YIELDS = 8
 #: seconds a batch of records only (nobody waiting on it) may wait for more work
 RECORD_DELAY = 0.01
+#: a batch heavier than this (records, plus each request's weight: jobs added, ...) is
+#: written in the write connection's thread, not inline on the trio thread
+INLINE_WEIGHT = 256
 
 # Record tuples; the first item names the kind.
 #   ("start", machine, state, config_type, pid, endpoint, timestamp)
@@ -51,7 +54,18 @@ Record = tuple[Any, ...]
 class Request(Generic[T]):
     """A write whose caller waits for the result: ``fn(conn, now)`` in a savepoint."""
 
-    __slots__ = ("abandoned", "after", "detached", "done", "error", "fn", "on_abandon", "value")
+    __slots__ = (
+        "abandoned",
+        "after",
+        "detached",
+        "done",
+        "error",
+        "fn",
+        "on_abandon",
+        "on_fail",
+        "value",
+        "weight",
+    )
 
     def __init__(
         self,
@@ -60,10 +74,16 @@ class Request(Generic[T]):
         on_abandon: Callable[[T], None] | None,
         *,
         detached: bool = False,
+        on_fail: Callable[[BaseException], None] | None = None,
+        weight: int = 1,
     ) -> None:
         self.fn = fn
         self.after = after
         self.on_abandon = on_abandon
+        #: for a submitted write: called when it could not be written
+        self.on_fail = on_fail
+        #: how much it writes, for choosing between inline and the thread
+        self.weight = weight
         self.done = trio.Event()
         self.value: T | None = None
         self.error: BaseException | None = None
@@ -142,29 +162,36 @@ class Writer:
     def _drop(self, why: str) -> None:
         self.dropped += 1
         if self.dropped == 1:
-            logger.warning("%s: dropping history records (counted in store.dropped)", why)
+            logger.warning("%s: dropping queued writes (counted in store.dropped)", why)
 
     def submit(
         self,
         fn: Callable[[sqlite3.Connection, float], T],
         *,
         after: Callable[[T], None] | None = None,
-    ) -> None:
-        """Queue a write nobody waits for (``after`` still runs once committed; a failure
-        is logged). While the store closes, it is still written with the last batch."""
-        req: Request[T] = Request(fn, after, None, detached=True)
+        failed: Callable[[BaseException], None] | None = None,
+    ) -> bool:
+        """Queue a write nobody waits for: ``after`` runs once it is committed, ``failed``
+        (else a log line) when it cannot be written. While the store closes, it is still
+        written with the last batch. False when it was not queued (the queue is full or
+        the store closed): then neither callback runs."""
+        req: Request[T] = Request(fn, after, None, detached=True, on_fail=failed)
         if self._closed and self._running:
             self._late.append(req)
             self.unwritten += 1
-            return
+            return True
         try:
             self._send.send_nowait(req)
         except trio.WouldBlock:
             self._drop("the store's write queue is full")
+            return False
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             self._drop("the store is closed")
-        else:
-            self.unwritten += 1
+            return False
+        self.unwritten += 1
+        if self._hurry is not None and self.backlogged:
+            self._hurry.set()
+        return True
 
     async def request(
         self,
@@ -172,16 +199,19 @@ class Writer:
         *,
         after: Callable[[T], None] | None = None,
         on_abandon: Callable[[T], None] | None = None,
+        weight: int = 1,
     ) -> T:
         """Run ``fn`` in the writer and return its result (or raise its error).
 
         ``after(result)`` runs on the trio thread once committed, even if the caller was
-        cancelled meanwhile; ``on_abandon(result)`` runs when the caller was cancelled
-        and never saw the result (to undo a claim nobody received).
+        cancelled while it was being written; ``on_abandon(result)`` then runs too (to undo
+        a claim nobody received). A request whose caller was cancelled before the writer
+        took it is not written at all. ``weight``: how much it writes (jobs added), so that
+        a heavy batch goes to the write connection's thread instead of the trio thread.
         """
         if self._closed:
             raise StoreError(f"the store for {self._connections.path} is closed")
-        req: Request[T] = Request(fn, after, on_abandon)
+        req: Request[T] = Request(fn, after, on_abandon, weight=weight)
         self._requests_queued += 1  # before the send: the writer may take it at once
         if self._hurry is not None:
             self._hurry.set()
@@ -233,6 +263,7 @@ class Writer:
             if isinstance(item, Request):
                 item.error = StoreError("the store closed before this write ran")
                 item.done.set()
+                _failed(item)
             if _unattended(item):
                 self.unwritten -= 1
                 self.dropped += 1
@@ -306,9 +337,11 @@ class Writer:
         for index in last.values():
             context = batch[index][6]  # type: ignore[index]
             snapshots[index] = dumps(context) if context is not None else None
+        weight = sum(item.weight if isinstance(item, Request) else 1 for item in batch)
         try:
             outcome = await self._connections.transaction(
-                lambda conn: _write_batch(conn, batch, snapshots, now, self._connections.path)
+                lambda conn: _write_batch(conn, batch, snapshots, now, self._connections.path),
+                inline=weight <= INLINE_WEIGHT,
             )
         except StoreError as exc:
             logger.error("writing %d queued operations failed: %s", len(batch), exc)
@@ -319,6 +352,7 @@ class Writer:
                 if isinstance(item, Request):
                     item.error = exc
                     item.done.set()
+                    _failed(item)
             return
         self.unwritten -= records
         self._drained()
@@ -340,8 +374,19 @@ def _given_up(item: Record | Request[Any]) -> bool:
     return type(item) is Request and item.abandoned and not item.detached
 
 
+def _failed(req: Request[Any]) -> None:
+    """Tell a submitted write's owner that it was not written."""
+    if req.detached and req.on_fail is not None and req.error is not None:
+        try:
+            req.on_fail(req.error)
+        except Exception:
+            logger.exception("store callback failed after a failed write")
+
+
 def _deliver(req: Request[Any]) -> None:
-    if req.error is not None and req.abandoned:
+    if req.error is not None and req.detached:
+        _failed(req)
+    if req.error is not None and req.abandoned and req.on_fail is None:
         logger.warning("a store write nobody waited for failed: %s", req.error)
     if req.error is None and req.after is not None:
         try:

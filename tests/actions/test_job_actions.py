@@ -229,14 +229,14 @@ async def test_prefetch_zero_claims_only_what_is_asked(
     assert (await store.count_jobs())["processing"] == 4
 
 
-@pytest.mark.parametrize("value", [-1, "many", 1.5, True])
+@pytest.mark.parametrize("value", [-1, 257, "many", 1.5, True])
 async def test_a_bad_prefetch_is_an_error_naming_the_key(
     run_action: RunAction, host: FakeHost, store: SqliteStore, value: Any
 ) -> None:
     # the machine turns the exception into its error event (tests/actors)
     await store.add_job("a", "t")
     config = {"type": "check_database_queue", "prefetch": value}
-    with pytest.raises(ValueError, match="prefetch: expected a whole number >= 0"):
+    with pytest.raises(ValueError, match="prefetch: expected a whole number from 0 to 256"):
         await run_action(config, {})
     assert (await store.count_jobs())["pending"] == 1
 

@@ -5,6 +5,7 @@ and a worker stopped mid-drain gives back the jobs it had claimed ahead."""
 from __future__ import annotations
 
 import signal
+from collections import Counter
 
 import pytest
 
@@ -25,8 +26,20 @@ transitions:
   - {from: done, to: waiting, event: success}
 actions:
   waiting: [{type: check_database_queue, job_type: t, wait: 1, lease: 2}]
-  working: [{type: set_context, key: seen, value: "{job_id}", success: job_done}]
+  working: [{type: record_run, success: job_done}]
   done: [{type: complete_job, result: "{machine_name}"}]
+"""
+
+# Every run of a job leaves a line in runs-<machine>.txt: a job run twice shows.
+RECORD_RUN_ACTION = """\
+from statemachine_engine.actions import BaseAction
+
+
+class RecordRunAction(BaseAction):
+    async def execute(self, context):
+        with open(f"runs-{context['machine_name']}.txt", "a") as runs:
+            runs.write(context["job_id"] + "\\n")
+        return self.event("success", "success")
 """
 
 JOBS = 5_000
@@ -36,10 +49,12 @@ async def test_two_worker_processes_drain_the_queue_and_a_stopped_one_gives_back
     cluster: Cluster,
 ) -> None:
     config = cluster.write("worker.yaml", WORKER_YAML)
+    cluster.write("actions/record_run_action.py", RECORD_RUN_ACTION)
+    actions = ["--actions-dir", str(cluster.root / "actions")]
     async with open_store(cluster.db) as store:
         await store.add_jobs(NewJob(f"job_{i:05}", "t") for i in range(JOBS))
-    a = await cluster.start(config, "worker_a")
-    b = await cluster.start(config, "worker_b")
+    a = await cluster.start(config, "worker_a", *actions)
+    b = await cluster.start(config, "worker_b", *actions)
 
     def completed() -> int:
         rows = cluster.query("SELECT count(*) AS n FROM jobs WHERE status = 'completed'")
@@ -64,3 +79,11 @@ async def test_two_worker_processes_drain_the_queue_and_a_stopped_one_gives_back
     retried = [row["job_id"] for row in rows if row["attempts"] != 1]
     assert len(retried) <= 1, retried
     assert cluster.query("SELECT * FROM errors") == []
+    runs = Counter(
+        line
+        for machine in ("worker_a", "worker_b")
+        for line in (cluster.root / f"runs-{machine}.txt").read_text().split()
+    )
+    assert set(runs) == {row["job_id"] for row in rows}
+    twice = [job_id for job_id, n in runs.items() if n > 1]
+    assert len(twice) <= 1 and max(runs.values()) <= 2, twice

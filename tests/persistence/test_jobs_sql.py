@@ -222,9 +222,9 @@ def test_jobs_claimed_ahead_are_held_but_not_started(conn: sqlite3.Connection) -
     assert {r["status"] for r in rows} == {"processing"}
     assert {r["claimed_by"] for r in rows} == {"w"}
     assert claim(conn) == "d"  # held jobs are not claimable by others
-    assert jobs_sql.start_reserved(conn, "b", worker="w", now=T0 + 1)
-    assert not jobs_sql.start_reserved(conn, "b", worker="w", now=T0 + 2)  # started already
-    assert not jobs_sql.start_reserved(conn, "c", worker="other", now=T0 + 2)
+    assert jobs_sql.start_reserved(conn, "b", worker="w", now=T0 + 2, started_at=T0 + 1)
+    assert not jobs_sql.start_reserved(conn, "b", worker="w", now=T0 + 2, started_at=T0 + 2)
+    assert not jobs_sql.start_reserved(conn, "c", worker="other", now=T0 + 2, started_at=T0 + 2)
     b = jobs_sql.get_job(conn, "b")
     assert b is not None and (b["attempts"], b["started_at"]) == (1, T0 + 1)
 
@@ -248,6 +248,16 @@ def test_a_lapsed_reserve_goes_back_without_an_attempt_or_a_backoff(
         assert row is not None
         assert (row["attempts"], row["run_at"], row["error_message"]) == (0, T0, None)
     assert claim(conn, now=T0 + 11) == "b"
+
+
+def test_reset_processing_leaves_a_live_reserve_alone(conn: sqlite3.Connection) -> None:
+    for job_id in "abc":
+        add(conn, job_id)
+    claim_ahead(conn, 3)  # a started at T0; b, c held with a lease until T0 + 10
+    reset = jobs_sql.reset_processing(conn, now=T0 + 5, older_than=1)
+    assert [r["job_id"] for r in reset] == ["a"]  # started 5 s ago
+    reset = jobs_sql.reset_processing(conn, now=T0 + 11, older_than=1)
+    assert sorted(r["job_id"] for r in reset) == ["b", "c"]  # their lease lapsed
 
 
 def test_releasing_a_job_claimed_ahead_keeps_its_attempts(conn: sqlite3.Connection) -> None:

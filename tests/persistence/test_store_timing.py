@@ -164,9 +164,9 @@ async def test_a_claim_nobody_received_is_given_back(
     gate = trio.Event()
     real_transaction = mem._connections.transaction
 
-    async def slow_transaction(fn: Callable[[sqlite3.Connection], Any]) -> Any:
+    async def slow_transaction(fn: Callable[[sqlite3.Connection], Any], **kw: Any) -> Any:
         await gate.wait()
-        return await real_transaction(fn)
+        return await real_transaction(fn, **kw)
 
     mem._connections.transaction = slow_transaction  # type: ignore[method-assign]
     scope = trio.CancelScope()
@@ -200,7 +200,7 @@ async def test_a_full_queue_drops_records_instead_of_blocking(
         # ten queued, plus one handed straight to the waiting writer
         assert accepted in (10, 11)
         assert store.dropped == 25 - accepted
-    drops = [r for r in caplog.records if "dropping history records" in r.getMessage()]
+    drops = [r for r in caplog.records if "dropping queued writes" in r.getMessage()]
     assert len(drops) == 1  # said once, not once per record
 
 

@@ -138,17 +138,18 @@ def number(action: BaseAction, key: str, default: float) -> float:
     return result
 
 
-def count(action: BaseAction, key: str, default: int) -> int:
-    """A whole number >= 0 setting; raises ValueError naming the key."""
+def count(action: BaseAction, key: str, default: int, maximum: int) -> int:
+    """A whole number setting from 0 to ``maximum``; raises ValueError naming the key."""
     value = action.get_config_value(key, default)
+    expected = f"{key}: expected a whole number from 0 to {maximum}, got {value!r}"
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"{key}: expected a whole number >= 0, got {value!r}")
+        raise ValueError(expected)
     try:
         result = int(value)
     except ValueError:
-        raise ValueError(f"{key}: expected a whole number >= 0, got {value!r}") from None
-    if result < 0:
-        raise ValueError(f"{key}: expected a whole number >= 0, got {value!r}")
+        raise ValueError(expected) from None
+    if not 0 <= result <= maximum:
+        raise ValueError(expected)
     return result
 
 

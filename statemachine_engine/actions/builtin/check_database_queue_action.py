@@ -23,6 +23,8 @@ from statemachine_engine.errors import StoreError
 
 #: jobs claimed ahead at most for a machine that drains a backlog
 DEFAULT_PREFETCH = 16
+#: the largest ``prefetch`` accepted (one claim writes prefetch + 1 rows)
+MAX_PREFETCH = 256
 
 
 class CheckDatabaseQueueAction(BaseAction):
@@ -38,8 +40,8 @@ class CheckDatabaseQueueAction(BaseAction):
             while this machine runs); default the store's (60).
         prefetch: when this machine keeps coming back for jobs (within half a second), up
             to this many more are claimed for it ahead, in the same statement, and handed
-            over on its next checks without a database round trip; default 16, ``0``
-            claims one job per check. Jobs claimed ahead show as ``processing`` for this
+            over on its next checks without a database round trip; default 16, at most
+            256, ``0`` claims one job per check. Jobs claimed ahead show as ``processing`` for this
             machine with no ``started_at`` and no attempt counted until handed over, and
             go back to ``pending`` as they were when the machine stops or takes no job
             for half a second.
@@ -67,7 +69,7 @@ class CheckDatabaseQueueAction(BaseAction):
         machine_type = optional_str(self.get_config_value("machine_type"))
         wait = number(self, "wait", 1.0)
         lease = lease_setting(self)
-        prefetch = count(self, "prefetch", DEFAULT_PREFETCH)
+        prefetch = count(self, "prefetch", DEFAULT_PREFETCH, MAX_PREFETCH)
         worker = self.host.machine_name
         deadline = trio.current_time() + wait
         try:
