@@ -43,6 +43,7 @@ from statemachine_engine.persistence._jobs_sql import (
 from statemachine_engine.persistence._leases import LeaseBook
 from statemachine_engine.persistence._protocol import Job
 from statemachine_engine.persistence._reserve import Key, Reserves
+from statemachine_engine.persistence._store_reads import StoreReads, to_job
 from statemachine_engine.persistence._wakeups import Wakeups
 from statemachine_engine.persistence._writer import Writer
 
@@ -50,15 +51,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_JOB_FIELDS = tuple(field.name for field in attrs.fields(Job))
 
-
-def to_job(row: Mapping[str, Any]) -> Job:
-    """A decoded ``jobs`` row as a :class:`Job`."""
-    return Job(**{name: row[name] for name in _JOB_FIELDS if name in row})
-
-
-class SqliteStore:
+class SqliteStore(StoreReads):
     """The :class:`~statemachine_engine.persistence.Store` on SQLite. Use :func:`open_store`."""
 
     def __init__(
@@ -192,10 +186,6 @@ class SqliteStore:
                 self._clock(),
             )
         )
-
-    async def flush(self) -> None:
-        """Wait until everything queued so far is committed."""
-        await self._writer.request(lambda conn, now: None)
 
     # -- job queue -----------------------------------------------------------------------
 
@@ -442,75 +432,6 @@ class SqliteStore:
         jobs added by other processes (the control-socket doorbell)."""
         self._job_added.notify(machine_type)
 
-    async def get_job(self, job_id: str) -> Job | None:
-        row = await self._read_fresh(lambda conn: jobs.get_job(conn, job_id))
-        return to_job(row) if row is not None else None
-
-    async def pending_jobs(
-        self, *, job_type: str | None, machine_type: str | None, limit: int | None = None
-    ) -> Sequence[Job]:
-        rows = await self._read_fresh(
-            lambda conn: jobs.pending_jobs(
-                conn, job_type=job_type, machine_type=machine_type, limit=limit
-            )
-        )
-        return [to_job(row) for row in rows]
-
-    async def list_jobs(
-        self,
-        *,
-        status: str | None = None,
-        job_type: str | None = None,
-        machine_type: str | None = None,
-        limit: int | None = 50,
-    ) -> Sequence[Job]:
-        """Jobs, newest first."""
-        rows = await self._read_fresh(
-            lambda conn: jobs.list_jobs(
-                conn, status=status, job_type=job_type, machine_type=machine_type, limit=limit
-            )
-        )
-        return [to_job(row) for row in rows]
-
-    async def count_jobs(self, *, job_type: str | None = None) -> Mapping[str, int]:
-        return await self._read_fresh(lambda conn: jobs.count_jobs(conn, job_type=job_type))
-
-    async def job_statuses(self, job_ids: Sequence[str]) -> Mapping[str, str]:
-        ids = list(job_ids)
-        return await self._read_fresh(lambda conn: jobs.job_statuses(conn, ids))
-
-    # -- registry, history, events -------------------------------------------------------
-
-    async def machines(self) -> Sequence[Mapping[str, Any]]:
-        return await self._read_fresh(records.list_machines)
-
-    async def machine(self, machine_name: str) -> Mapping[str, Any] | None:
-        return await self._read_fresh(lambda conn: records.get_machine(conn, machine_name))
-
-    async def transitions(
-        self, *, machine: str | None = None, since: float | None = None, limit: int | None = 100
-    ) -> Sequence[Mapping[str, Any]]:
-        """Recorded transitions, newest first."""
-        return await self._read_fresh(
-            lambda conn: records.list_transitions(conn, machine=machine, since=since, limit=limit)
-        )
-
-    async def errors(
-        self, *, machine: str | None = None, since: float | None = None, limit: int | None = 100
-    ) -> Sequence[Mapping[str, Any]]:
-        """Recorded errors, newest first."""
-        return await self._read_fresh(
-            lambda conn: records.list_errors(conn, machine=machine, since=since, limit=limit)
-        )
-
-    async def events(
-        self, *, target: str | None = None, status: str | None = None, limit: int | None = 100
-    ) -> Sequence[Mapping[str, Any]]:
-        """Audited events, newest first."""
-        return await self._read_fresh(
-            lambda conn: records.list_events(conn, target=target, status=status, limit=limit)
-        )
-
     async def mark_events_processed(
         self, *, target_machine: str, event_types: Sequence[str] | None = None
     ) -> int:
@@ -524,16 +445,6 @@ class SqliteStore:
         )
 
     # -- internals -----------------------------------------------------------------------
-
-    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._connections.read(fn)
-
-    async def _read_fresh(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """A read that sees what this process wrote (queued records and submitted job
-        writes are committed first)."""
-        if self._writer.unwritten:
-            await self.flush()
-        return await self._connections.read(fn)
 
     def _became_pending(self, row: Mapping[str, Any]) -> None:
         self._job_added.notify(row.get("machine_type"))
