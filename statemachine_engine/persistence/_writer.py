@@ -18,15 +18,14 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import trio
 
 from statemachine_engine.errors import StoreError
-from statemachine_engine.persistence import _records_sql as records
+from statemachine_engine.persistence._batch import Record, Request, write_batch
 from statemachine_engine.persistence._codec import dumps
 from statemachine_engine.persistence._connections import Connections
-from statemachine_engine.persistence._schema import raise_store_error
 
 logger = logging.getLogger(__name__)
 
@@ -41,55 +40,6 @@ RECORD_DELAY = 0.01
 #: a batch heavier than this (records, plus each request's weight: jobs added, ...) is
 #: written in the write connection's thread, not inline on the trio thread
 INLINE_WEIGHT = 256
-
-# Record tuples; the first item names the kind.
-#   ("start", machine, state, config_type, pid, endpoint, timestamp)
-#   ("trans", machine, from_state, to_state, event, timestamp, context dict or None)
-#   ("stop", machine)
-#   ("error", machine, state, action, message, traceback, job_id, timestamp)
-#   ("event", source, target, event_type, job_id, payload text, status, timestamp)
-Record = tuple[Any, ...]
-
-
-class Request(Generic[T]):
-    """A write whose caller waits for the result: ``fn(conn, now)`` in a savepoint."""
-
-    __slots__ = (
-        "abandoned",
-        "after",
-        "detached",
-        "done",
-        "error",
-        "fn",
-        "on_abandon",
-        "on_fail",
-        "value",
-        "weight",
-    )
-
-    def __init__(
-        self,
-        fn: Callable[[sqlite3.Connection, float], T],
-        after: Callable[[T], None] | None,
-        on_abandon: Callable[[T], None] | None,
-        *,
-        detached: bool = False,
-        on_fail: Callable[[BaseException], None] | None = None,
-        weight: int = 1,
-    ) -> None:
-        self.fn = fn
-        self.after = after
-        self.on_abandon = on_abandon
-        #: for a submitted write: called when it could not be written
-        self.on_fail = on_fail
-        #: how much it writes, for choosing between inline and the thread
-        self.weight = weight
-        self.done = trio.Event()
-        self.value: T | None = None
-        self.error: BaseException | None = None
-        #: submitted: nobody waits for it (it neither hurries a batch nor is answered)
-        self.detached = detached
-        self.abandoned = detached
 
 
 class Writer:
@@ -340,7 +290,7 @@ class Writer:
         weight = sum(item.weight if isinstance(item, Request) else 1 for item in batch)
         try:
             outcome = await self._connections.transaction(
-                lambda conn: _write_batch(conn, batch, snapshots, now, self._connections.path),
+                lambda conn: write_batch(conn, batch, snapshots, now, self._connections.path),
                 inline=weight <= INLINE_WEIGHT,
             )
         except StoreError as exc:
@@ -412,106 +362,3 @@ def _drain(receive: trio.MemoryReceiveChannel[Record | Request[Any]]) -> list[An
             items.append(receive.receive_nowait())
         except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
             return items
-
-
-def _write_batch(
-    conn: sqlite3.Connection,
-    batch: Sequence[Record | Request[Any]],
-    snapshots: dict[int, str | None],
-    now: float,
-    path: str,
-) -> int:
-    """Write one batch inside the transaction the connections opened; returns how many
-    records failed on their own. A failure of the transaction itself raises."""
-    failed = 0
-    transitions: list[tuple[str, str | None, str, str | None, float]] = []
-    for index, item in enumerate(batch):
-        if isinstance(item, Request):
-            _run_request(conn, item, now, path)
-            continue
-        try:
-            _write_record(conn, item, index, snapshots, transitions)
-        except sqlite3.Error as exc:
-            failed += 1
-            logger.error("could not record %s for %r: %s", item[0], item[1], exc)
-    if transitions:
-        records.insert_transitions(conn, transitions)
-    return failed
-
-
-def _write_record(
-    conn: sqlite3.Connection,
-    item: Record,
-    index: int,
-    snapshots: dict[int, str | None],
-    transitions: list[tuple[str, str | None, str, str | None, float]],
-) -> None:
-    kind = item[0]
-    if kind == "trans":
-        _, machine, from_state, to_state, event, timestamp, _context = item
-        transitions.append((machine, from_state, to_state, event, timestamp))
-        if index in snapshots:
-            records.update_machine(
-                conn,
-                machine,
-                current_state=to_state,
-                timestamp=timestamp,
-                context=snapshots[index],
-            )
-    elif kind == "start":
-        _, machine, state, config_type, pid, endpoint, timestamp = item
-        records.upsert_machine(
-            conn,
-            machine,
-            current_state=state,
-            config_type=config_type,
-            pid=pid,
-            endpoint=endpoint,
-            timestamp=timestamp,
-        )
-    elif kind == "stop":
-        records.delete_machine(conn, item[1])
-    elif kind == "error":
-        _, machine, state, action, message, traceback, job_id, timestamp = item
-        records.insert_error(
-            conn,
-            machine,
-            state=state,
-            action=action,
-            message=message,
-            traceback=traceback,
-            job_id=job_id,
-            timestamp=timestamp,
-        )
-    elif kind == "event":
-        _, source, target, event_type, job_id, payload, status, timestamp = item
-        records.insert_event(
-            conn,
-            source_machine=source,
-            target_machine=target,
-            event_type=event_type,
-            job_id=job_id,
-            payload=payload,
-            status=status,
-            now=timestamp,
-        )
-    else:  # pragma: no cover - the store builds these tuples
-        raise ValueError(f"unknown record kind {kind!r}")
-
-
-def _run_request(conn: sqlite3.Connection, req: Request[Any], now: float, path: str) -> None:
-    conn.execute("SAVEPOINT request")
-    try:
-        req.value = req.fn(conn, now)
-    except sqlite3.Error as exc:
-        conn.execute("ROLLBACK TO request")
-        try:
-            raise_store_error(exc, path)
-        except StoreError as error:
-            req.error = error
-    except Exception as exc:
-        # The caller's own error (DuplicateJob, JobNotFound, ValueError): undo its writes
-        # and hand the exception back to the caller, who re-raises it.
-        conn.execute("ROLLBACK TO request")
-        req.error = exc
-    conn.execute("RELEASE request")
