@@ -127,7 +127,6 @@ class FileConnections:
         self._writer = _WriterThread(writer, path)
         self._wal = path + "-wal"
         self._inline = inline_writes
-        self._busy_ms = max(0, round(busy_timeout * 1000))
         self._busy_timeout = busy_timeout
         self._read_limiter = trio.CapacityLimiter(MAX_READERS)
         self._idle: list[sqlite3.Connection] = []
@@ -165,7 +164,7 @@ class FileConnections:
         """``fn`` in a transaction for the write connection's thread: it waits up to the
         busy timeout for the lock (the connection's own timeout stays zero, for the
         inline path), and checkpoints after the commit when one is due."""
-        busy_ms = self._busy_ms if self._inline else None
+        busy_ms = max(0, round(self._busy_timeout * 1000)) if self._inline else None
         checkpoint = self._checkpoint_due
         self._checkpoint_due = False
 

@@ -266,7 +266,7 @@ class SqliteStore(StoreReads):
                 lease_seconds=lease,
                 limit=asked,
             ),
-            after=lambda rows: self._claimed_all(rows, lease),
+            after=lambda rows: self._claimed(rows, lease),
             on_abandon=self._release_rows,
         )
         claimed = [to_job(row) for row in rows]
@@ -280,14 +280,14 @@ class SqliteStore(StoreReads):
     ) -> Job | None:
         """Claim one pending job by id; None when it is not pending (or does not exist)."""
         lease = self.lease_seconds if lease_seconds is None else lease_seconds
-        row = await self._writer.request(
-            lambda conn, now: jobs.claim_job(
-                conn, job_id, worker=worker, now=now, lease_seconds=lease
+        rows = await self._writer.request(
+            lambda conn, now: _listed(
+                jobs.claim_job(conn, job_id, worker=worker, now=now, lease_seconds=lease)
             ),
-            after=lambda row: self._claimed(row, lease),
-            on_abandon=self._release,
+            after=lambda rows: self._claimed(rows, lease),
+            on_abandon=self._release_rows,
         )
-        return to_job(row) if row is not None else None
+        return to_job(rows[0]) if rows else None
 
     async def heartbeat(
         self, job_id: str, *, worker: str, lease_seconds: float | None = None
@@ -449,17 +449,14 @@ class SqliteStore(StoreReads):
     def _became_pending(self, row: Mapping[str, Any]) -> None:
         self._job_added.notify(row.get("machine_type"))
 
-    def _claimed(self, row: dict[str, Any] | None, lease: float) -> None:
-        if row is not None:
-            self._leases.claimed(row["job_id"], row["claimed_by"], lease)
-
-    def _claimed_all(self, rows: list[dict[str, Any]], lease: float) -> None:
+    def _claimed(self, rows: list[dict[str, Any]], lease: float) -> None:
         for row in rows:
             self._leases.claimed(row["job_id"], row["claimed_by"], lease)
 
     def _release_rows(self, rows: list[dict[str, Any]]) -> None:
+        # the claimer was cancelled before it saw the jobs
         for row in rows:
-            self._release(row)
+            self._release(row["job_id"], row["claimed_by"], row["machine_type"])
 
     def _take_reserved(self, key: Key, now: float) -> Job | None:
         """The next job of ``key``'s reserve that its worker still holds, started (the
@@ -490,19 +487,11 @@ class SqliteStore(StoreReads):
     def _release_all(self, reserved: list[Job]) -> None:
         """Give reserved jobs back to the queue (nobody started them)."""
         for job in reserved:
-            self._release(
-                {
-                    "job_id": job.job_id,
-                    "claimed_by": job.claimed_by,
-                    "machine_type": job.machine_type,
-                }
-            )
+            if job.claimed_by is not None:  # always: it was claimed for its worker
+                self._release(job.job_id, job.claimed_by, job.machine_type)
 
-    def _release(self, row: dict[str, Any] | None) -> None:
-        # the claimer was cancelled before it saw the job: give it back, attempt not counted
-        if row is None:
-            return
-        job_id, worker, machine_type = row["job_id"], row["claimed_by"], row["machine_type"]
+    def _release(self, job_id: str, worker: str, machine_type: str | None) -> None:
+        """Give back a job nobody started: pending again, attempt not counted."""
         self._leases.forget(job_id)
 
         def wake(released: bool) -> None:
@@ -568,3 +557,8 @@ class SqliteStore(StoreReads):
     def _closing(self) -> None:
         """Give back every reserve before the writer drains (the store is closing)."""
         self._release_all(self._reserves.drop_all())
+
+
+def _listed(row: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A claim of one job as a claim of many (no row: none)."""
+    return [row] if row is not None else []

@@ -92,11 +92,17 @@ def clear_job_data(context: dict[str, Any]) -> None:
 
 def job_event_payload(job: Job, timestamp: float) -> dict[str, Any]:
     """The payload of ``job_started`` / ``job_completed`` monitor events."""
+    return _job_payload(job.job_id, job.job_type, job.status, job.attempts, timestamp)
+
+
+def _job_payload(
+    job_id: Any, job_type: Any, status: str, attempts: Any, timestamp: float
+) -> dict[str, Any]:
     return {
-        "job_id": job.job_id,
-        "job_type": job.job_type,
-        "status": job.status,
-        "attempts": job.attempts,
+        "job_id": job_id,
+        "job_type": job_type,
+        "status": status,
+        "attempts": attempts,
         "timestamp": timestamp,
     }
 
@@ -107,16 +113,14 @@ def publish_job_event(action: BaseAction, event_type: str, job: Job) -> None:
 
 def publish_completed(action: BaseAction, current_job: Mapping[str, Any]) -> None:
     """``job_completed`` for the machine's current job (``current_job`` in the context)."""
-    action.host.publish(
-        "job_completed",
-        {
-            "job_id": current_job.get("id"),
-            "job_type": current_job.get("job_type"),
-            "status": "completed",
-            "attempts": current_job.get("attempts"),
-            "timestamp": action.host.wall_time(),
-        },
+    payload = _job_payload(
+        current_job.get("id"),
+        current_job.get("job_type"),
+        "completed",
+        current_job.get("attempts"),
+        action.host.wall_time(),
     )
+    action.host.publish("job_completed", payload)
 
 
 def optional_str(value: Any) -> str | None:

@@ -33,7 +33,12 @@ def as_bool(value: Any, *, key: str) -> bool:
 
 def current_job_id(context: Mapping[str, Any]) -> str | None:
     """The job the machine works on: ``job_id``, else ``current_job.job_id``/``.id``."""
-    for path in ("job_id", "current_job.job_id", "current_job.id"):
+    value = context.get("job_id")
+    if value not in (None, ""):
+        return str(value)
+    if "current_job" not in context:
+        return None  # no path to resolve (most machines, on every send_event)
+    for path in ("current_job.job_id", "current_job.id"):
         value = resolve_path(context, path)
         if value not in (None, ""):
             return str(value)

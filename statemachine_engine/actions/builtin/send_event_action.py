@@ -80,7 +80,7 @@ class SendEventAction(BaseAction):
 
         job_id = self.get_config_value("job_id")
         if job_id in (None, "") or unresolved(job_id, context):
-            job_id = _current_job_id(context)
+            job_id = current_job_id(context)
 
         try:
             await self.host.send(target, event_type, payload, job_id=_str_or_none(job_id))
@@ -106,15 +106,6 @@ def as_payload(raw: Any) -> dict[str, Any]:
         if isinstance(decoded, dict):
             return decoded
     return {"value": copy.deepcopy(raw)}
-
-
-def _current_job_id(context: Mapping[str, Any]) -> str | None:
-    """:func:`current_job_id`, answered from ``job_id`` alone when the context has no
-    ``current_job`` (a machine that is not working on a job)."""
-    if "current_job" in context:
-        return current_job_id(context)
-    value = context.get("job_id")
-    return None if value in (None, "") else str(value)
 
 
 def _str_or_none(value: Any) -> str | None:
