@@ -20,6 +20,7 @@ WORKER = Path(__file__).with_name("worker_process.py")
 def _start(db: Path, name: str, mode: str, lease: float) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(WORKER), str(db), name, mode, str(lease)],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -44,13 +45,24 @@ def test_four_processes_complete_every_job_exactly_once(tmp_dir: Path) -> None:
     jobs_sql.add_jobs(conn, [NewJob(f"job_{i:04}", "t") for i in range(2000)], now=time.time())
     conn.close()
 
-    workers = [_start(db, f"worker_{i}", "drain", 60.0) for i in range(4)]
+    workers = [_start(db, f"worker_{i}", "race", 60.0) for i in range(4)]
+    # all four connected before any claims: a late starter would find the queue drained
+    for proc in workers:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+    for proc in workers:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
     outputs = [_finish(proc, timeout=120) for proc in workers]
 
     completed = collections.Counter(line for out in outputs for line in out.split())
     assert len(completed) == 2000
     assert set(completed.values()) == {1}  # no job completed twice
-    assert all(out.split() for out in outputs)  # every worker took part
+    # The jobs were contended: more than one worker took some. Not every one need have:
+    # SQLite's lock is not fair, and a worker backing off in its busy handler can miss the
+    # whole quarter-second drain (seen: 0 of 2,000 jobs for one of four).
+    assert sum(1 for out in outputs if out.split()) >= 2
     conn = connect(db)
     try:
         assert jobs_sql.count_jobs(conn)["completed"] == 2000

@@ -1,6 +1,8 @@
 """A job worker as its own OS process, for the fault tests (run as a script).
 
     python worker_process.py DB NAME drain LEASE   claim and complete until the queue is empty
+    python worker_process.py DB NAME race LEASE    print ``ready``, wait for a line on stdin,
+                                                   then drain (workers that start together)
     python worker_process.py DB NAME hold LEASE    claim one job, report it, then hang
 
 Uses only the synchronous SQL layer, as a worker in another language or process would.
@@ -17,6 +19,9 @@ from statemachine_engine.persistence import connect, jobs_sql
 
 def main(db: str, name: str, mode: str, lease: float) -> None:
     conn = connect(db)
+    if mode == "race":
+        print("ready", flush=True)
+        sys.stdin.readline()
     while True:
         now = time.time()
         job = jobs_sql.claim_next(
