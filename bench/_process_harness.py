@@ -176,6 +176,14 @@ class DatagramSender:
         await trio.lowlevel.checkpoint()
 
 
+def write(folder: Path, name: str, text: str) -> Path:
+    """Write a scenario's file (a config, a manifest) into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
 # -- processes ------------------------------------------------------------------------------
 
 

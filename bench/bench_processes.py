@@ -15,7 +15,8 @@ bench/.upstream-venv (git-ignored), never into the project's. Scenarios (NAME):
 * pingpong   -- two machines in two processes sending each other a ball with
   ``send_event``; round trips per second, counted by this process as it reads every event
   of both runtimes; then again with this process at idle CPU priority (on two cores its
-  own wake-ups otherwise take turns from the runtimes it measures).
+  own wake-ups otherwise take turns from the runtimes it measures); then, this project
+  only, with no monitor listening (bench/_pingpong.py).
 * start      -- ``statemachine CONFIG``: from process spawn to ``machine_registered`` on the
   event socket (the first state entered); median of N runs.
 * fifty      -- 50 machines of one config ready (registry rows): this project's in one
@@ -34,7 +35,6 @@ import datetime
 import itertools
 import math
 import os
-import resource
 import shutil
 import sqlite3
 import statistics
@@ -50,6 +50,7 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _pingpong import pingpong
 from _process_harness import (
     OUR_BIN,
     UPSTREAM_VERSION,
@@ -58,6 +59,7 @@ from _process_harness import (
     Upstream,
     ensure_upstream_venv,
     memory_kib,
+    write,
 )
 
 FLIP_YAML = """\
@@ -80,21 +82,6 @@ transitions:
   - {from: a, to: b, event: timeout(0.1)}
   - {from: b, to: a, event: timeout(0.1)}
   - {from: "*", to: stopped, event: stop}
-"""
-
-# {me} and {other} are filled per run: the machines' names are unique each time.
-PLAYER_YAML = """\
-metadata: {{name: Player}}
-initial_state: ready
-states: [ready, hitting, stopped]
-events: [ball, event_sent, stop]
-transitions:
-  - {{from: ready, to: hitting, event: ball}}
-  - {{from: hitting, to: ready, event: event_sent}}
-  - {{from: "*", to: stopped, event: stop}}
-actions:
-  hitting:
-    - {{type: send_event, target_machine: {other}, event_type: ball}}
 """
 
 
@@ -206,82 +193,6 @@ async def latency(impl: Impl, results: Results, size: dict[str, Any]) -> None:
         "send -> state_change observed, p99", impl.label, percentile(delays, 99), "ms", higher=False
     )
     await impl.stop(name, proc)
-
-
-async def pingpong(impl: Impl, results: Results, size: dict[str, Any]) -> None:
-    ping, pong = impl.unique("ping"), impl.unique("pong")
-    ping_cfg = write(impl.work, "ping.yaml", PLAYER_YAML.format(other=pong))
-    pong_cfg = write(impl.work, "pong.yaml", PLAYER_YAML.format(other=ping))
-    ping_proc = await impl.start_ready(ping_cfg, ping)
-    pong_proc = await impl.start_ready(pong_cfg, pong)
-    # the published package's send_event resolves nothing: it needs the default path
-    sender = impl.sender(ping)
-    await sender.send("ball")
-    await sender.aclose()
-    await impl.observer.wait_count(ping, "state_change", 4, 30)  # the rally is on
-    seconds = size["pingpong_seconds"]
-    first = impl.observer.count(ping, "state_change")
-    start = time.perf_counter()
-    await trio.sleep(seconds)
-    count = impl.observer.count(ping, "state_change") - first
-    elapsed = time.perf_counter() - start
-    results.add(
-        "ping-pong, send_event between two processes",
-        impl.label,
-        count / 2 / elapsed,  # two transitions of ping per round trip
-        "round trips/s",
-        higher=True,
-    )
-    if can_idle_and_return():
-        results.add(
-            "ping-pong, the same with the observer at idle CPU priority",
-            impl.label,
-            await rally_with_idle_observer(impl, ping, seconds),
-            "round trips/s",
-            higher=True,
-        )
-    await impl.stop(ping, ping_proc)
-    await impl.stop(pong, pong_proc)
-
-
-def can_idle_and_return() -> bool:
-    """Whether this process may go to SCHED_IDLE and come back to SCHED_OTHER: coming back
-    takes root, or an RLIMIT_NICE that allows the current nice value (sched(7))."""
-    if not hasattr(os, "SCHED_IDLE"):
-        return False
-    if os.geteuid() == 0:
-        return True
-    soft, _ = resource.getrlimit(resource.RLIMIT_NICE)
-    nice = os.getpriority(os.PRIO_PROCESS, 0)
-    return soft == resource.RLIM_INFINITY or soft >= 20 - nice
-
-
-async def rally_with_idle_observer(impl: Impl, ping: str, seconds: float) -> float:
-    """Round trips per second while this process, which reads every event of both
-    runtimes, runs at SCHED_IDLE: on two cores its wake-ups otherwise preempt the runtimes
-    it measures. It may then fall behind, so the round trips are counted by the runtime's
-    own timestamps once it has caught up with the end of the window."""
-    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    try:
-        t0 = time.time()  # the runtimes stamp their events with the wall clock
-        await trio.sleep(seconds)
-        t1 = time.time()
-    finally:
-        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-
-    def caught_up() -> bool:
-        for _, event in reversed(impl.observer.events[-100:]):
-            if event.get("machine_name") == ping and event.get("type") == "state_change":
-                return float(event["payload"]["timestamp"]) >= t1
-        return False
-
-    await impl.observer.wait(caught_up, 30, f"the events of {ping} up to the window's end")
-    count = sum(
-        1
-        for _, event in impl.observer.find(ping, "state_change")
-        if t0 <= float(event["payload"]["timestamp"]) < t1
-    )
-    return count / 2 / (t1 - t0)
 
 
 async def start(impl: Impl, results: Results, size: dict[str, Any]) -> None:
@@ -456,13 +367,6 @@ QUICK = {
     "start_runs": 5,
     "lateness_samples": 30,
 }
-
-
-def write(folder: Path, name: str, text: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text(text)
-    return path
 
 
 async def run_scenario(name: str, impl: Impl, results: Results, size: dict[str, Any]) -> None:
