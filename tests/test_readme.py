@@ -50,3 +50,17 @@ def test_the_tour_simulation_prints_the_virtual_time_trace(tour: Path) -> None:
         "    30.000  hello  waiting --stop--> stopped",
         "    30.000  hello  final state: stopped",
     ]
+
+
+def test_the_pytest_example_passes_as_the_readme_sets_it_up(tour: Path) -> None:
+    # the conftest line, the trio-mode setting and the test itself, all from the README
+    plugin = _block(r"add\s+`(pytest_plugins = \[.*?\])`")
+    assert "trio_mode = true" in _block(r"For pytest(.*?)```python")
+    (tour / "conftest.py").write_text(plugin + "\n")
+    (tour / "pytest.ini").write_text("[pytest]\ntrio_mode = true\n")
+    (tour / "test_hello.py").write_text(
+        _block(r"```python\n(import trio\n+async def test_watchdog.*?)```")
+    )
+    result = run(tour, "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_hello.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
