@@ -51,6 +51,9 @@ YIELD_EVERY = 64
 #: internal transitions in a row (never waiting on mailbox or clock) reported as a busy loop
 BUSY_LOOP_THRESHOLD = 10_000
 _NEVER = float("inf")
+#: a transition is logged (INFO) its first _LOG_FIRST times, then every _LOG_EVERY-th time
+_LOG_FIRST = 10
+_LOG_EVERY = 1000
 #: the timer queue's wake-up token; never seen outside the mailbox
 _WAKE_UP = Message(type="(deadline)")
 
@@ -473,7 +476,19 @@ class MachineActor:
         n = counts.get(key, 0) + 1
         counts[key] = n
         # the first few of each transition, then every 1000th: a polling loop does not flood
-        if n <= 10:
+        # the log, and the line that starts the thinning says so (the machine is not stuck)
+        if n < _LOG_FIRST:
             logger.info("[%s] %s --%s--> %s", self.name, source, event, target)
-        elif n % 1000 == 0:
+        elif n == _LOG_FIRST:
+            logger.info(
+                "[%s] %s --%s--> %s (#%d; from now on only every %dth of this transition "
+                "is logged)",
+                self.name,
+                source,
+                event,
+                target,
+                n,
+                _LOG_EVERY,
+            )
+        elif n % _LOG_EVERY == 0:
             logger.info("[%s] %s --%s--> %s (#%d)", self.name, source, event, target, n)

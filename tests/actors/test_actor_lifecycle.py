@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -361,3 +362,27 @@ async def test_deliver_routes_by_target_and_reports_what_it_cannot_route(
     with pytest.raises(TransportError, match="no machine named 'ghost' is running") as caught:
         await runtime.deliver(Message(type="go", target="ghost"))
     assert caught.value.target == "ghost"
+
+
+async def test_a_repeated_transition_is_logged_ten_times_then_every_thousandth_saying_so(
+    runtime: Runtime, spec: SpecOf, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="statemachine_engine.machine")
+    ref = await runtime.spawn(
+        spec(
+            "initial_state: polling\ntransitions:\n  - {from: polling, to: polling, event: poll}\n"
+        ),
+        name="poller",
+    )
+    for _ in range(2_500):
+        await ref.send("poll")
+    while ref.statistics().transitions < 2_500:
+        await trio.sleep(0)
+    lines = [r.getMessage() for r in caplog.records if "--poll-->" in r.getMessage()]
+    assert lines[:9] == ["[poller] polling --poll--> polling"] * 9
+    assert lines[9:] == [
+        "[poller] polling --poll--> polling (#10; from now on only every 1000th of this "
+        "transition is logged)",
+        "[poller] polling --poll--> polling (#1000)",
+        "[poller] polling --poll--> polling (#2000)",
+    ]
