@@ -58,27 +58,45 @@ class SimulationResult:
     final_states: Mapping[str, tuple[float, str]]
     events: tuple[MachineEvent, ...]
     end_time: float
+    #: machines still running when the run ended (``until``): their state is not final
+    running: frozenset[str] = frozenset()
+    #: machine -> events that fired no transition and were dropped (machines with any)
+    dropped: Mapping[str, int] = attrs.field(factory=dict)
 
     def of(self, machine: str) -> list[TraceEntry]:
         return [t for t in self.transitions if t.machine == machine]
 
     def to_jsonl(self) -> str:
         lines = [json.dumps(t.to_dict()) for t in self.transitions]
-        lines += [
-            json.dumps({"t": _t(t), "machine": name, "final_state": state})
-            for name, (t, state) in sorted(self.final_states.items())
-        ]
+        lines += [json.dumps(self._end_of(name)) for name in sorted(self.final_states)]
         return "".join(line + "\n" for line in lines)
+
+    def _end_of(self, name: str) -> dict[str, Any]:
+        t, state = self.final_states[name]
+        end: dict[str, Any] = {"t": _t(t), "machine": name, "final_state": state}
+        if name in self.running:
+            end["running"] = True
+        if self.dropped.get(name):
+            end["dropped"] = self.dropped[name]
+        return end
 
     def to_text(self) -> str:
         lines = [
             f"{t.t:10.3f}  {t.machine}  {t.from_state} --{t.event}--> {t.to_state}"
             for t in self.transitions
         ]
-        lines += [
-            f"{t:10.3f}  {name}  final state: {state}"
-            for name, (t, state) in sorted(self.final_states.items())
-        ]
+        for name, (t, state) in sorted(self.final_states.items()):
+            dropped = self.dropped.get(name, 0)
+            if dropped:
+                lines.append(
+                    f"{t:10.3f}  {name}  {dropped} event{'s' if dropped > 1 else ''} fired no "
+                    "transition and "
+                    f"{'were' if dropped > 1 else 'was'} dropped"
+                )
+            if name in self.running:
+                lines.append(f"{t:10.3f}  {name}  still running at the end, in state: {state}")
+            else:
+                lines.append(f"{t:10.3f}  {name}  final state: {state}")
         return "".join(line + "\n" for line in lines)
 
 
@@ -257,12 +275,20 @@ async def run_simulation(
         final = {
             name: recorder.stopped.get(name, (end, runtime.machines[name].state)) for name in names
         }
+        running = frozenset(name for name in names if name not in recorder.stopped)
+        dropped = {
+            name: runtime.machines[name].events_dropped
+            for name in names
+            if runtime.machines[name].events_dropped
+        }
         await runtime.stop()
     return SimulationResult(
         transitions=tuple(recorder.transitions),
         final_states=final,
         events=tuple(recorder.events),
         end_time=end,
+        running=running,
+        dropped=dropped,
     )
 
 

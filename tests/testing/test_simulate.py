@@ -62,7 +62,7 @@ EXPECTED_JSONL = """\
 {"t": 2.25, "machine": "ponger", "from": "resting", "to": "waiting", "event": "timeout(0.25)"}
 {"t": 3.5, "machine": "pinger", "from": "waiting_pong", "to": "done", "event": "timeout(1.5)"}
 {"t": 3.5, "machine": "pinger", "final_state": "done"}
-{"t": 10.0, "machine": "ponger", "final_state": "waiting"}
+{"t": 10.0, "machine": "ponger", "final_state": "waiting", "running": true, "dropped": 2}
 """
 
 
@@ -91,7 +91,12 @@ def test_json_lines_are_objects_with_exactly_the_documented_keys(project: Path) 
     finals = [line for line in lines if "final_state" in line]
     assert lines == transitions + finals  # every transition first, then one line per machine
     assert all(list(line) == ["t", "machine", "from", "to", "event"] for line in transitions)
-    assert [list(line) for line in finals] == [["t", "machine", "final_state"]] * 2
+    # ponger is still running when the run ends, and dropped nothing_happens and the second
+    # ping (it arrived while ponger was busy, and fired nothing once ponger was resting)
+    assert [list(line) for line in finals] == [
+        ["t", "machine", "final_state"],
+        ["t", "machine", "final_state", "running", "dropped"],
+    ]
     assert [line["machine"] for line in finals] == ["pinger", "ponger"]
 
 
@@ -102,9 +107,10 @@ def test_text_format(project: Path) -> None:
     lines = result.to_text().splitlines()
     assert lines[0] == "     2.000  pinger  waiting --go--> pinging"
     assert lines[6] == "     2.250  ponger  resting --timeout(0.25)--> waiting"
-    assert lines[-2:] == [
+    assert lines[-3:] == [
         "     3.500  pinger  final state: done",
-        "    10.000  ponger  final state: waiting",
+        "    10.000  ponger  2 events fired no transition and were dropped",
+        "    10.000  ponger  still running at the end, in state: waiting",
     ]
 
 

@@ -124,7 +124,8 @@ def test_timeout_demo_with_real_bash_from_the_cli_twice(upstream: Path, tmp_path
             b' "event": "timeout(10)"}\n'
             b'{"t": 11.0, "machine": "timeout_worker", "from": "timed_out", "to": "waiting",'
             b' "event": "retry"}\n'
-            b'{"t": 12.0, "machine": "timeout_worker", "final_state": "waiting"}\n'
+            b'{"t": 12.0, "machine": "timeout_worker", "final_state": "waiting",'
+            b' "running": true}\n'
         )
     )
 
@@ -169,7 +170,8 @@ def test_quick_start_worker(upstream: Path) -> None:
     assert result.to_jsonl() == (
         '{"t": 1.0, "machine": "my_worker", "from": "waiting", "to": "processing",'
         ' "event": "new_job"}\n'
-        '{"t": 5.0, "machine": "my_worker", "final_state": "processing"}\n'
+        '{"t": 5.0, "machine": "my_worker", "final_state": "processing",'
+        ' "running": true}\n'
     )
     # the transition's bash action really ran (its success event is ignored on a transition)
     assert activity(result, "my_worker") == [(1.0, "info", "Processing job")]
