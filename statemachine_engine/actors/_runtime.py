@@ -322,7 +322,9 @@ class Runtime:
         )
 
     def machine_stopped(self, actor: MachineActor, reason: str) -> None:
-        self.record("machine_stopped", actor.name)
+        # stopped on purpose (Ctrl-C, SIGTERM, a parent stopping): the job it was running is
+        # given back at once; a crash or a final state that left a job lets its lease lapse
+        self.record("machine_stopped", actor.name, give_back_jobs=reason == "stopped")
         self.publish(
             actor.name,
             "machine_terminated",

@@ -31,6 +31,10 @@ class LeaseBook:
         held = self._held.get(job_id)
         return held[0] if held is not None else None
 
+    def held_by(self, worker: str) -> list[str]:
+        """The jobs ``worker`` holds, oldest claim first."""
+        return [job_id for job_id, (holder, _lease) in self._held.items() if holder == worker]
+
     def forget(self, job_id: str) -> None:
         self._held.pop(job_id, None)
 

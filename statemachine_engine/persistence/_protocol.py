@@ -83,8 +83,10 @@ class Recorder(Protocol):
 
     async def wait_for_room(self) -> None: ...
 
-    def machine_stopped(self, machine_name: str) -> None:
-        """Remove the machine's registry row."""
+    def machine_stopped(self, machine_name: str, *, give_back_jobs: bool = False) -> None:
+        """Remove the machine's registry row. With ``give_back_jobs`` (the machine was
+        stopped, not finished or crashed), the jobs it holds go back to the queue at once,
+        attempt not counted; otherwise their leases lapse and the attempt counts."""
         ...
 
     def error(

@@ -144,9 +144,17 @@ class SqliteStore(StoreReads):
             ("trans", machine_name, from_state, to_state, event, timestamp, context)
         )
 
-    def machine_stopped(self, machine_name: str) -> None:
+    def machine_stopped(self, machine_name: str, *, give_back_jobs: bool = False) -> None:
         self._leases.machine_stopped(machine_name)
         self._release_all(self._reserves.drop_worker(machine_name))
+        if give_back_jobs:
+            for job_id in self._leases.held_by(machine_name):
+                logger.info(
+                    "job %s goes back to the queue: %s was stopped while it held it",
+                    job_id,
+                    machine_name,
+                )
+                self._release(job_id, machine_name, None)
         self._writer.record(("stop", machine_name))
 
     def error(
@@ -491,7 +499,8 @@ class SqliteStore(StoreReads):
                 self._release(job.job_id, job.claimed_by, job.machine_type)
 
     def _release(self, job_id: str, worker: str, machine_type: str | None) -> None:
-        """Give back a job nobody started: pending again, attempt not counted."""
+        """Give back a job nobody started, or whose run its machine's stop interrupted:
+        pending again, attempt not counted (``machine_type`` None wakes every waiter)."""
         self._leases.forget(job_id)
 
         def wake(released: bool) -> None:

@@ -500,3 +500,35 @@ async def test_a_worker_machine_drains_the_queue(
     history = await store.transitions(machine="worker", limit=None)
     assert history[0]["to_state"] == "stopped"
     assert await store.machines() == []  # removed from the registry when it stopped
+
+
+SLOW_WORKER = """
+initial_state: checking
+transitions:
+  - {from: checking, to: working, event: new_job}
+  - {from: working, to: checking, event: done}
+actions:
+  checking:
+    - {type: check_database_queue, job_type: render}
+  working:
+    - {type: sleep, seconds: 600}
+"""
+
+
+async def test_stopping_the_runtime_gives_the_running_job_back_at_once(
+    autojump_clock: trio.testing.MockClock, recorder: RecordingPublisher, store: SqliteStore
+) -> None:
+    """Ctrl-C on a worker: its job is pending again at once, its attempt not counted
+    (a crashed or killed worker's job waits for its lease and counts one)."""
+    await store.add_jobs([NewJob("j1", "render"), NewJob("j2", "render")])
+    async with open_runtime(store=store, publisher=recorder) as runtime:
+        ref = await runtime.spawn(load_config_text(SLOW_WORKER), name="worker")
+        await ref.wait_state("working")
+        await trio.sleep(5)
+        await runtime.stop()
+    await store.flush()
+    assert trio.current_time() == 5.0
+    jobs = {job.job_id: job for job in await store.list_jobs(limit=None)}
+    running, reserved = jobs["j1"], jobs["j2"]
+    assert (running.status, running.claimed_by, running.attempts) == ("pending", None, 0)
+    assert (reserved.status, reserved.claimed_by, reserved.attempts) == ("pending", None, 0)

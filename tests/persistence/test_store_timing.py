@@ -147,6 +147,38 @@ async def test_leases_of_running_machines_are_renewed(
     assert lapsed_by <= trio.current_time() <= lapsed_by + 1.5  # found by the next sweep
 
 
+async def test_a_machine_stopped_on_purpose_gives_its_job_back_at_once(
+    mem: SqliteStore, epoch: float, autojump_clock: trio.testing.MockClock
+) -> None:
+    mem.machine_started(
+        "w", current_state="idle", config_type="c", pid=None, endpoint=None, timestamp=epoch
+    )
+    await mem.add_jobs([NewJob("a", "t"), NewJob("b", "t")])
+    await mem.claim_next(job_type=None, machine_type=None, worker="w")
+    await mem.claim("b", worker="other")  # another worker's job is left alone
+    woken = trio.Event()
+
+    async def waiter() -> None:
+        await mem.wait_for_job(job_type=None, machine_type="anything", within=100)
+        woken.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(waiter)
+        await trio.testing.wait_all_tasks_blocked()
+        stopped_at = trio.current_time()
+        mem.machine_stopped("w", give_back_jobs=True)  # Ctrl-C, SIGTERM, a parent stopping it
+        await mem.flush()
+        await woken.wait()  # waiting workers learn of it at once
+        nursery.cancel_scope.cancel()
+    assert trio.current_time() == stopped_at  # not after a lease
+    job = await mem.get_job("a")
+    assert job is not None
+    assert (job.status, job.claimed_by, job.attempts, job.started_at) == ("pending", None, 0, None)
+    other = await mem.get_job("b")
+    assert other is not None and (other.status, other.claimed_by) == ("processing", "other")
+    assert await mem.claim_next(job_type=None, machine_type=None, worker="w2") is not None
+
+
 async def test_a_lapsed_job_is_failed_when_attempts_are_used_up(
     mem: SqliteStore, autojump_clock: trio.testing.MockClock
 ) -> None:
