@@ -15,6 +15,7 @@ final states.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from statemachine_engine.config import WILDCARD
 from statemachine_engine.tools._layout import WILDCARD_LABEL, Edge, Layout
@@ -41,9 +42,30 @@ def declaration(layout: Layout, state: str) -> str:
     return node if node == state else f'state "{label(state)}" as {node}'
 
 
-def _edge(source: str, target: str, event: str) -> str:
-    text = label(event)
-    return f"{source} --> {target} : {text}" if text else f"{source} --> {target}"
+def _arrows(edges: Iterable[tuple[str, str, str]]) -> list[str]:
+    """The arrow lines for ``(source node, target node, event)`` edges, each once, in order.
+
+    The self-loops of a node become one arrow, one event per line of its label (``<br>``):
+    Mermaid 11 routes every loop of a node through the same hidden nodes and draws only the
+    last one (mermaid-js/mermaid#6034).
+    """
+    lines: list[str] = []
+    seen: set[tuple[str, str, str]] = set()
+    loops: dict[str, tuple[int, list[str]]] = {}  # node -> (its line, the events on it)
+    for source, target, event in edges:
+        text = label(event)
+        if (source, target, text) in seen:
+            continue
+        seen.add((source, target, text))
+        if source == target and text:
+            if source in loops:
+                index, texts = loops[source]
+                texts.append(text)
+                lines[index] = f"{source} --> {target} : {'<br>'.join(texts)}"
+                continue
+            loops[source] = (len(lines), [text])
+        lines.append(f"{source} --> {target} : {text}" if text else f"{source} --> {target}")
+    return lines
 
 
 def main_diagram(layout: Layout, title: str) -> str:
@@ -61,12 +83,8 @@ def main_diagram(layout: Layout, title: str) -> str:
     if layout.wildcard_id is not None:
         lines.append(f'{INDENT}state "{WILDCARD_LABEL}" as {layout.wildcard_id}')
     lines.append(f"{INDENT}[*] --> {layout.state_ids[spec.initial_state]}")
-    seen: set[str] = set()
-    for e in layout.edges:
-        line = _edge(layout.node(e.source), layout.node(e.target), e.event)
-        if line not in seen:
-            seen.add(line)
-            lines.append(INDENT + line)
+    edges = ((layout.node(e.source), layout.node(e.target), e.event) for e in layout.edges)
+    lines.extend(INDENT + arrow for arrow in _arrows(edges))
     lines.extend(f"{INDENT}{layout.state_ids[s]} --> [*]" for s in layout.ordered_finals)
     if layout.wildcard_id is not None:
         lines.append(INDENT + _STYLES[0])
@@ -119,12 +137,9 @@ def group_diagram(layout: Layout, group: str) -> str:
         lines.append(f'{INDENT}state "{WILDCARD_LABEL}" as {layout.wildcard_id}')
     if spec.initial_state in inside:
         lines.append(f"{INDENT}[*] --> {layout.state_ids[spec.initial_state]}")
-    seen: set[str] = set()
-    for e in edges:
-        line = _edge(node(e.source), node(e.target), e.event)
-        if line not in seen:
-            seen.add(line)
-            lines.append(INDENT + line)
+    lines.extend(
+        INDENT + a for a in _arrows((node(e.source), node(e.target), e.event) for e in edges)
+    )
     lines.extend(
         f"{INDENT}{layout.state_ids[s]} --> [*]" for s in layout.ordered_finals if s in inside
     )

@@ -2,6 +2,8 @@
 
 * ``sock_dir`` -- a short private directory under /tmp for socket files (pytest's tmp_path
   can exceed the 107-byte limit of a Unix socket address).
+* ``browser`` -- Debian's chromium under Playwright, one per test module (browser_support.py
+  has the monitor that the UI tests run in a thread).
 * ``cluster`` -- a :class:`Cluster`: one temporary database, one control-socket prefix and
   one event socket shared by every process it starts, with an :class:`EventLog` listening
   on that event socket, so tests observe the runtimes exactly as a monitor would.
@@ -27,8 +29,11 @@ from typing import Any
 
 import pytest
 import trio
+from playwright.sync_api import Browser
 
 from statemachine_engine.transport import EventListener, MachineEvent
+
+from .browser_support import launch_chromium
 
 BIN = Path(sys.executable).parent
 #: the console scripts, as a user runs them
@@ -39,6 +44,11 @@ STATEMACHINE_DB = str(BIN / "statemachine-db")
 START_TIMEOUT = 20.0
 #: bound for anything that should happen promptly once a process runs
 STEP_TIMEOUT = 10.0
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    yield from launch_chromium()
 
 
 @pytest.fixture

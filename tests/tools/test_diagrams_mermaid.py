@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from statemachine_engine.config import load_config
+from statemachine_engine.config import load_config, load_config_text
 from statemachine_engine.tools import generate_diagrams
 
 HERE = Path(__file__).parent
@@ -68,3 +68,32 @@ def test_the_parser_harness_rejects_bad_diagrams() -> None:
     # a raw ";" in a label does not fail: it silently adds stray states, hence the escaping
     [stray] = parse_all(["stateDiagram-v2\n    a --> b : x; y\n"])
     assert [n[0] for n in stray["nodes"]] == ["a", "b", ";", "y"]
+
+
+def test_the_self_loops_of_a_state_are_one_arrow_with_an_event_per_line() -> None:
+    # Mermaid draws only the last of several loops of one node: all of them must show
+    spec = load_config_text(
+        """
+initial_state: waiting
+states: [waiting, working]
+transitions:
+  - {from: waiting, to: waiting, event: no_jobs}
+  - {from: waiting, to: working, event: new_job}
+  - {from: waiting, to: waiting, event: "timeout(5)"}
+  - {from: working, to: waiting, event: job_done}
+  - {from: working, to: working, event: progress}
+"""
+    )
+    main = generate_diagrams(spec)["main.mermaid"]
+    arrows = [line.strip() for line in main.splitlines() if "-->" in line]
+    assert arrows == [
+        "[*] --> waiting",
+        "waiting --> waiting : no_jobs<br>timeout(5)",
+        "waiting --> working : new_job",
+        "working --> waiting : job_done",
+        "working --> working : progress",
+    ]
+    [result] = parse_all([main])
+    assert result["ok"], result.get("error")
+    loops = [e for e in result["edges"] if e[0] == e[1] == "waiting"]
+    assert [e[2] for e in loops] == ["no_jobs<br>timeout(5)"]

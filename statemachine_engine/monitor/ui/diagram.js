@@ -21,16 +21,46 @@ async function loadMermaid() {
   return mermaidModule;
 }
 
-// `A --> B` or `A --> B : label`, one per line, in the order Mermaid numbers its edges.
-const ARROW = /^\s*([^\s:]+)\s*-->\s*([^\s:]+)\s*(?::\s*(.*?))?\s*$/;
+// `A --> B` or `A --> B : label`, one per line; `%%` lines are comments.
+const ARROW = /^(\s*)([^\s:]+)\s*-->\s*([^\s:]+)\s*(?::\s*(.*?))?\s*$/;
+const COMMENT = /^\s*%%/;
 
-export function parseArrows(code) {
+/**
+ * The code to give Mermaid, and its arrows ({from, to, labels}) in the order Mermaid numbers
+ * their SVG elements: the arrow at index i is drawn as path[data-id="edge<i>"] with its label
+ * in .edgeLabel > .label[data-id="edge<i>"]. (Mermaid numbers relations in the order they are
+ * written; notes would take numbers too, but the diagram tool writes none.)
+ *
+ * Mermaid 11 routes every self-loop of a node through the same two hidden nodes, so only the
+ * last loop of a node would be drawn: the diagram tool writes the loops of a node as one arrow,
+ * one event per line of its label (`a --> a : e1<br>e2`), and loops written separately (by
+ * another tool) are merged the same way here.
+ */
+export function drawable(code) {
+  const lines = [];
   const arrows = [];
+  const loops = new Map(); // node -> {arrow, indent, line} of its first self-loop
   for (const line of String(code).split("\n")) {
-    const match = ARROW.exec(line);
-    if (match) arrows.push({ from: match[1], to: match[2], label: (match[3] ?? "").trim() });
+    const match = COMMENT.test(line) ? null : ARROW.exec(line);
+    if (!match) {
+      lines.push(line);
+      continue;
+    }
+    const [, indent, from, to] = match;
+    // the diagram tool writes the loops of a state as one arrow, an event per line
+    const labels = (match[4] ?? "").split(/<br\s*\/?>/i).map((part) => part.trim());
+    const loop = from === to ? loops.get(from) : undefined;
+    if (loop) {
+      loop.arrow.labels.push(...labels);
+      lines[loop.line] = `${loop.indent}${from} --> ${to} : ${loop.arrow.labels.join("<br>")}`;
+      continue;
+    }
+    const arrow = { from, to, labels };
+    if (from === to) loops.set(from, { arrow, indent, line: lines.length });
+    arrows.push(arrow);
+    lines.push(line);
   }
-  return arrows;
+  return { code: lines.join("\n"), arrows };
 }
 
 // An event name as the diagram tool writes it after `a --> b :` (whitespace collapsed;
@@ -53,7 +83,7 @@ export class DiagramView {
     this.diagramName = null;
     this.meta = null;
     this.nodes = new Map(); // state or group name -> svg element
-    this.edges = []; // {from, to, label, path, labelEl}
+    this.edges = []; // {from, to, labels, path, parts}: parts[i] shows labels[i]
     this.state = null;
     this.transition = null;
     this.token = 0;
@@ -96,17 +126,20 @@ export class DiagramView {
     }
     if (token !== this.token) return;
     this.meta = reply.metadata ?? null;
+    const drawn = drawable(reply.mermaid_code);
     let svgText;
     try {
       renderCount += 1;
-      ({ svg: svgText } = await mermaid.render(`sm-diagram-${renderCount}`, reply.mermaid_code));
+      ({ svg: svgText } = await mermaid.render(`sm-diagram-${renderCount}`, drawn.code));
     } catch (error) {
       if (token === this.token) this.fail(`Cannot draw ${configType}/${name}: ${error.message ?? error}`);
       return;
     }
     if (token !== this.token) return;
-    // The SVG is parsed as XML and imported, never assigned as HTML.
-    const doc = new DOMParser().parseFromString(svgText, "image/svg+xml");
+    // The SVG is parsed as XML and imported, never assigned as HTML. Mermaid writes the line
+    // breaks of its HTML labels as HTML (`<br>`), which XML only takes closed.
+    const xml = svgText.replace(/<br\s*\/?>/gi, "<br/>");
+    const doc = new DOMParser().parseFromString(xml, "image/svg+xml");
     if (doc.querySelector("parsererror")) {
       this.fail(`Cannot draw ${configType}/${name}: the diagram is not valid SVG`);
       return;
@@ -114,7 +147,7 @@ export class DiagramView {
     const svg = document.importNode(doc.documentElement, true);
     clear(this.container);
     this.container.append(svg);
-    this.index(svg, reply.mermaid_code);
+    this.index(svg, drawn.arrows);
     this.renderBreadcrumb();
     this.highlight();
     this.container.dataset.rendered = "true";
@@ -129,7 +162,7 @@ export class DiagramView {
   }
 
   /** Find every state node and edge in the SVG and tag them with data attributes. */
-  index(svg, code) {
+  index(svg, arrows) {
     const prefix = `${svg.id}-state-`;
     this.nodes.clear();
     const groups = this.groupNames();
@@ -144,18 +177,13 @@ export class DiagramView {
         node.classList.add("sm-clickable");
       }
     }
-    const arrows = parseArrows(code);
-    const paths = [...svg.querySelectorAll("path[data-edge='true'], g.edgePaths path")];
-    const unique = [...new Set(paths)];
-    this.edges = [];
-    unique.forEach((path, index) => {
-      const arrow = arrows.length === unique.length ? arrows[index] : null;
-      const id = path.dataset.id ?? `edge${index}`;
-      const labelEl = svg.querySelector(`.edgeLabel .label[data-id="${id}"]`)?.closest(".edgeLabel");
-      const label = arrow ? arrow.label : (labelEl?.textContent ?? "").trim();
-      const edge = { from: arrow?.from ?? null, to: arrow?.to ?? null, label, path, labelEl };
-      path.dataset.event = label;
-      this.edges.push(edge);
+    // By Mermaid's ids, never by position: the SVG lists a self-loop after the other arrows.
+    this.edges = arrows.map((arrow, index) => {
+      const id = `edge${index}`;
+      const path = svg.querySelector(`path[data-id="${id}"]`);
+      const labelEl = svg.querySelector(`.edgeLabel > .label[data-id="${id}"]`)?.parentElement;
+      if (path) path.dataset.event = arrow.labels.join("\n");
+      return { ...arrow, path, parts: labelParts(labelEl ?? null, arrow.labels) };
     });
   }
 
@@ -234,19 +262,38 @@ export class DiagramView {
     const to = this.nodeFor(t.to_state);
     const wildcard = this.meta?.wildcard_id ?? null;
     const candidates = [
-      (e) => e.from === from && e.to === to && e.label === event,
-      (e) => wildcard !== null && e.from === wildcard && e.to === to && e.label === event,
+      (e) => e.from === from && e.to === to && e.labels.includes(event),
+      (e) => wildcard !== null && e.from === wildcard && e.to === to && e.labels.includes(event),
       (e) => e.from === from && e.to === to && from !== to,
-      (e) => e.from === null && e.label === event,
     ];
     for (const test of candidates) {
       const edge = this.edges.find(test);
       if (edge) {
-        edge.path.classList.add("sm-last-transition");
-        edge.labelEl?.classList.add("sm-last-transition");
+        const index = edge.labels.indexOf(event);
+        const parts = index >= 0 ? [edge.parts[index]] : edge.parts;
+        for (const node of [edge.path, ...parts]) node?.classList.add("sm-last-transition");
         this.container.dataset.lastEvent = t.event_trigger ?? "";
         return;
       }
     }
   }
+}
+
+/**
+ * The element showing each label of an arrow: the lines of its label text (split at <br>), each
+ * wrapped in a span.sm-event; the whole label when its lines cannot be told apart.
+ */
+function labelParts(labelEl, labels) {
+  const text = labelEl?.querySelector("span.edgeLabel > p") ?? null;
+  const lines = [[]];
+  for (const node of text?.childNodes ?? []) {
+    if (node.nodeName.toLowerCase() === "br") lines.push([]);
+    else lines.at(-1).push(node);
+  }
+  if (!text || lines.length !== labels.length) return labels.map(() => labelEl);
+  const parts = lines.map((nodes, index) =>
+    el("span", { className: "sm-event", data: { event: labels[index] } }, ...nodes),
+  );
+  text.replaceChildren(...parts.flatMap((part, index) => (index ? [el("br"), part] : [part])));
+  return parts;
 }
