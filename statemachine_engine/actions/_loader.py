@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import sys
 import traceback
 from pathlib import Path
@@ -11,6 +12,8 @@ from pathlib import Path
 from statemachine_engine.actions._base import BaseAction
 from statemachine_engine.actions.builtin import ALIASES, BUILTIN_ACTIONS
 from statemachine_engine.errors import ActionLoadError, ConfigIssue
+
+log = logging.getLogger(__name__)
 
 
 def type_name(file: Path) -> str:
@@ -137,11 +140,16 @@ class ActionRegistry:
             sys.modules.pop(module_name, None)
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 raise
-            tb = "".join(traceback.format_exception(exc))
+            # the message names the file, the line and the exception; the traceback through
+            # the import machinery only helps with --debug
+            log.debug("importing %s failed", file, exc_info=exc)
             raise ActionLoadError(
                 [
                     ConfigIssue(
-                        f"custom action {action_type!r} failed to import:\n{tb}", file=str(file)
+                        f"custom action {action_type!r} failed to import: "
+                        f"{type(exc).__name__}: {exc}",
+                        file=str(file),
+                        line=_line_in(exc, file),
                     )
                 ]
             ) from exc
@@ -163,3 +171,11 @@ class ActionRegistry:
                 ]
             )
         return cls
+
+
+def _line_in(exc: BaseException, file: Path) -> int | None:
+    """The line of ``file`` where ``exc`` was raised (the innermost one), if it was there."""
+    if isinstance(exc, SyntaxError) and exc.filename == str(file):
+        return exc.lineno
+    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(file)]
+    return lines[-1] if lines else None

@@ -5,6 +5,7 @@ statemachine CONFIG [--machine-name NAME] [--actions-dir DIR] [--event-socket-pa
                     [--debug] [--log-level LEVEL] [--monitor ...]
 statemachine simulate CONFIG [CONFIG ...] --events EVENTS.yaml [--until S] [--format F]
 statemachine run [MANIFEST]
+statemachine --version
 """
 
 from __future__ import annotations
@@ -12,10 +13,36 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: the installed package's version, looked up only when asked for (the
+    start of ``statemachine CONFIG`` is benchmarked, and importlib.metadata is not free)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("statemachine-engine")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            from statemachine_engine import __version__ as number
+        print(f"{parser.prog} {number}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("config", metavar="CONFIG", help="the machine's YAML file")
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     parser.add_argument(
         "--machine-name",
         metavar="NAME",
@@ -109,8 +137,14 @@ def main(argv: list[str] | None = None) -> int:
         return fail(f"--initial-context is not valid JSON: {exc}")
     if not isinstance(context, dict):
         return fail('--initial-context must be a JSON object, such as \'{"job_id": "j1"}\'')
+    if args.actions_dir is not None and not os.path.isdir(os.path.expanduser(args.actions_dir)):
+        return fail(f"--actions-dir {args.actions_dir}: not a folder")
+    from statemachine_engine.actions import get_registry
+
     try:
         spec = load_config(args.config, actions_dir=args.actions_dir)
+        # every custom action file now, as the runtime would, before anything is started
+        get_registry(args.actions_dir).load_all()
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1
@@ -130,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             ui_port=args.ui_port,
             websocket_port=args.websocket_port,
             configs=monitor_configs([args.config], [spec]),
+            flags={"ui": "--ui-port", "websocket": "--websocket-port"},
         )
     options = ProcessOptions(
         spec=spec,

@@ -76,6 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         project_root=project_root,
         configs=args.config,
         allowed_origins=args.allow_origin,
+        flags={
+            "ui": "--port",
+            "websocket": "--websocket-port",
+            "event_socket": "--event-socket-path",
+        },
     )
 
 

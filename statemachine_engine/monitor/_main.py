@@ -83,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         websocket_port=args.port,
         event_socket_path=args.event_socket_path,
         allowed_origins=args.allow_origin,
+        flags={"websocket": "--port", "event_socket": "--event-socket-path"},
     )
 
 

@@ -3,8 +3,9 @@ server, all as tasks of one trio process (or of a runtime that hosts them)."""
 
 from __future__ import annotations
 
+import errno
 import logging
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -51,6 +52,7 @@ async def serve_monitor(
     allowed_origins: Collection[str] = (),
     keepalive: float = 10.0,
     browser_websocket_port: int | None = None,
+    flags: Mapping[str, str] | None = None,
     task_status: trio.TaskStatus[MonitorServer] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the monitor until cancelled; ``await nursery.start(serve_monitor, ...)`` returns
@@ -64,7 +66,11 @@ async def serve_monitor(
       serves none (``statemachine-ui --no-websocket``); default 3002.
     * ``store``: seeds the machine table from its registry at start.
     * ``project_root`` / ``configs``: where the YAML files behind the diagrams are.
+    * ``flags``: the caller's command-line flag for the address of each part (keys
+      ``event_socket``, ``websocket``, ``ui``), named in the error when that part's address
+      is taken.
     """
+    flags = flags or {}
     if hub is None:
         hub = MonitorHub(store=store)
     elif store is not None and hub.store is None:
@@ -74,8 +80,12 @@ async def serve_monitor(
         async with trio.open_nursery() as nursery:
             listening_on = None
             if event_socket_path is not None:
-                listen = partial(_listen, hub, event_socket_path)
-                listening_on = await _start(nursery, f"event socket {event_socket_path}", listen)
+                listen = partial(
+                    _listen, hub, event_socket_path, other=flags.get("event_socket", "path")
+                )
+                listening_on = await _start(
+                    nursery, f"event socket {event_socket_path}", listen, "path"
+                )
             ws = None
             if websocket_port is not None:
                 ws = await _start(
@@ -89,6 +99,7 @@ async def serve_monitor(
                         allowed_origins=allowed_origins,
                         keepalive=keepalive,
                     ),
+                    flags.get("websocket", "port"),
                 )
             ui_url = None
             actual_ui_port = None
@@ -102,7 +113,7 @@ async def serve_monitor(
                 )
                 http = partial(_serve_http, app, host, ui_port)
                 ui_url, actual_ui_port = await _start(
-                    nursery, f"UI server on {host}:{ui_port}", http
+                    nursery, f"UI server on {host}:{ui_port}", http, flags.get("ui", "port")
                 )
                 app.ui_port = actual_ui_port
                 logger.info("monitor UI at %s", ui_url)
@@ -117,8 +128,11 @@ async def serve_monitor(
         hub.close()
 
 
-async def _start(nursery: trio.Nursery, what: str, task: Callable[..., Awaitable[Any]]) -> Any:
-    """Start one server; a failure to listen becomes one TransportError saying which."""
+async def _start(
+    nursery: trio.Nursery, what: str, task: Callable[..., Awaitable[Any]], flag: str
+) -> Any:
+    """Start one server; a failure to listen becomes one TransportError saying which, and
+    when the address is taken, which ``flag`` chooses another."""
     try:
         return await nursery.start(task)
     except (OSError, BaseExceptionGroup) as exc:
@@ -128,7 +142,10 @@ async def _start(nursery: trio.Nursery, what: str, task: Callable[..., Awaitable
         if isinstance(first, TransportError):
             raise first from None
         reason = (first.strerror or str(first)).lower()
-        raise TransportError(f"cannot start the {what}: {reason}") from None
+        hint = ""
+        if first.errno == errno.EADDRINUSE:
+            hint = f" (another server listens there: stop it, or choose another {flag})"
+        raise TransportError(f"cannot start the {what}: {reason}{hint}") from None
 
 
 def _first(group: BaseExceptionGroup[TransportError]) -> TransportError:
@@ -155,13 +172,15 @@ def embedded_monitor(
     project_root: str | Path | None = None,
     configs: Sequence[str | Path] = (),
     allowed_origins: Collection[str] = (),
+    flags: Mapping[str, str] | None = None,
 ) -> Callable[[Any, Any, trio.Nursery], Awaitable[MonitorServer]]:
     """The monitor as a part of a runtime (``statemachine CONFIG --monitor``).
 
     Returns ``start(runtime, publisher, nursery)``: it adds a hub to the runtime's publishers,
     so the runtime's machines publish into it in-process, seeds it from the runtime's store,
     and starts the WebSocket and UI servers in ``nursery``. The runtime keeps publishing to
-    the event socket as well, for any monitor running elsewhere.
+    the event socket as well, for any monitor running elsewhere. ``flags`` as for
+    :func:`serve_monitor`.
     """
 
     async def start(runtime: Any, publisher: Any, nursery: trio.Nursery) -> MonitorServer:
@@ -179,6 +198,7 @@ def embedded_monitor(
                 project_root=project_root,
                 configs=configs,
                 allowed_origins=allowed_origins,
+                flags=flags,
             )
         )
         return server
@@ -213,14 +233,16 @@ async def _listen(
     hub: MonitorHub,
     path: str,
     *,
+    other: str,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Relay events from other processes' publishers on the event socket into the hub."""
+    """Relay events from other processes' publishers on the event socket into the hub
+    (``other``: what the user changes to move the path, named when it is in use)."""
 
     async def relay(event: MachineEvent) -> None:
         hub.publish(event)
 
-    listener = EventListener(relay, path)
+    listener = EventListener(relay, path, other=other)
     hub.count_invalid_from(lambda: listener.statistics().invalid)
     async with trio.open_nursery() as nursery:
         await nursery.start(listener.run)

@@ -20,13 +20,13 @@ import trio
 
 from statemachine_engine.actors import Runtime, open_runtime
 from statemachine_engine.config import MachineSpec
-from statemachine_engine.errors import MailboxFull
+from statemachine_engine.errors import MailboxFull, StateMachineError
 from statemachine_engine.persistence import open_store
 from statemachine_engine.service._children import ChildProcesses
 from statemachine_engine.transport import Message
 from statemachine_engine.transport._control_server import ControlServer
 from statemachine_engine.transport._event_publisher import SocketEventPublisher
-from statemachine_engine.transport._paths import control_socket_path
+from statemachine_engine.transport._paths import DEFAULT_EVENT_SOCKET, control_socket_path
 from statemachine_engine.transport._socket_transport import SocketTransport
 
 log = logging.getLogger("statemachine_engine.service")
@@ -55,8 +55,28 @@ class ProcessOptions:
 
 
 def run_machine_process(options: ProcessOptions) -> int:
-    """Run until the machine stops or a signal arrives; returns the exit code."""
-    return trio.run(_serve, options)
+    """Run until the machine stops or a signal arrives; returns the exit code.
+
+    A failure to start (a port or socket in use, a store that cannot be opened) raises
+    that one StateMachineError, not the nursery's exception group around it.
+    """
+    try:
+        return trio.run(_serve, options)
+    except BaseExceptionGroup as group:
+        raise single_error(group) from None
+
+
+def single_error(group: BaseExceptionGroup[Any]) -> StateMachineError:
+    """The first StateMachineError of ``group`` when it holds nothing else (a failure of the
+    project's own making, to report in one line); otherwise ``group`` is raised again."""
+    matched, rest = group.split(StateMachineError)
+    if matched is None or rest is not None:
+        raise group
+    leaf: BaseException = matched
+    while isinstance(leaf, BaseExceptionGroup):
+        leaf = leaf.exceptions[0]
+    assert isinstance(leaf, StateMachineError)
+    return leaf
 
 
 async def _serve(options: ProcessOptions) -> int:
@@ -110,10 +130,10 @@ async def _watch_parent(fd: int, machines_scope: trio.CancelScope, outcome: dict
 
 async def _run(options: ProcessOptions, machines_scope: trio.CancelScope) -> int:
     control_path = control_socket_path(options.name, options.control_socket_prefix)
-    publisher = (
-        SocketEventPublisher(options.event_socket_path)
-        if options.event_socket_path
-        else SocketEventPublisher()
+    # with --monitor the machines' events reach the monitor in-process; the event socket
+    # is for a monitor elsewhere, whose absence is no news
+    publisher = SocketEventPublisher(
+        options.event_socket_path or DEFAULT_EVENT_SOCKET, quiet=options.monitor is not None
     )
     code = 0
     async with open_store(options.db) as store, trio.open_nursery() as services:
@@ -132,12 +152,14 @@ async def _run(options: ProcessOptions, machines_scope: trio.CancelScope) -> int
                     children = ChildProcesses(runtime, options, services)
                     runtime.process_spawner = children.spawn
                     try:
+                        # the monitor first: when its ports are taken, no control socket
+                        # has been created yet
+                        if options.monitor is not None:
+                            await options.monitor(runtime, publisher, services)
                         server = ControlServer(
                             control_path, make_router(runtime, options.name, store)
                         )
                         await services.start(server.run)
-                        if options.monitor is not None:
-                            await options.monitor(runtime, publisher, services)
                         ref = await runtime.spawn(
                             options.spec, name=options.name, context=options.context
                         )
@@ -190,7 +212,14 @@ def make_router(runtime: Runtime, primary: str | None, store: Any) -> Any:
             return
         target = message.target or primary
         if target is None:
-            raise ValueError("this runtime hosts several machines: the message needs a 'target'")
+            running = sorted(n for n, a in runtime.machines.items() if not a.terminated.is_set())
+            shown = ", ".join(running[:10]) + (
+                f" and {len(running) - 10} more" if running[10:] else ""
+            )
+            raise ValueError(
+                "this runtime runs a project of several machines: the message needs a "
+                f"'target' ({shown or 'none is running now'})"
+            )
         actor = runtime.machines.get(target)
         if actor is None:
             raise KeyError(target)

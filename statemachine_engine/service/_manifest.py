@@ -124,6 +124,12 @@ def load_manifest(path: str | Path) -> Manifest:
             return None
         return str((root / value).resolve()) if not Path(value).is_absolute() else value
 
+    def resolve_folder(value: Any, where: tuple[str | int, ...]) -> str | None:
+        folder = resolve(value, where)
+        if folder is not None and not Path(folder).is_dir():
+            bad(where, f"actions folder not found: {folder}")
+        return folder
+
     if not isinstance(data, Mapping):
         bad((), "a project manifest must be a YAML mapping with a 'machines' list")
         raise ConfigError(issues, file=file)
@@ -172,7 +178,7 @@ def load_manifest(path: str | Path) -> Manifest:
                 name=name,
                 instances=instances,
                 context=dict(context),
-                actions_dir=resolve(item.get("actions_dir"), (*where, "actions_dir")),
+                actions_dir=resolve_folder(item.get("actions_dir"), (*where, "actions_dir")),
                 process=process,
             )
         )
@@ -216,6 +222,7 @@ def load_manifest(path: str | Path) -> Manifest:
                 bad(("jobs", i, str(key)), f"unknown key {key!r}; valid: {', '.join(_JOB)}")
         jobs.append(dict(job))
 
+    actions_dir = resolve_folder(data.get("actions_dir"), ("actions_dir",))
     name = data.get("name") or Path(path).resolve().parent.name
     if issues and any(i.severity == "error" for i in issues):
         raise ConfigError(issues, file=file)
@@ -225,7 +232,7 @@ def load_manifest(path: str | Path) -> Manifest:
         name=str(name),
         machines=tuple(machines),
         db=resolve(data.get("db"), ("db",)),
-        actions_dir=resolve(data.get("actions_dir"), ("actions_dir",)),
+        actions_dir=actions_dir,
         event_socket_path=data.get("event_socket_path"),
         control_socket_prefix=data.get("control_socket_prefix"),
         monitor=monitor,

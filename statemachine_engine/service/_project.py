@@ -17,9 +17,10 @@ from typing import Any
 
 import trio
 
+from statemachine_engine.actions import get_registry
 from statemachine_engine.actors import Runtime, open_runtime, resolve_config_path
 from statemachine_engine.config import MachineSpec, load_config
-from statemachine_engine.errors import ConfigError, DuplicateJob, StateMachineError
+from statemachine_engine.errors import ConfigError, DuplicateJob
 from statemachine_engine.persistence import open_store
 from statemachine_engine.persistence._paths import resolve_db_path
 from statemachine_engine.service._children import kill_process
@@ -27,6 +28,7 @@ from statemachine_engine.service._machine_process import (
     SHUTDOWN_GRACE,
     make_router,
     registry_transport,
+    single_error,
 )
 from statemachine_engine.service._manifest import Manifest
 from statemachine_engine.transport._control_server import ControlServer
@@ -59,13 +61,7 @@ def run_project(manifest: Manifest, *, say: Callable[[str], None] = print) -> in
     try:
         return trio.run(_serve, manifest, say)
     except BaseExceptionGroup as group:
-        matched, rest = group.split(StateMachineError)
-        if matched is None or rest is not None:
-            raise
-        leaf: BaseException = matched
-        while isinstance(leaf, BaseExceptionGroup):
-            leaf = leaf.exceptions[0]
-        raise leaf from None
+        raise single_error(group) from None
 
 
 async def _serve(manifest: Manifest, say: Callable[[str], None]) -> int:
@@ -106,6 +102,9 @@ async def _run(
     for entry in manifest.machines:
         actions_dir = entry.actions_dir or manifest.actions_dir
         specs[entry.config] = (load_config(entry.config, actions_dir=actions_dir), actions_dir)
+    # every custom action file now, as the runtime would, before anything is started
+    for actions_dir in dict.fromkeys([manifest.actions_dir, *(s[1] for s in specs.values())]):
+        get_registry(actions_dir).load_all()
     db = manifest.db or resolve_db_path(None)
     event_socket = manifest.event_socket_path or DEFAULT_EVENT_SOCKET
     control_path = control_socket_path(manifest.name, manifest.control_socket_prefix)
@@ -248,6 +247,11 @@ async def _start_monitor(
             websocket_port=settings.websocket_port,
             event_socket_path=event_socket,
             configs=configs,
+            flags={
+                "ui": "--ui-port",
+                "websocket": "--websocket-port",
+                "event_socket": "--event-socket-path",
+            },
         )
     )
     ws = server.websocket

@@ -12,7 +12,7 @@ import attrs
 from statemachine_engine.tools._action_info import ActionCatalog
 from statemachine_engine.tools._document import Document, parse_document, read_document
 from statemachine_engine.tools._findings import Finding, Severity, sort_key
-from statemachine_engine.tools._lint_actions import check_actions
+from statemachine_engine.tools._lint_actions import ActionImports, check_actions
 from statemachine_engine.tools._lint_cross import check_start_fsm, check_targets
 from statemachine_engine.tools._lint_groups import check_groups
 from statemachine_engine.tools._lint_loader import check_loader
@@ -100,12 +100,14 @@ def _run(
     select: Collection[str] | None,
     ignore: Collection[str],
 ) -> LintResult:
+    actions_dirs = list(actions_dirs)
     catalog = ActionCatalog(actions_dirs)
+    imports = ActionImports(actions_dirs)
     checks: list[Callable[[Document], None]] = [
         check_structure,
         check_groups,
         check_reachability,
-        lambda doc: check_actions(doc, catalog),
+        lambda doc: check_actions(doc, catalog, imports),
         lambda doc: check_placeholders(doc, catalog, initial_context),
         check_start_fsm,
         check_loader,

@@ -1,4 +1,5 @@
-"""Action checks (A family): types, required and unknown keys, events nothing handles."""
+"""Action checks (A family): types, required and unknown keys, events nothing handles,
+custom action files that cannot be loaded."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from statemachine_engine.actions import get_registry
+from statemachine_engine.errors import ConfigError, ConfigIssue
 from statemachine_engine.fsm import compile_spec
 from statemachine_engine.tools._action_info import ActionCatalog, ActionInfo
 from statemachine_engine.tools._document import ActionSite, Document, action_sites
+from statemachine_engine.tools._findings import Finding
 from statemachine_engine.tools._suggest import did_you_mean
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -44,7 +48,48 @@ def get_key(config: Mapping[str, Any], key: str, default: Any = None) -> Any:
     return default
 
 
-def check_actions(doc: Document, catalog: ActionCatalog) -> None:
+class ActionImports:
+    """Custom action files that cannot be loaded, per actions folder, found by loading every
+    ``*_action.py`` as the runtime does at start (once per folder and run of the checker).
+
+    ``dirs`` are the ``--actions-dir`` folders: the runtime refuses to start with any of
+    their files broken, used by the machine or not.
+    """
+
+    def __init__(self, actions_dirs: Iterable[str | Path] = ()) -> None:
+        self.dirs = [Path(d) for d in actions_dirs]
+        self._failures: dict[Path, dict[str, ConfigIssue]] = {}
+
+    def failures(self, folder: Path) -> dict[str, ConfigIssue]:
+        """Why each broken file of ``folder`` cannot be loaded, by action type."""
+        found = self._failures.get(folder)
+        if found is not None:
+            return found
+        found = self._failures[folder] = {}
+        try:
+            registry = get_registry(folder)
+        except ConfigError:
+            return found  # a missing folder is reported by the caller
+        for action_type in registry.custom:
+            try:
+                registry.get(action_type)
+            except ConfigError as exc:
+                found[action_type] = (exc.issues or (ConfigIssue(str(exc)),))[0]
+        return found
+
+    def failure(self, action_type: str, folders: Iterable[Path]) -> ConfigIssue | None:
+        for folder in folders:
+            issue = self.failures(folder).get(action_type)
+            if issue is not None:
+                return issue
+        return None
+
+
+def _where(issue: ConfigIssue) -> str:
+    return f"{issue.file}:{issue.line}" if issue.line is not None else str(issue.file)
+
+
+def check_actions(doc: Document, catalog: ActionCatalog, imports: ActionImports) -> None:
     assert doc.spec is not None
     extra = actions_roots(doc)
     for root in extra:
@@ -59,6 +104,7 @@ def check_actions(doc: Document, catalog: ActionCatalog) -> None:
     extra = [r for r in extra if r.is_dir()]
     table = compile_spec(doc.spec)
     import_reported: set[str] = set()
+    files_reported: set[str | None] = set()
     for site in action_sites(doc):
         info = _type_of(doc, site, catalog, extra)
         if info is None:
@@ -66,11 +112,17 @@ def check_actions(doc: Document, catalog: ActionCatalog) -> None:
         if info.load_error is not None:
             if info.type not in import_reported:
                 import_reported.add(info.type)
+                issue = imports.failure(info.type, [*imports.dirs, *extra])
+                if issue is None:
+                    message = f"custom action {info.type!r} cannot be loaded: {info.load_error}"
+                else:
+                    files_reported.add(issue.file)
+                    message = f"{issue.message} (at {_where(issue)})"
                 doc.report(
                     "A006",
                     "error",
                     (*site.path, "type"),
-                    f"custom action {info.type!r} fails to import: {info.load_error}",
+                    message,
                     f"fix {info.type}_action.py in the actions folder",
                 )
             continue
@@ -80,6 +132,23 @@ def check_actions(doc: Document, catalog: ActionCatalog) -> None:
             for key, event in returned_events(site.action.config, info):
                 if table.select(site.state, event) is None:
                     _unhandled(doc, site, info, key, event)
+    for folder in imports.dirs:
+        for issue in imports.failures(folder).values():
+            if issue.file in files_reported:
+                continue
+            files_reported.add(issue.file)
+            # no line: the problem is in the action file, not at a place in this config
+            doc.findings.append(
+                Finding(
+                    "A006",
+                    "error",
+                    f"{issue.message} (at {_where(issue)}); the runtime loads every "
+                    f"*_action.py in the actions folder ({folder}) at start, used or not, and "
+                    "would refuse to run",
+                    doc.file,
+                    fix=f"fix {Path(str(issue.file)).name}, or move it out of {folder}",
+                )
+            )
 
 
 def _type_of(

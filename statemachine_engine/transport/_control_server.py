@@ -84,6 +84,7 @@ class ControlServer:
             self.path,
             self._serve,
             what="control socket",
+            other="machine name or --control-socket-prefix",
             on_ready=lambda: task_status.started(self),
         )
 

@@ -57,9 +57,11 @@ class EventListener:
         path: str = DEFAULT_EVENT_SOCKET,
         *,
         max_line_bytes: int = MAX_LINE_BYTES,
+        other: str = "path",
     ) -> None:
         self.path = path
         self._handler = handler
+        self._other = other  # what to change when the path is in use (a flag, say)
         self._max_line_bytes = max_line_bytes
         self._stats = ListenerStatistics()
 
@@ -70,7 +72,11 @@ class EventListener:
         self, *, task_status: trio.TaskStatus[EventListener] = trio.TASK_STATUS_IGNORED
     ) -> None:
         await serve_unix_socket(
-            self.path, self._serve, what="event socket", on_ready=lambda: task_status.started(self)
+            self.path,
+            self._serve,
+            what="event socket",
+            other=self._other,
+            on_ready=lambda: task_status.started(self),
         )
 
     async def _serve(self, stream: trio.SocketStream) -> None:

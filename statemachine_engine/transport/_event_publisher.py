@@ -8,7 +8,10 @@ buffered events as JSON lines, and reconnects with exponential backoff (capped a
 When the buffer is full the **oldest** buffered event is dropped: a monitor that comes back
 wants the latest state of every machine more than a history it missed. Events lost because
 the connection broke in the middle of a write are counted as dropped too. Drops are logged
-as one summary line per ``report_interval``, never one line per event.
+as one summary line per ``report_interval``, never one line per event: a warning when a
+monitor was listening (it could not keep up, or went away mid-write), an info line when
+none was (nobody to show them to; with ``quiet=True``, as for a runtime that hosts its own
+monitor, a debug line).
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class SocketEventPublisher:
         initial_backoff: float = 0.05,
         max_backoff: float = 2.0,
         report_interval: float = 30.0,
+        quiet: bool = False,
     ) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
@@ -63,15 +67,19 @@ class SocketEventPublisher:
         self._initial_backoff = initial_backoff
         self._max_backoff = max_backoff
         self._report_interval = report_interval
+        # nobody listening is news only when no monitor is expected elsewhere
+        self._absent_level = logging.DEBUG if quiet else logging.INFO
         self._buffer: collections.deque[MachineEvent] = collections.deque()
         self._wakeup = trio.Event()
         self._progress = trio.Event()
         self._published = 0
         self._sent = 0
         self._dropped = 0
+        self._dropped_listened = 0  # of those, dropped while a monitor was connected
         self._connected = False
         self._connects = 0
         self._reported_dropped = 0
+        self._reported_listened = 0
         self._last_report = -math.inf
 
     def publish(self, event: MachineEvent) -> None:
@@ -79,6 +87,8 @@ class SocketEventPublisher:
         if len(self._buffer) >= self.capacity:
             self._buffer.popleft()
             self._dropped += 1
+            if self._connected:
+                self._dropped_listened += 1
         self._buffer.append(event)
         self._wakeup.set()
 
@@ -115,7 +125,8 @@ class SocketEventPublisher:
                 stream = await trio.open_unix_socket(self.path)
             except OSError as exc:
                 if not announced_absent:
-                    log.info(
+                    log.log(
+                        self._absent_level,
                         "no monitor on event socket %s (%s); buffering up to %d events",
                         self.path,
                         exc.strerror or exc,
@@ -151,6 +162,7 @@ class SocketEventPublisher:
                     lines.append(encode_event(event))
                 except (TypeError, ValueError) as exc:
                     self._dropped += 1
+                    self._dropped_listened += 1
                     log.warning(
                         "cannot encode %s event of %s: %s", event.type, event.machine_name, exc
                     )
@@ -158,6 +170,7 @@ class SocketEventPublisher:
                 await _sockio.send_all(sock, b"".join(lines))
             except BaseException:
                 self._dropped += len(lines)
+                self._dropped_listened += len(lines)
                 raise
             self._sent += len(lines)
             self._notify_progress()
@@ -186,12 +199,16 @@ class SocketEventPublisher:
         now = trio.current_time()
         if now - self._last_report < self._report_interval:
             return
-        log.warning(
-            "event socket %s: dropped %d events (%d in total since start; buffer capacity %d)",
+        listened = self._dropped_listened > self._reported_listened
+        log.log(
+            logging.WARNING if listened else self._absent_level,
+            "event socket %s: dropped %d events%s (%d in total since start; buffer capacity %d)",
             self.path,
             new,
+            "" if listened else ", the oldest first, with no monitor listening",
             self._dropped,
             self.capacity,
         )
         self._reported_dropped = self._dropped
+        self._reported_listened = self._dropped_listened
         self._last_report = now

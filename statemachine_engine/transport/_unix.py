@@ -69,7 +69,7 @@ async def _answers(path: str, kind: socket.SocketKind) -> bool:
         sock.close()
 
 
-async def _clear_stale(path: str, what: str) -> None:
+async def _clear_stale(path: str, what: str, other: str) -> None:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -99,7 +99,7 @@ async def _clear_stale(path: str, what: str) -> None:
     if live:
         raise TransportError(
             f"{what} {path} is in use: a server is already running there "
-            "(stop it, or choose another machine name or path)",
+            f"(stop it, or choose another {other})",
             path=path,
         )
     log.info("removing stale %s %s", what, path)
@@ -107,13 +107,16 @@ async def _clear_stale(path: str, what: str) -> None:
         os.unlink(path)
 
 
-async def bind_unix_socket(path: str, *, what: str = "socket", backlog: int = 1024) -> BoundSocket:
+async def bind_unix_socket(
+    path: str, *, what: str = "socket", other: str = "path", backlog: int = 1024
+) -> BoundSocket:
     """Bind and listen on ``path`` (see the module docstring for the rules).
 
-    Raises TransportError naming the path and what is wrong.
+    Raises TransportError naming the path and what is wrong; when a live server holds it,
+    the message suggests choosing another ``other`` (what the user sets to move the path).
     """
     check_socket_path(path)
-    await _clear_stale(path, what)
+    await _clear_stale(path, what, other)
     sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         # The umask makes the file owner-only from the moment it exists; chmod repeats it
@@ -145,12 +148,13 @@ async def serve_unix_socket(
     handler: Callable[[trio.SocketStream], Awaitable[None]],
     *,
     what: str,
+    other: str = "path",
     on_ready: Callable[[], None],
 ) -> None:
     """Bind ``path`` (with the rules of :func:`bind_unix_socket`), call ``on_ready()``, then
     serve every connection with ``handler`` until cancelled; the socket file is removed on
     the way out."""
-    bound = await bind_unix_socket(path, what=what)
+    bound = await bind_unix_socket(path, what=what, other=other)
     try:
         async with trio.open_nursery() as nursery:
             on_ready()

@@ -146,22 +146,42 @@ async def test_backoff_doubles_up_to_the_cap_and_drops_are_summarised(
             publisher.publish(event(i))
         await trio.sleep(20)
         assert summaries() == [
-            f"event socket {sock_dir}/none.sock: dropped 990 events (990 in total since "
-            "start; buffer capacity 10)"
+            f"event socket {sock_dir}/none.sock: dropped 990 events, the oldest first, with no "
+            "monitor listening (990 in total since start; buffer capacity 10)"
         ]
+        # nobody listens: expected, not a warning (drops while a monitor listens are)
+        assert [r.levelno for r in caplog.records] == [logging.INFO, logging.INFO]
         for i in range(5):
             publisher.publish(event(i))
         await trio.sleep(9)  # 29 s: within the interval, no second line
         assert len(summaries()) == 1
         await trio.sleep(3)
         assert summaries()[1].endswith(
-            "dropped 5 events (995 in total since start; buffer capacity 10)"
+            "dropped 5 events, the oldest first, with no monitor listening (995 in total since "
+            "start; buffer capacity 10)"
         )
     # sleeps of 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, then the 2 s cap
     offsets = [round(t - start, 6) for t in attempts[:9]]
     assert offsets == [0.0, 0.05, 0.15, 0.35, 0.75, 1.55, 3.15, 5.15, 7.15]
     absent = [r for r in caplog.records if "no monitor on event socket" in r.getMessage()]
     assert len(absent) == 1  # one line per outage, not one per attempt
+
+
+async def test_a_quiet_publisher_says_nothing_at_info_when_nobody_listens(
+    sock_dir: Path, autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A runtime that hosts its own monitor (``--monitor``): the event socket is for monitors
+    elsewhere, and their absence is no news."""
+    caplog.set_level(logging.DEBUG, logger="statemachine_engine.transport._event_publisher")
+    publisher = SocketEventPublisher(str(sock_dir / "none.sock"), capacity=10, quiet=True)
+    async with running(publisher.run):
+        for i in range(100):
+            publisher.publish(event(i))
+        await trio.sleep(40)
+    assert publisher.statistics().dropped == 90
+    said = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert [level for level, _ in said] == [logging.DEBUG, logging.DEBUG]
+    assert "no monitor on event socket" in said[0][1] and "dropped 90 events" in said[1][1]
 
 
 async def test_drops_while_connected_are_reported_even_if_no_event_follows(

@@ -1,0 +1,186 @@
+"""``statemachine CONFIG`` as a user runs it: ``--version``, flag errors, and a monitor whose
+address is taken (``--monitor`` here, ``statemachine-ui`` alike): one line, exit 1, nothing
+left behind."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+from cli_support import Place
+
+from statemachine_engine.cli._statemachine import main
+
+BIN = Path(sys.executable).parent
+STATEMACHINE = str(BIN / "statemachine")
+STATEMACHINE_UI = str(BIN / "statemachine-ui")
+#: what the publisher logs when nothing listens on the event socket
+NO_MONITOR_NOTICE = "no monitor on event socket"
+
+
+def run(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=cwd)
+
+
+# -- --version ------------------------------------------------------------------------
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    out, err = capsys.readouterr()
+    assert out == f"statemachine {version('statemachine-engine')}\n"
+    assert err == ""
+
+
+@pytest.mark.slow
+def test_version_as_a_process(place: Place) -> None:
+    result = run(STATEMACHINE, "--version", cwd=place.root)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"statemachine {version('statemachine-engine')}\n"
+
+
+@pytest.mark.slow
+def test_running_a_machine_does_not_import_importlib_metadata(place: Place) -> None:
+    # the start of `statemachine CONFIG` is benchmarked: --version costs nothing until given
+    code = (
+        "import sys\n"
+        "from statemachine_engine.cli._statemachine import main\n"
+        f"code = main([{str(place.quick)!r}, *{place.flags()!r}])\n"
+        "print(code, 'importlib.metadata' in sys.modules)\n"
+    )
+    done = run(sys.executable, "-c", code, cwd=place.root)
+    assert done.stdout.split() == ["0", "False"], done.stderr
+
+
+# -- flag errors ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("folder", ["nodir", "hello.yaml"])
+def test_an_actions_dir_that_is_not_a_folder_is_a_flag_error(
+    place: Place, folder: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(place.root)
+    code = main(["hello.yaml", "--actions-dir", folder, *place.flags()])
+    assert code == 1
+    assert capsys.readouterr().err == f"statemachine: --actions-dir {folder}: not a folder\n"
+    assert not place.db.exists()
+
+
+# -- --monitor with its address taken -------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("flag", "server"), [("--websocket-port", "WebSocket server"), ("--ui-port", "UI server")]
+)
+def test_a_monitor_port_in_use_is_one_line_and_leaves_nothing(
+    place: Place, flag: str, server: str
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ports = {"--websocket-port": "0", "--ui-port": "0", flag: str(port)}
+        result = run(
+            STATEMACHINE,
+            str(place.config),
+            "--monitor",
+            *(part for item in ports.items() for part in item),
+            *place.flags(),
+            "--log-level",
+            "WARNING",
+            cwd=place.root,
+        )
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"statemachine: cannot start the {server} on 127.0.0.1:{port}: address already in use "
+        f"(another server listens there: stop it, or choose another {flag})\n"
+    )
+    assert not place.control_socket("hello").exists()
+    assert place.registry() == []
+
+
+@pytest.mark.slow
+def test_hosting_the_monitor_does_not_log_that_no_monitor_listens(place: Place) -> None:
+    plain = run(STATEMACHINE, str(place.quick), *place.flags(), cwd=place.root)
+    assert plain.returncode == 0, plain.stderr
+    assert NO_MONITOR_NOTICE in plain.stderr  # the notice this test looks for does exist
+    hosted = run(
+        STATEMACHINE,
+        str(place.quick),
+        "--monitor",
+        "--ui-port",
+        "0",
+        "--websocket-port",
+        "0",
+        *place.flags(),
+        cwd=place.root,
+    )
+    assert hosted.returncode == 0, hosted.stderr
+    assert "monitor UI at http://127.0.0.1:" in hosted.stderr
+    assert NO_MONITOR_NOTICE not in hosted.stderr
+
+
+# -- statemachine-ui with its address taken -------------------------------------------
+
+
+@pytest.mark.slow
+def test_statemachine_ui_names_the_flag_of_a_taken_event_socket(place: Place) -> None:
+    with socket.socket(socket.AF_UNIX) as taken:
+        taken.bind(place.events)
+        taken.listen()
+        result = run(
+            STATEMACHINE_UI,
+            "--port",
+            "0",
+            "--websocket-port",
+            "0",
+            "--config",
+            str(place.config),
+            "--event-socket-path",
+            place.events,
+            "--log-level",
+            "WARNING",
+            cwd=place.root,
+        )
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"statemachine-ui: event socket {place.events} is in use: a server is already running "
+        "there (stop it, or choose another --event-socket-path)\n"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("flag", "server"), [("--websocket-port", "WebSocket server"), ("--port", "UI server")]
+)
+def test_statemachine_ui_names_the_flag_of_a_taken_port(
+    place: Place, flag: str, server: str
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ports = {"--websocket-port": "0", "--port": "0", flag: str(port)}
+        result = run(
+            STATEMACHINE_UI,
+            *(part for item in ports.items() for part in item),
+            "--config",
+            str(place.config),
+            "--event-socket-path",
+            place.events,
+            "--log-level",
+            "WARNING",
+            cwd=place.root,
+        )
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"statemachine-ui: cannot start the {server} on 127.0.0.1:{port}: address already in "
+        f"use (another server listens there: stop it, or choose another {flag})\n"
+    )

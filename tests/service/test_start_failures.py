@@ -1,0 +1,109 @@
+"""A runtime process that cannot start raises one StateMachineError (not trio's nested
+exception groups) and leaves nothing behind: no control socket, no registry row, and for a
+custom action that cannot be loaded, not even a database."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from statemachine_engine.config import load_config
+from statemachine_engine.errors import ActionLoadError, StateMachineError, TransportError
+from statemachine_engine.monitor import embedded_monitor
+from statemachine_engine.service import ProcessOptions, run_machine_process
+from statemachine_engine.service._machine_process import single_error
+from statemachine_engine.service._manifest import load_manifest
+from statemachine_engine.service._project import run_project
+
+MACHINE = """\
+metadata: {machine_name: m}
+initial_state: idle
+final_states: [done]
+states: [idle, done]
+events: [stop]
+transitions:
+  - {from: idle, to: done, event: stop}
+"""
+
+
+@pytest.fixture
+def folder() -> Iterator[Path]:
+    """A fresh folder with a short path (Unix socket paths must stay under ~100 bytes)."""
+    path = Path(tempfile.mkdtemp(prefix="smsvc", dir="/tmp"))
+    (path / "m.yaml").write_text(MACHINE)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_single_error_is_the_one_error_however_deeply_grouped() -> None:
+    error = TransportError("port taken")
+    group = BaseExceptionGroup("outer", [BaseExceptionGroup("inner", [error])])
+    assert single_error(group) is error
+
+
+def test_single_error_raises_a_group_that_holds_anything_else() -> None:
+    group = BaseExceptionGroup("outer", [StateMachineError("ours"), KeyError("not ours")])
+    with pytest.raises(BaseExceptionGroup) as raised:
+        single_error(group)
+    assert raised.value is group
+
+
+def test_a_monitor_port_in_use_is_one_transport_error(folder: Path) -> None:
+    publisher_log = logging.getLogger("statemachine_engine.transport._event_publisher")
+    filters = list(publisher_log.filters)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        options = ProcessOptions(
+            spec=load_config(folder / "m.yaml"),
+            name="m",
+            db=str(folder / "m.db"),
+            event_socket_path=str(folder / "ev.sock"),
+            control_socket_prefix=str(folder / "ctl"),
+            monitor=embedded_monitor(ui_port=0, websocket_port=port),
+        )
+        with pytest.raises(TransportError) as raised:
+            run_machine_process(options)
+    assert str(raised.value) == (
+        f"cannot start the WebSocket server on 127.0.0.1:{port}: address already in use "
+        "(another server listens there: stop it, or choose another port)"
+    )
+    assert not (folder / "ctl-m.sock").exists()
+    conn = sqlite3.connect(folder / "m.db")
+    try:
+        assert conn.execute("SELECT machine_name FROM machine_state").fetchall() == []
+    finally:
+        conn.close()
+    assert publisher_log.filters == filters  # the --monitor log filter is gone again
+
+
+def test_a_project_with_an_action_that_cannot_load_starts_nothing(folder: Path) -> None:
+    # what `statemachine run` would meet if its check were skipped
+    (folder / "actions").mkdir()
+    (folder / "actions" / "oops_action.py").write_text("import nonexistent_mod\n")
+    (folder / "statemachine-project.yaml").write_text(
+        f"name: demo\ndb: data/demo.db\nactions_dir: actions\nmonitor: false\n"
+        f"control_socket_prefix: {folder}/ctl\nevent_socket_path: {folder}/ev.sock\n"
+        "machines:\n  - config: m.yaml\n"
+    )
+    manifest = load_manifest(folder / "statemachine-project.yaml")
+    with pytest.raises(ActionLoadError) as raised:
+        run_project(manifest, say=lambda text: None)
+    [issue] = raised.value.issues
+    assert (issue.file, issue.line) == (str((folder / "actions" / "oops_action.py").resolve()), 1)
+    assert issue.message == (
+        "custom action 'oops' failed to import: ModuleNotFoundError: "
+        "No module named 'nonexistent_mod'"
+    )
+    assert not (folder / "data").exists()
+    assert not (folder / "ctl-demo.sock").exists()
