@@ -87,8 +87,9 @@ def main(argv: list[str]) -> int:
         manifest = attrs.evolve(manifest, event_socket_path=args.event_socket_path)
     errors = check_project(manifest)
     if errors:
-        print("\n".join(errors), file=sys.stderr)
-        print(f"statemachine run: {len(errors)} errors; nothing started", file=sys.stderr)
+        print("\n".join(line for lines in errors for line in lines), file=sys.stderr)
+        count = f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
+        print(f"statemachine run: {count}; nothing started", file=sys.stderr)
         return 1
     say(f"{manifest.file}: {len(manifest.machines)} machine entries checked")
     if args.check:

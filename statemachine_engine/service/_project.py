@@ -38,18 +38,16 @@ from statemachine_engine.transport._paths import DEFAULT_EVENT_SOCKET, control_s
 log = logging.getLogger("statemachine_engine.project")
 
 
-def check_project(manifest: Manifest) -> list[str]:
-    """Validate every config of the project together; returns the report lines of errors."""
+def check_project(manifest: Manifest) -> list[list[str]]:
+    """Validate every config of the project together; returns the errors, each as its report
+    lines (``file:line:col: CODE error: message``, then its YAML path and fix)."""
     from statemachine_engine.tools import lint_paths
+    from statemachine_engine.tools._report import finding_lines
 
     configs = sorted({m.config for m in manifest.machines})
     dirs = {d for d in [manifest.actions_dir, *(m.actions_dir for m in manifest.machines)] if d}
     result = lint_paths(configs, actions_dirs=sorted(dirs))
-    return [
-        f"{f.file}:{f.line or 0}: {f.code} {f.severity}: {f.message}"
-        for f in result.findings
-        if f.severity == "error"
-    ]
+    return [finding_lines(f) for f in result.findings if f.severity == "error"]
 
 
 def run_project(manifest: Manifest, *, say: Callable[[str], None] = print) -> int:

@@ -37,16 +37,20 @@ def _location(f: Finding) -> str:
     return where
 
 
+def finding_lines(f: Finding, *, color: bool = False) -> list[str]:
+    """``file:line:col: CODE severity: message``, then its YAML path and fix."""
+    severity = _paint(f.severity, f.severity, color)
+    detail = f"    at {f.path}"
+    if f.fix:
+        detail += f"; fix: {f.fix}"
+    return [f"{_location(f)}: {f.code} {severity}: {f.message}", detail]
+
+
 def lint_report(result: LintResult, *, strict: bool = False, color: bool = False) -> str:
-    """One line per finding (``file:line:col: CODE severity: message``), then its path and fix."""
+    """Each finding (:func:`finding_lines`), then a summary line."""
     lines: list[str] = []
     for f in result.findings:
-        severity = _paint(f.severity, f.severity, color)
-        lines.append(f"{_location(f)}: {f.code} {severity}: {f.message}")
-        detail = f"    at {f.path}"
-        if f.fix:
-            detail += f"; fix: {f.fix}"
-        lines.append(detail)
+        lines.extend(finding_lines(f, color=color))
     summary = f"{_plural(len(result.files), 'file')} checked: {counts(result.findings)}"
     if strict and result.count("warning"):
         summary += " (--strict: warnings fail the check)"

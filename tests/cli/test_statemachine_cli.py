@@ -184,3 +184,24 @@ def test_statemachine_ui_names_the_flag_of_a_taken_port(
         f"statemachine-ui: cannot start the {server} on 127.0.0.1:{port}: address already in "
         f"use (another server listens there: stop it, or choose another {flag})\n"
     )
+
+
+# -- statemachine run --check ---------------------------------------------------------
+
+
+def test_run_check_reports_config_errors_as_the_linter_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "typo.yaml"
+    config.write_text(
+        "initial_state: waiting\nstates: [waiting, done]\nevents: [go]\n"
+        "transitions:\n  - {from: waiting, to: dnoe, event: go}\n"
+    )
+    manifest = tmp_path / "statemachine-project.yaml"
+    manifest.write_text("name: typo\nmachines:\n  - config: typo.yaml\n")
+    assert main(["run", str(manifest), "--check"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"{config}:5:25: S003 error: transition to undeclared state 'dnoe' (did you mean 'done'?)",
+        "    at $.transitions[0].to; fix: declare the state under states: or correct the name",
+        "statemachine run: 1 error; nothing started",
+    ]
