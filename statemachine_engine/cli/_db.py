@@ -50,7 +50,7 @@ from statemachine_engine.cli._db_records import (
 from statemachine_engine.persistence import _jobs_sql as jobs
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
     parser = _Parser(
         prog=PROG,
         description="Inspect and manage the statemachine-engine database: jobs, events, "
@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="database file (default: $STATEMACHINE_DB, else ./data/pipeline.db)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser.commands = sub.choices
 
     def command(
         name: str, handler: Callable[[argparse.Namespace], int], help: str, *, listing: bool
@@ -215,7 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            # the subcommand's own usage, not the top level's, says what it takes
+            where = parser.commands.get(getattr(args, "command", None) or "", parser)
+            where.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:  # --help, or a usage mistake (already reported)
         return exc.code if isinstance(exc.code, int) else 1
     if getattr(args, "handler", None) is None:

@@ -481,3 +481,12 @@ def test_exit_codes_as_a_process(db: Path) -> None:
     assert dup.stderr.strip() == "statemachine-db add-job: error: a job with id 'j' already exists"
     missing = _run("--db", str(db), "details", "nope")
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
+
+
+def test_an_unknown_flag_of_a_subcommand_points_at_that_subcommands_help(cli: Any) -> None:
+    result = cli("process-events", "--machine", "ghost")
+    assert result.code == 1
+    assert result.err.strip() == (
+        "statemachine-db process-events: error: unrecognized arguments: --machine "
+        "(see statemachine-db process-events --help)"
+    )
