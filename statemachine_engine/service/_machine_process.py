@@ -164,6 +164,9 @@ async def _run(options: ProcessOptions, machines_scope: trio.CancelScope) -> int
                             options.spec, name=options.name, context=options.context
                         )
                         if options.ready_fd is not None:
+                            # ready means registered: the parent reads the child's row (its
+                            # pid, its endpoint) as soon as it is told
+                            await store.flush()
                             _signal_ready(options.ready_fd)
                         status = await ref.wait_stopped()
                         code = 1 if status == "crashed" else 0

@@ -42,6 +42,9 @@ actions:
       process: true
       on_done: child_done
       context_vars: [greeting]
+      store_pid: true
+  watching:
+    - {type: log, message: "child pid {spawned_pids.0}"}
   child_failed:
     - {type: bash, command: "echo {last_error}"}
 """
@@ -114,6 +117,9 @@ async def test_a_child_process_shares_db_and_sockets_and_reports_its_clean_exit(
     row = await child_row(cluster, "kid")
     assert row["pid"] != parent.pid
     assert pid_alive(row["pid"])
+    # store_pid: the child's registry row is committed before the parent hears it is ready
+    logged = await cluster.events.wait_for("parent", "activity_log")
+    assert logged.payload["message"] == f"child pid {row['pid']}"
     assert row["endpoint"] == cluster.control_socket("kid")
 
     await trio.to_thread.run_sync(send, cluster, "kid", "finish")  # the parent's prefix
