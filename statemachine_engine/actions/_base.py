@@ -33,6 +33,13 @@ class ActionHost(Protocol):
         """Publish an ``activity_log`` event (shown in the monitor's activity log)."""
         ...
 
+    def report_error(self, action: str, message: str) -> None:
+        """Record a failure of ``action`` in the error history (``statemachine-db
+        error-history``) and publish it as an ``error`` event, as the runtime does for an
+        action that raises. For failures an action handles itself (a command's non-zero
+        exit, an unreachable target) before it returns its error event."""
+        ...
+
     async def send(
         self,
         target: str,

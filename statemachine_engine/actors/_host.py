@@ -47,6 +47,9 @@ class MachineHost:
             self._actor.name, "activity_log", {"message": message, "level": level, **fields}
         )
 
+    def report_error(self, action: str, message: str) -> None:
+        self._runtime.action_error(self._actor, action=action, message=message, tb="")
+
     async def send(
         self,
         target: str,

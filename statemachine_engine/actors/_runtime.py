@@ -21,6 +21,7 @@ from statemachine_engine.actors._timers import TimerQueue
 from statemachine_engine.config import MachineSpec, load_config
 from statemachine_engine.errors import ConfigError, StateMachineError, TransportError
 from statemachine_engine.fsm import Table, compile_spec
+from statemachine_engine.persistence._liveness import pid_alive
 from statemachine_engine.persistence._protocol import Store
 from statemachine_engine.transport import MachineEvent, Message, Publisher, Transport
 
@@ -173,6 +174,7 @@ class Runtime:
         process: bool,
     ) -> str:
         path = resolve_config_path(config_path, parent.spec.source)
+        await self._refuse_taken_name(name)
         if process:
             if self.process_spawner is None:
                 raise StateMachineError("this runtime cannot start machines as processes")
@@ -182,6 +184,19 @@ class Runtime:
         if on_done:
             self._nursery.start_soon(self._report_done, ref, parent.ref, on_done)
         return name
+
+    async def _refuse_taken_name(self, name: str) -> None:
+        """A child's name must not be that of a running machine anywhere the registry
+        knows of (another runtime, a child process): names route events and key the
+        registry. Rows left by a process that died do not count."""
+        if self.store is None or name in self.machines:
+            return  # this runtime's own machines are refused by spawn
+        row = await self.store.machine(name)
+        if row is None or row.get("pid") == self.pid or not pid_alive(row.get("pid")):
+            return
+        raise StateMachineError(
+            f"a machine named {name!r} is already running (process {row.get('pid')})"
+        )
 
     async def _report_done(self, child: ActorRef, parent: ActorRef, event: str) -> None:
         status = await child.wait_stopped()

@@ -129,7 +129,10 @@ def build_parser() -> _Parser:
     p.add_argument("job_id", metavar="JOB_ID")
     p.add_argument("--reason", required=True)
     p.add_argument(
-        "--retry", action="store_true", help="retry after a backoff if it has attempts left"
+        "--retry",
+        action="store_true",
+        help="a job being processed goes back to pending after a backoff if it has attempts "
+        "left (refused for a pending job)",
     )
 
     p = command("remove-job", cmd_remove_job, "delete a job", listing=False)

@@ -255,6 +255,13 @@ def cmd_complete_job(args: argparse.Namespace) -> int:
 
 def cmd_fail_job(args: argparse.Namespace) -> int:
     with _database(args) as conn:
+        if args.retry:
+            current = jobs.get_job(conn, args.job_id)
+            if current is not None and current["status"] == "pending":
+                raise UserError(
+                    f"job {args.job_id} is pending: no attempt is running to fail and retry "
+                    "(without --retry it is failed for good)"
+                )
         job = jobs.fail_job(conn, args.job_id, error=args.reason, now=time.time(), retry=args.retry)
     title = "Job will be retried" if job["status"] == "pending" else "Job failed"
     _print_job(args, title, job)

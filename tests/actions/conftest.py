@@ -64,6 +64,7 @@ class FakeHost:
     send_error: BaseException | None = None
     spawn_error: BaseException | None = None
     spawn_name: str | None = None
+    errors: list[tuple[str, str]] = attrs.Factory(list)  # report_error(action, message)
 
     def publish(self, event_type: str, payload: Mapping[str, Any]) -> None:
         self.published.append((event_type, dict(payload)))
@@ -71,6 +72,9 @@ class FakeHost:
     def log_activity(self, message: str, level: str = "info", **fields: Any) -> None:
         self.activities.append({"message": message, "level": level, **fields})
         self.publish("activity_log", {"message": message, "level": level, **fields})
+
+    def report_error(self, action: str, message: str) -> None:
+        self.errors.append((action, message))
 
     async def send(
         self, target: str, event_type: str, payload: Any = None, *, job_id: str | None = None

@@ -67,7 +67,9 @@ async def test_success_captures_and_streams_output(
     assert "last_error" not in context
 
 
-async def test_failure_sets_error_fields_and_returns_error(run_action: RunAction) -> None:
+async def test_failure_sets_error_fields_and_returns_error(
+    run_action: RunAction, fake_host: FakeHost
+) -> None:
     context: dict[str, Any] = {"current_job": {"id": "j1", "data": {}}}
     with trio.fail_after(10):
         event = await run_action(bash("echo partial; echo 'disk full' >&2; exit 3"), context)
@@ -78,6 +80,8 @@ async def test_failure_sets_error_fields_and_returns_error(run_action: RunAction
     assert context["last_error_exit_code"] == 3
     assert context["last_output"] == "partial"
     assert context["current_job"] == {"id": "j1", "data": {}}  # kept, unlike upstream
+    # recorded in the error history (and published), as a raising action would be
+    assert fake_host.errors == [("bash", "Command failed (exit 3): disk full")]
 
 
 @pytest.mark.parametrize("key", ["3", 3])

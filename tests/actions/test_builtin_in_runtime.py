@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import trio.testing
 
 from statemachine_engine.actors import open_runtime
 from statemachine_engine.config import load_config
+from statemachine_engine.persistence import open_memory_store
 from statemachine_engine.transport import RecordingPublisher
 
 PARENT = """
@@ -132,3 +134,76 @@ async def test_send_to_an_unknown_machine_is_the_error_event(
             "could not deliver go to ghost: no machine named 'ghost' is running in this runtime"
         )
         assert sender.context["last_error_action"] == "send_event"
+
+
+FAILING = """
+initial_state: working
+final_states: [failed]
+transitions:
+  - {from: working, to: failed, event: error}
+actions:
+  working:
+    - {type: set_context, key: job_id, value: job_9}
+    - {type: bash, command: "echo 'disk full' >&2; exit 3"}
+"""
+
+
+async def test_a_failing_command_is_in_the_error_history_and_published(tmp_path: Path) -> None:
+    """Failures an action handles itself (here a non-zero exit) are recorded like a raising
+    action's: ``statemachine-db error-history`` and the monitor show them."""
+    (tmp_path / "failing.yaml").write_text(FAILING)
+    recorder = RecordingPublisher()
+    async with open_memory_store() as store, open_runtime(store=store, publisher=recorder) as rt:
+        ref = await rt.spawn(load_config(tmp_path / "failing.yaml"), name="w")
+        with trio.fail_after(10):
+            await ref.wait_stopped()
+        await store.flush()
+        [row] = await store.errors(machine="w")
+    assert (row["action"], row["state"], row["job_id"]) == ("bash", "working", "job_9")
+    assert row["message"] == "Command failed (exit 3): disk full"
+    [published] = [e.payload for e in recorder.events if e.type == "error"]
+    assert published["error_message"] == row["message"]
+
+
+SPAWNER = """
+initial_state: spawning
+final_states: [spawned, refused]
+transitions:
+  - {from: spawning, to: spawned, event: success}
+  - {from: spawning, to: refused, event: error}
+actions:
+  spawning:
+    - {type: start_fsm, yaml_path: child.yaml, machine_name: "{child}"}
+"""
+
+
+async def test_a_child_may_not_take_the_name_of_a_machine_running_elsewhere(
+    tmp_path: Path,
+) -> None:
+    """Another process's machine (a child process, another runtime) holds the name in the
+    registry; a row left by a process that died does not."""
+    (tmp_path / "spawner.yaml").write_text(SPAWNER)
+    (tmp_path / "child.yaml").write_text("initial_state: idle\nfinal_states: [idle]\n")
+    elsewhere, dead = os.getppid(), 2**22 + 1  # alive; beyond the kernel's pid range
+    async with open_memory_store() as store, open_runtime(store=store) as rt:
+        for name, pid in (("taken", elsewhere), ("stale", dead)):
+            store.machine_started(
+                name, current_state="idle", config_type="c", pid=pid, endpoint=None, timestamp=0
+            )
+        await store.flush()
+        outcome = {}
+        for child in ("taken", "stale"):
+            ref = await rt.spawn(
+                load_config(tmp_path / "spawner.yaml"), name=f"s_{child}", context={"child": child}
+            )
+            with trio.fail_after(10):
+                await ref.wait_stopped()
+            outcome[child] = (ref.state, rt.machines[ref.name].context.get("last_error"))
+    assert outcome == {
+        "taken": (
+            "refused",
+            f"could not start taken from child.yaml: a machine named 'taken' is already "
+            f"running (process {elsewhere})",
+        ),
+        "stale": ("spawned", None),
+    }

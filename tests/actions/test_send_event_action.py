@@ -213,6 +213,7 @@ async def test_delivery_failure_is_the_error_event(
     assert await run_action(config, context) == "error"
     assert context["last_error"] == f"could not deliver go to w: {reason}"
     assert context["last_error_action"] == "send_event"
+    assert fake_host.errors == [("send_event", f"could not deliver go to w: {reason}")]
 
 
 async def test_delivery_failure_custom_error_event_even_when_fire_and_forget(

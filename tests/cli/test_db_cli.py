@@ -224,6 +224,13 @@ def test_complete_fail_remove(cli: Any, db: Path) -> None:
         "failed",
         "broken input",
     )
+    retried = cli("fail-job", "d", "--reason", "flaky", "--retry")
+    assert retried.code == 1
+    assert retried.err.strip() == (
+        "statemachine-db fail-job: error: job d is pending: no attempt is running to fail and "
+        "retry (without --retry it is failed for good)"
+    )
+    assert _jobs(db)["d"]["status"] == "pending"
     removed = cli("remove-job", "c", "--reason", "duplicate")
     assert removed.code == 0 and "Removed job c" in removed.out and "duplicate" in removed.out
     assert "c" not in _jobs(db)

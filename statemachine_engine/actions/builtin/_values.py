@@ -56,10 +56,21 @@ def unresolved(value: Any, context: Mapping[str, Any]) -> list[str]:
 
 
 def fail(action: BaseAction, context: dict[str, Any], message: str) -> str | None:
-    """Report an expected failure: set ``last_error``/``last_error_action``, log it, and
-    return the action's ``error`` event (default ``error``)."""
+    """Report an expected failure: set ``last_error``/``last_error_action``, log it, record
+    it in the error history (published as an ``error`` event), and return the action's
+    ``error`` event (default ``error``)."""
     action_type = str(action.config.get("type") or type(action).__name__)
     context["last_error"] = message
     context["last_error_action"] = action_type
     action.logger.warning("[%s] %s: %s", action.get_machine_name(context), action_type, message)
+    report_error(action, action_type, message)
     return action.event("error", "error")
+
+
+def report_error(action: BaseAction, action_type: str, message: str) -> None:
+    """``action.host.report_error`` when the action runs in a machine (a host from before
+    the method, or none at all, as in a unit test of the action alone, is skipped)."""
+    host = getattr(action, "host", None)
+    report = getattr(host, "report_error", None)
+    if report is not None:
+        report(action_type, message)

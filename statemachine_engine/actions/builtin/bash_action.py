@@ -43,7 +43,7 @@ import trio
 
 from statemachine_engine.actions._base import ActionHost, BaseAction
 from statemachine_engine.actions.builtin._shell import ShellResult, run_shell
-from statemachine_engine.actions.builtin._values import unresolved
+from statemachine_engine.actions.builtin._values import report_error, unresolved
 from statemachine_engine.config import interpolate_shell, resolve_path
 from statemachine_engine.config._interpolate import KNOWN_FILTERS
 
@@ -61,7 +61,22 @@ _FALLBACK = re.compile(
 
 
 class BashAction(BaseAction):
-    """Run ``command`` with ``/bin/sh -c`` (see the module docstring for the details).
+    """Run ``command`` with ``/bin/sh -c`` in its own process group; a timeout, or the
+    machine leaving the state, kills the whole group.
+
+    Placeholders in ``command`` are filled with each value quoted for where it stands (a
+    bare word, inside ``'...'`` or ``"..."``), so no value from an event or a job can add
+    a command. While a job is current, its ``data`` fields (then the received payload's)
+    are visible to placeholders, ``{primary|fallback}`` takes the first with a value, and,
+    as in the published package, a ``command`` in the job's ``data`` replaces this one and
+    runs as given: whoever can add jobs for this machine chooses what it runs.
+
+    The command gets the runtime's environment plus ``SM_<KEY>`` for each context value
+    that is a string, number or boolean (``job_id`` -> ``SM_JOB_ID``), then ``env:``. The
+    last 64 KiB of stdout and stderr go to ``last_output`` / ``last_error_output`` and
+    lines are streamed to the monitor's activity log while it runs. A failure sets
+    ``last_error``, ``last_error_command`` and ``last_error_exit_code`` and is recorded in
+    the error history; ``current_job`` is kept.
 
     Keys:
         command: the command template (required).
@@ -161,6 +176,7 @@ class BashAction(BaseAction):
         context["last_error_command"] = command
         context["last_error_exit_code"] = code
         self.logger.warning("[%s] bash: %s", self.get_machine_name(context), message)
+        report_error(self, "bash", message)
         return self.event("error", "error")
 
 

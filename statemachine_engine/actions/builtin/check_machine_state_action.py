@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -10,6 +9,7 @@ from statemachine_engine.actions._base import BaseAction
 from statemachine_engine.actions.builtin._jobs import no_store, store_of, string_list
 from statemachine_engine.actions.builtin._values import fail
 from statemachine_engine.errors import StoreError
+from statemachine_engine.persistence._liveness import pid_alive
 
 
 class CheckMachineStateAction(BaseAction):
@@ -53,7 +53,7 @@ class CheckMachineStateAction(BaseAction):
             row = await store.machine(str(target))
         except StoreError as exc:
             return fail(self, context, f"could not read the registry: {exc}")
-        if row is None or not _alive(row.get("pid")):
+        if row is None or not pid_alive(row.get("pid")):
             context["target_machine_state"] = None
             return self.event("not_running", "not_running")
         state = row.get("current_state")
@@ -62,16 +62,3 @@ class CheckMachineStateAction(BaseAction):
             return self.event("in_expected_state", "in_expected_state")
         context["unexpected_machine_state"] = state
         return self.event("unexpected_state", "unexpected_state")
-
-
-def _alive(pid: Any) -> bool:
-    """False only when ``pid`` is a process id that no longer exists on this host."""
-    if not isinstance(pid, int) or pid <= 0:
-        return True  # no pid recorded (another host, or a simulation): trust the row
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True

@@ -18,7 +18,9 @@ class StartFsmAction(BaseAction):
     Keys:
         yaml_path: the child's configuration file (required).
         machine_name: the child's name (required), usually a template such as
-            ``patient_record_{job_id}``; it must be unique among running machines.
+            ``patient_record_{job_id}``; it must be unique among running machines: this
+            runtime's, and any other process's the registry knows of (a child process,
+            another runtime).
         context_vars: context values passed to the child, each ``"var"``, ``"a.b.c"`` (the
             child gets the same nesting, so ``{a.b.c}`` works there too) or ``"src as dst"``.
             Missing or null values are skipped with a warning.
