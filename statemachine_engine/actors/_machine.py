@@ -116,6 +116,7 @@ class MachineActor:
         self.events_received = 0
         self.transitions = 0
         self.events_dropped = 0
+        self._held_dropped = 0
         self.action_events_ignored = 0
         self.errors = 0
 
@@ -289,8 +290,8 @@ class MachineActor:
             scope.cancel()
 
     def _hold_arrivals(self) -> None:
-        """Move what is in the mailbox to the held queue (up to the mailbox's capacity)."""
-        while self._held is None or len(self._held) < self.capacity:
+        """Move what is in the mailbox to the held queue."""
+        while True:
             try:
                 message = self._receive.receive_nowait()
             except trio.WouldBlock:
@@ -301,10 +302,9 @@ class MachineActor:
             self._hold(message)
 
     def _take_waiting(self, state: str) -> _Fire | None:
-        """Read the mailbox without waiting: events that fire nothing in ``state`` are held
-        (up to the mailbox's capacity, beyond which they stay in the mailbox); the first
-        that fires is returned."""
-        while self._held is None or len(self._held) < self.capacity:
+        """Read the mailbox without waiting: events that fire nothing in ``state`` are held;
+        the first that fires is returned."""
+        while True:
             try:
                 message = self._receive.receive_nowait()
             except trio.WouldBlock:
@@ -316,15 +316,36 @@ class MachineActor:
             if transition is not None:
                 return _Fire(transition, message.type, message)
             self._hold(message)
-        return None
 
     def _hold(self, message: Message, *, first: bool = False) -> None:
-        if self._held is None:
-            self._held = deque()
+        """Hold ``message`` until the machine is idle. The held queue is as long as the
+        mailbox: when full, its oldest event is dropped. A machine that never goes idle (a
+        polling loop) would otherwise fill both, and its senders -- a ``stop`` among them --
+        would wait on a full mailbox for ever."""
+        held = self._held
+        if held is None:
+            held = self._held = deque()
+        if len(held) >= self.capacity:
+            self._drop_held(held.popleft())
         if first:
-            self._held.appendleft(message)
+            held.appendleft(message)
         else:
-            self._held.append(message)
+            held.append(message)
+
+    def _drop_held(self, message: Message) -> None:
+        self.events_dropped += 1
+        self._held_dropped += 1
+        n = self._held_dropped
+        if n == 1 or n % 1000 == 0:
+            logger.warning(
+                "[%s] %d event(s) dropped so far, the oldest first (latest %r): they fired "
+                "nothing in the states the machine was in, and it has not been idle to look at "
+                "them again while %d more waited",
+                self.name,
+                n,
+                message.type,
+                self.capacity,
+            )
 
     async def _idle(self) -> _Fire:
         state = self.state

@@ -333,7 +333,8 @@ class SocketTransport:
                 raise
             return
         raise TransportError(
-            f"timed out after {self._timeout:g} s delivering to {target!r} at {path}",
+            f"timed out after {self._timeout:g} s delivering to {target!r} at {path} (no "
+            "acknowledgement: if the message was already written, it may still arrive)",
             target=target,
             path=path,
         )

@@ -137,6 +137,8 @@ def decode_object(line: bytes, what: str = "message") -> dict[str, Any]:
         ) from None
     except RecursionError:
         raise WireError("malformed JSON: nested too deeply") from None
+    except ValueError as exc:  # a number too long to convert (over 4,300 digits), ...
+        raise WireError(f"unusable JSON: {exc}") from None
     if not isinstance(data, dict):
         raise WireError(f"{what} must be a JSON object, got {_kind(data)}")
     return data

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 import trio
 import trio.testing
 
-from statemachine_engine.actors import Runtime
-from statemachine_engine.config import MachineSpec
+from statemachine_engine.actors import Runtime, open_runtime
+from statemachine_engine.config import MachineSpec, load_config_text
 from statemachine_engine.transport import RecordingPublisher
 
 SpecOf = Callable[[str], MachineSpec]
@@ -447,3 +448,34 @@ actions:
         (3.0, "m", "b work done"),
         (3.0, "m", "b --held_one--> c"),
     ]
+
+
+async def test_a_machine_that_never_goes_idle_drops_the_oldest_held_events_and_takes_stop(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A polling loop is never idle, so events that fire nothing are never looked at again.
+    They are held up to the mailbox's size, then the oldest go: its senders never wait for
+    ever on a full mailbox, and a ``stop`` still gets through."""
+    spec = load_config_text(
+        """
+initial_state: polling
+final_states: [stopped]
+transitions:
+  - {from: polling, to: polling, event: no_jobs}
+  - {from: "*", to: stopped, event: stop}
+actions:
+  polling:
+    - {type: sleep, seconds: 0.01, success: no_jobs}
+"""
+    )
+    async with open_runtime(publisher=RecordingPublisher(), mailbox_capacity=8) as runtime:
+        ref = await runtime.spawn(spec, name="poller")
+        with trio.fail_after(5):  # virtual: a sender stuck on a full mailbox fails here
+            for i in range(40):
+                await ref.send("bogus", {"n": i})
+            await ref.send("stop")
+            await ref.wait_stopped()
+    assert ref.state == "stopped"
+    stats = ref.statistics()
+    assert stats.events_dropped == 40 - 8  # the last eight were still held at the end
+    assert "event(s) dropped so far, the oldest first (latest 'bogus')" in caplog.text

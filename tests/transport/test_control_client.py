@@ -328,6 +328,10 @@ async def test_socket_transport_reports_refusal_and_timeout(sock_dir: Path) -> N
             assert info.value.target == "nobody"
             with pytest.raises(
                 TransportError, match=r"timed out after 0\.3 s delivering to 'busy'"
-            ):
+            ) as timed_out:
                 await transport.deliver("busy", Message(type="go"))
+            # the line was written: the sender must not take the timeout for a loss
+            assert str(timed_out.value).endswith(
+                "(no acknowledgement: if the message was already written, it may still arrive)"
+            )
             await transport.aclose()

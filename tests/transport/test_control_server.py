@@ -95,6 +95,9 @@ async def test_every_bad_line_gets_an_error_and_the_connection_goes_on(sock_dir:
                 (b'{"type": "go", "target": "stopped"}\n', "machine 'stopped' is not running"),
                 (b'{"type": "explode"}\n', "internal error while routing 'explode'"),
                 (b'{"type": "go", "payload": "' + b"x" * MAX_LINE_BYTES + b'"}\n', "too long"),
+                # json.loads raises a plain ValueError past 4,300 digits (it ended the runtime)
+                (b'{"type": "go", "payload": {"n": ' + b"9" * 4301 + b"}}\n", "unusable JSON"),
+                (b'{"type": "go", "payload": ' + b"[" * 100_000 + b"\n", "nested too deeply"),
             ]
             for line, error in cases:
                 await client.send(line)

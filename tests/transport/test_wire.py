@@ -118,3 +118,7 @@ def test_events_parse_and_refuse() -> None:
         parse_event(b'{"type": "state_change"}')
     with pytest.raises(WireError, match="event must be a JSON object"):
         parse_event(b"[]")
+    # a monitor's event socket hears whatever is written to it: a line json.loads refuses
+    # with a plain ValueError is refused like any other
+    with pytest.raises(WireError, match="unusable JSON: Exceeds the limit"):
+        parse_event(b'{"machine_name": "w", "type": "x", "payload": {"n": ' + b"9" * 4301 + b"}}")
