@@ -100,11 +100,37 @@ class ChildProcesses:
         async with trio.lowlevel.FdStream(ready_read) as pipe:
             with trio.move_on_after(READY_TIMEOUT):
                 ready = await pipe.receive_some(64)
-        self._nursery.start_soon(self._watch, parent, name, process, str(log_file), on_done)
         if not ready:
+            # it exited (or hangs) before it could take events: reap it, then say how and,
+            # from its log, why (start_fsm reports this as its error; nothing else does)
+            try:
+                with trio.move_on_after(READY_TIMEOUT) as waited:
+                    await process.wait()
+            finally:
+                await self._reaped(name, process)
+            why = await trio.to_thread.run_sync(_last_lines, str(log_file))
+            code = process.returncode
+            if waited.cancelled_caught:
+                how = f"was not ready within {READY_TIMEOUT:g} s and was killed"
+            elif code is not None and code < 0:
+                how = f"was killed by signal {-code}"
+            else:
+                how = f"exited with code {code}"
             raise StateMachineError(
-                f"child {name} did not start (exit code {process.returncode}); see {log_file}"
+                f"child {name} did not start: it {how}{': ' + why if why else ''} "
+                f"(see {log_file})"
             )
+        self._nursery.start_soon(self._watch, parent, name, process, str(log_file), on_done)
+
+    async def _reaped(self, name: str, process: trio.Process) -> None:
+        """Forget a child that exited (killing it first if it still runs)."""
+        if process.returncode is None:
+            with trio.CancelScope(shield=True):
+                await kill_process(process)
+        self._running.pop(name, None)
+        lifeline = self._lifelines.pop(name, None)
+        if lifeline is not None:
+            os.close(lifeline)
 
     async def _watch(
         self,
@@ -117,13 +143,7 @@ class ChildProcesses:
         try:
             code = await process.wait()
         finally:
-            if process.returncode is None:
-                with trio.CancelScope(shield=True):
-                    await kill_process(process)
-            self._running.pop(name, None)
-            lifeline = self._lifelines.pop(name, None)
-            if lifeline is not None:
-                os.close(lifeline)
+            await self._reaped(name, process)
         if self._stopping:
             return
         payload = {"machine_name": name, "exit_code": code, "log_file": log_file}
@@ -168,3 +188,17 @@ async def kill_process(process: trio.Process) -> None:
     except ProcessLookupError:
         return
     await process.wait()
+
+
+def _last_lines(path: str, count: int = 3, limit: int = 600) -> str:
+    """The last ``count`` non-empty lines of a child's log, joined (at most ``limit``
+    characters, the end kept): what it said before it gave up."""
+    try:
+        with open(path, "rb") as log_file:
+            log_file.seek(0, os.SEEK_END)
+            log_file.seek(max(0, log_file.tell() - 8192))
+            text = log_file.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    lines = [line.strip() for line in text.splitlines() if line.strip()][-count:]
+    return " | ".join(lines)[-limit:]

@@ -32,7 +32,7 @@ events: [success, child_done, error, job_done, stop]
 transitions:
   - {from: starting, to: watching, event: success}
   - {from: watching, to: child_finished, event: child_done}
-  - {from: watching, to: child_failed, event: error}
+  - {from: [starting, watching], to: child_failed, event: error}
   - {from: "*", to: stopped, event: stop}
 actions:
   starting:
@@ -79,9 +79,9 @@ class CrashAction(BaseAction):
 """
 
 
-async def start_parent(cluster: Cluster, child: str) -> RuntimeProcess:
+async def start_parent(cluster: Cluster, child: str, config: str = "child.yaml") -> RuntimeProcess:
     cluster.write("actions/crash_action.py", CRASH_ACTION)
-    context = {"child_config": "child.yaml", "child_name": child, "greeting": "hi from parent"}
+    context = {"child_config": config, "child_name": child, "greeting": "hi from parent"}
     parent = await cluster.start(
         cluster.write("parent.yaml", PARENT_YAML),
         "parent",
@@ -157,6 +157,21 @@ async def test_a_crashing_child_process_is_an_error_event_for_its_parent(
     assert "logs/doomed.log" in said.payload["message"]
     assert not pid_alive(row["pid"])
 
+    await trio.to_thread.run_sync(send, cluster, "parent", "stop")
+    assert await parent.wait() == 0
+
+
+async def test_a_child_process_that_cannot_start_says_why(cluster: Cluster) -> None:
+    cluster.write("broken.yaml", CHILD_YAML.replace("to: greeting", "to: greting"))
+    parent = await start_parent(cluster, "broken_kid", "broken.yaml")
+    failed = await cluster.events.wait_state("parent", "child_failed")
+    assert failed.payload["from_state"] == "starting"
+    error = await cluster.events.wait_for("parent", "error")
+    message = error.payload["error_message"]
+    assert "child broken_kid did not start: it exited with code 1: " in message
+    assert "state 'greting' is not declared in states" in message  # the child's own report
+    assert message.endswith("(see logs/broken_kid.log)")
+    assert [e for e in cluster.events.events if e.machine_name == "broken_kid"] == []
     await trio.to_thread.run_sync(send, cluster, "parent", "stop")
     assert await parent.wait() == 0
 
