@@ -336,7 +336,8 @@ class SqliteStore(StoreReads):
         def failed(error: BaseException) -> None:
             self._leases.forget(job_id)
             logger.warning(
-                "completing job %s for %s failed (%s); it runs again once its lease lapses",
+                "completing job %s for %s failed (%s); unless another worker has finished "
+                "it, it runs again once its lease lapses",
                 job_id,
                 worker,
                 error,
