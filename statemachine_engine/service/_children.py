@@ -117,8 +117,7 @@ class ChildProcesses:
             else:
                 how = f"exited with code {code}"
             raise StateMachineError(
-                f"child {name} did not start: it {how}{': ' + why if why else ''} "
-                f"(see {log_file})"
+                f"child {name} did not start: it {how}{': ' + why if why else ''} (see {log_file})"
             )
         self._nursery.start_soon(self._watch, parent, name, process, str(log_file), on_done)
 
