@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -26,6 +25,7 @@ from statemachine_engine.cli._db_output import (
 )
 from statemachine_engine.persistence import _jobs_sql as jobs
 from statemachine_engine.persistence import _records_sql as records
+from statemachine_engine.persistence._liveness import pid_alive
 from statemachine_engine.persistence._schema import (
     transaction,
 )
@@ -181,15 +181,10 @@ def cmd_process_events(args: argparse.Namespace) -> int:
 
 
 def _pid_alive(pid: Any) -> bool | None:
+    """None when the row records no pid (nothing to say), else whether it runs here."""
     if not isinstance(pid, int) or pid <= 0:
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)
 
 
 _MACHINE_HEADERS = (

@@ -75,31 +75,45 @@ def test_an_actions_dir_that_is_not_a_folder_is_a_flag_error(
 # -- --monitor with its address taken -------------------------------------------------
 
 
+#: (command, its flag of the WebSocket port, of the UI port, its other arguments)
+MONITORS = {
+    "statemachine": ("--websocket-port", "--ui-port", ["{config}", "--monitor", "{flags}"]),
+    "statemachine-ui": ("--websocket-port", "--port", ["--config", "{config}", "{events}"]),
+}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    ("flag", "server"), [("--websocket-port", "WebSocket server"), ("--ui-port", "UI server")]
-)
-def test_a_monitor_port_in_use_is_one_line_and_leaves_nothing(
-    place: Place, flag: str, server: str
+@pytest.mark.parametrize("command", sorted(MONITORS))
+@pytest.mark.parametrize("server", ["WebSocket server", "UI server"])
+def test_a_monitor_port_in_use_is_one_line_naming_the_flag_and_leaves_nothing(
+    place: Place, command: str, server: str
 ) -> None:
+    ws_flag, ui_flag, rest = MONITORS[command]
+    flag = ws_flag if server == "WebSocket server" else ui_flag
+    args: list[str] = []
+    for part in rest:
+        if part == "{flags}":
+            args += place.flags()
+        elif part == "{events}":
+            args += ["--event-socket-path", place.events]
+        else:
+            args.append(part.format(config=place.config))
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        ports = {"--websocket-port": "0", "--ui-port": "0", flag: str(port)}
+        ports = {ws_flag: "0", ui_flag: "0", flag: str(port)}
         result = run(
-            STATEMACHINE,
-            str(place.config),
-            "--monitor",
+            str(BIN / command),
+            *args,
             *(part for item in ports.items() for part in item),
-            *place.flags(),
             "--log-level",
             "WARNING",
             cwd=place.root,
         )
     assert result.returncode == 1
     assert result.stderr == (
-        f"statemachine: cannot start the {server} on 127.0.0.1:{port}: address already in use "
+        f"{command}: cannot start the {server} on 127.0.0.1:{port}: address already in use "
         f"(another server listens there: stop it, or choose another {flag})\n"
     )
     assert not place.control_socket("hello").exists()
@@ -153,36 +167,6 @@ def test_statemachine_ui_names_the_flag_of_a_taken_event_socket(place: Place) ->
     assert result.stderr == (
         f"statemachine-ui: event socket {place.events} is in use: a server is already running "
         "there (stop it, or choose another --event-socket-path)\n"
-    )
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("flag", "server"), [("--websocket-port", "WebSocket server"), ("--port", "UI server")]
-)
-def test_statemachine_ui_names_the_flag_of_a_taken_port(
-    place: Place, flag: str, server: str
-) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        ports = {"--websocket-port": "0", "--port": "0", flag: str(port)}
-        result = run(
-            STATEMACHINE_UI,
-            *(part for item in ports.items() for part in item),
-            "--config",
-            str(place.config),
-            "--event-socket-path",
-            place.events,
-            "--log-level",
-            "WARNING",
-            cwd=place.root,
-        )
-    assert result.returncode == 1
-    assert result.stderr == (
-        f"statemachine-ui: cannot start the {server} on 127.0.0.1:{port}: address already in "
-        f"use (another server listens there: stop it, or choose another {flag})\n"
     )
 
 
