@@ -222,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args, extra = parser.parse_known_args(argv)
         if extra:
             # the subcommand's own usage, not the top level's, says what it takes
-            where = parser.commands.get(getattr(args, "command", None) or "", parser)
+            where = parser.commands.get(args.command or "", parser)
             where.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:  # --help, or a usage mistake (already reported)
         return exc.code if isinstance(exc.code, int) else 1

@@ -68,9 +68,8 @@ def fail(action: BaseAction, context: dict[str, Any], message: str) -> str | Non
 
 
 def report_error(action: BaseAction, action_type: str, message: str) -> None:
-    """``action.host.report_error`` when the action runs in a machine (a host from before
-    the method, or none at all, as in a unit test of the action alone, is skipped)."""
+    """``action.host.report_error`` when the action runs in a machine (an action built
+    outside one, as in a unit test of the action alone, has no host)."""
     host = getattr(action, "host", None)
-    report = getattr(host, "report_error", None)
-    if report is not None:
-        report(action_type, message)
+    if host is not None:
+        host.report_error(action_type, message)

@@ -22,45 +22,26 @@ async function loadMermaid() {
 }
 
 // `A --> B` or `A --> B : label`, one per line; `%%` lines are comments.
-const ARROW = /^(\s*)([^\s:]+)\s*-->\s*([^\s:]+)\s*(?::\s*(.*?))?\s*$/;
+const ARROW = /^\s*([^\s:]+)\s*-->\s*([^\s:]+)\s*(?::\s*(.*?))?\s*$/;
 const COMMENT = /^\s*%%/;
 
 /**
- * The code to give Mermaid, and its arrows ({from, to, labels}) in the order Mermaid numbers
- * their SVG elements: the arrow at index i is drawn as path[data-id="edge<i>"] with its label
- * in .edgeLabel > .label[data-id="edge<i>"]. (Mermaid numbers relations in the order they are
- * written; notes would take numbers too, but the diagram tool writes none.)
- *
- * Mermaid 11 routes every self-loop of a node through the same two hidden nodes, so only the
- * last loop of a node would be drawn: the diagram tool writes the loops of a node as one arrow,
- * one event per line of its label (`a --> a : e1<br>e2`), and loops written separately (by
- * another tool) are merged the same way here.
+ * The arrows ({from, to, labels}) of the diagram tool's Mermaid text, in the order Mermaid
+ * numbers their SVG elements: the arrow at index i is drawn as path[data-id="edge<i>"] with its
+ * label in .edgeLabel > .label[data-id="edge<i>"]. (Mermaid numbers relations in the order they
+ * are written; notes would take numbers too, but the diagram tool writes none.) The tool writes
+ * the self-loops of a state as one arrow, an event per line of its label (`a --> a : e1<br>e2`:
+ * Mermaid 11 draws only the last loop of a node), so a label holds one or more events.
  */
-export function drawable(code) {
-  const lines = [];
+export function parseArrows(code) {
   const arrows = [];
-  const loops = new Map(); // node -> {arrow, indent, line} of its first self-loop
   for (const line of String(code).split("\n")) {
     const match = COMMENT.test(line) ? null : ARROW.exec(line);
-    if (!match) {
-      lines.push(line);
-      continue;
-    }
-    const [, indent, from, to] = match;
-    // the diagram tool writes the loops of a state as one arrow, an event per line
-    const labels = (match[4] ?? "").split(/<br\s*\/?>/i).map((part) => part.trim());
-    const loop = from === to ? loops.get(from) : undefined;
-    if (loop) {
-      loop.arrow.labels.push(...labels);
-      lines[loop.line] = `${loop.indent}${from} --> ${to} : ${loop.arrow.labels.join("<br>")}`;
-      continue;
-    }
-    const arrow = { from, to, labels };
-    if (from === to) loops.set(from, { arrow, indent, line: lines.length });
-    arrows.push(arrow);
-    lines.push(line);
+    if (!match) continue;
+    const labels = (match[3] ?? "").split(/<br\s*\/?>/i).map((part) => part.trim());
+    arrows.push({ from: match[1], to: match[2], labels });
   }
-  return { code: lines.join("\n"), arrows };
+  return arrows;
 }
 
 // An event name as the diagram tool writes it after `a --> b :` (whitespace collapsed;
@@ -126,11 +107,10 @@ export class DiagramView {
     }
     if (token !== this.token) return;
     this.meta = reply.metadata ?? null;
-    const drawn = drawable(reply.mermaid_code);
     let svgText;
     try {
       renderCount += 1;
-      ({ svg: svgText } = await mermaid.render(`sm-diagram-${renderCount}`, drawn.code));
+      ({ svg: svgText } = await mermaid.render(`sm-diagram-${renderCount}`, reply.mermaid_code));
     } catch (error) {
       if (token === this.token) this.fail(`Cannot draw ${configType}/${name}: ${error.message ?? error}`);
       return;
@@ -147,7 +127,7 @@ export class DiagramView {
     const svg = document.importNode(doc.documentElement, true);
     clear(this.container);
     this.container.append(svg);
-    this.index(svg, drawn.arrows);
+    this.index(svg, parseArrows(reply.mermaid_code));
     this.renderBreadcrumb();
     this.highlight();
     this.container.dataset.rendered = "true";
