@@ -6,8 +6,9 @@ The public names are imported lazily, so that the short command-line tools (such
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from statemachine_engine._lazy import lazy_exports
 
 __version__ = "2.0.0.dev0"
 
@@ -48,14 +49,4 @@ if TYPE_CHECKING:
     from statemachine_engine.errors import ActorStopped, ConfigError, StateMachineError
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'statemachine_engine' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

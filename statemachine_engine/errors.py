@@ -17,6 +17,7 @@ Every error carries structured fields next to a message a user can act on.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 __all__ = [
     "ActionLoadError",
@@ -30,7 +31,11 @@ __all__ = [
     "StateMachineError",
     "StoreError",
     "TransportError",
+    "leaf_errors",
+    "sole_error",
 ]
+
+_E = TypeVar("_E", bound=BaseException)
 
 
 class StateMachineError(Exception):
@@ -179,3 +184,21 @@ class DuplicateJob(StoreError):
     def __init__(self, job_id: str) -> None:
         self.job_id = job_id
         super().__init__(f"a job with id {job_id!r} already exists")
+
+
+def leaf_errors(exc: BaseException) -> list[BaseException]:
+    """The exceptions inside ``exc``, however deeply grouped (``[exc]`` for a plain one)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in leaf_errors(inner)]
+    return [exc]
+
+
+def sole_error(group: BaseExceptionGroup[BaseException], kind: type[_E]) -> _E:
+    """The first ``kind`` error in ``group`` when the group holds nothing else: a failure of
+    the project's own making, to report in one line. Otherwise ``group`` is raised again."""
+    matched, rest = group.split(kind)
+    if matched is None or rest is not None:
+        raise group
+    leaf = leaf_errors(matched)[0]
+    assert isinstance(leaf, kind)
+    return leaf

@@ -6,6 +6,8 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from statemachine_engine.config import action_param
+
 if TYPE_CHECKING:
     from statemachine_engine.config import MachineSpec
     from statemachine_engine.persistence._protocol import Store
@@ -105,12 +107,7 @@ class BaseAction:
 
     def get_config_value(self, key: str, default: Any = None) -> Any:
         """A key at the top level of the action, else under ``params:``, else ``default``."""
-        if key in self.config:
-            return self.config[key]
-        params = self.config.get("params")
-        if isinstance(params, Mapping) and key in params:
-            return params[key]
-        return default
+        return action_param(self.config, key, default)
 
     def event(self, key: str, default: str | None = None) -> str | None:
         """The event name configured under ``key`` (``success``, ``error``, ``empty`` ...)."""

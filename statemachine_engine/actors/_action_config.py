@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from statemachine_engine.config import interpolate
+from statemachine_engine.config import action_param, interpolate
 
 
 def error_event(config: Any) -> str:
     """The action's ``error:`` key (top level, else under ``params:``), else ``error``."""
-    if isinstance(config, dict):
-        error = config.get("error")
-        params = config.get("params")
-        if not error and isinstance(params, dict):
-            error = params.get("error")
-        if error:
-            return str(error)
-    return "error"
+    if not isinstance(config, dict):
+        return "error"
+    error = config.get("error") or action_param(config.get("params"), "error")
+    return str(error) if error else "error"
 
 
 def action_config(

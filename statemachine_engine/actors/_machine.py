@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
+from statemachine_engine._thinning import LOG_EVERY, worth_logging
 from statemachine_engine.actors._action_config import action_config, error_event
 from statemachine_engine.actors._ref import ActorRef, ActorStatistics
 from statemachine_engine.config import (
@@ -51,9 +52,8 @@ YIELD_EVERY = 64
 #: internal transitions in a row (never waiting on mailbox or clock) reported as a busy loop
 BUSY_LOOP_THRESHOLD = 10_000
 _NEVER = float("inf")
-#: a transition is logged (INFO) its first _LOG_FIRST times, then every _LOG_EVERY-th time
+#: a transition is logged (INFO) its first _LOG_FIRST times, then every LOG_EVERY-th time
 _LOG_FIRST = 10
-_LOG_EVERY = 1000
 #: the timer queue's wake-up token; never seen outside the mailbox
 _WAKE_UP = Message(type="(deadline)")
 
@@ -336,7 +336,7 @@ class MachineActor:
         self.events_dropped += 1
         self._held_dropped += 1
         n = self._held_dropped
-        if n == 1 or n % 1000 == 0:
+        if worth_logging(n):
             logger.warning(
                 "[%s] %d event(s) dropped so far, the oldest first (latest %r): they fired "
                 "nothing in the states the machine was in, and it has not been idle to look at "
@@ -498,6 +498,8 @@ class MachineActor:
         counts[key] = n
         # the first few of each transition, then every 1000th: a polling loop does not flood
         # the log, and the line that starts the thinning says so (the machine is not stuck)
+        if not worth_logging(n, first=_LOG_FIRST):
+            return
         if n < _LOG_FIRST:
             logger.info("[%s] %s --%s--> %s", self.name, source, event, target)
         elif n == _LOG_FIRST:
@@ -509,7 +511,7 @@ class MachineActor:
                 event,
                 target,
                 n,
-                _LOG_EVERY,
+                LOG_EVERY,
             )
-        elif n % _LOG_EVERY == 0:
+        else:
             logger.info("[%s] %s --%s--> %s (#%d)", self.name, source, event, target, n)

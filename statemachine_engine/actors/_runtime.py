@@ -13,15 +13,22 @@ from typing import Any
 
 import trio
 
+from statemachine_engine._liveness import pid_alive
+from statemachine_engine._thinning import worth_logging
 from statemachine_engine.actions import ActionRegistry, BaseAction, get_registry
 from statemachine_engine.actors._host import MachineHost
+from statemachine_engine.actors._launcher import ChildRequest, ProcessLauncher
 from statemachine_engine.actors._machine import MachineActor
 from statemachine_engine.actors._ref import ActorRef, ActorStatistics
 from statemachine_engine.actors._timers import TimerQueue
 from statemachine_engine.config import MachineSpec, load_config
-from statemachine_engine.errors import ConfigError, StateMachineError, TransportError
+from statemachine_engine.errors import (
+    ConfigError,
+    MailboxFull,
+    StateMachineError,
+    TransportError,
+)
 from statemachine_engine.fsm import Table, compile_spec
-from statemachine_engine.persistence._liveness import pid_alive
 from statemachine_engine.persistence._protocol import Store
 from statemachine_engine.transport import MachineEvent, Message, Publisher, Transport
 
@@ -50,6 +57,7 @@ class Runtime:
         endpoint: str | None = None,
         pid: int | None = None,
         actions: Mapping[str, type[BaseAction]] | None = None,
+        process_launcher: ProcessLauncher | None = None,
     ) -> None:
         self._nursery = nursery
         self.timers = TimerQueue(nursery)
@@ -71,8 +79,8 @@ class Runtime:
         self._seq = 0
         #: failures of the publisher and the store, which must never stop a machine
         self.seam_failures: dict[str, int] = {}
-        #: called with (parent, config path, name, context, on_done) for ``process: true``
-        self.process_spawner: Any = None
+        #: starts ``start_fsm process: true`` machines; None where processes cannot be started
+        self.process_launcher = process_launcher
 
     # -- machines ------------------------------------------------------------------------
 
@@ -140,6 +148,24 @@ class Runtime:
                 f"unknown action types {', '.join(unknown)}; known: {known}", file=spec.source
             )
 
+    def running_names(self) -> list[str]:
+        """The names of the machines running in this runtime, sorted."""
+        return sorted(n for n, a in self.machines.items() if not a.terminated.is_set())
+
+    async def deliver_local(self, message: Message) -> None:
+        """Put ``message`` in the mailbox of its target in this runtime; KeyError when no
+        machine of that name runs here. Waits only while the mailbox is full."""
+        target = message.target
+        actor = self.machines.get(target) if target is not None else None
+        if actor is None or actor.terminated.is_set():
+            raise KeyError(target)
+        try:
+            # no schedule point while there is room: a pipelined sender's lines go into the
+            # mailbox in one pass, instead of one pass of the scheduler per message
+            actor.ref.send_message_nowait(message)
+        except MailboxFull:
+            await actor.ref.send_message(message)  # backpressure: wait for room
+
     def ref(self, name: str) -> ActorRef:
         """The ref of a running machine; KeyError if there is none by that name."""
         actor = self.machines.get(name)
@@ -176,9 +202,24 @@ class Runtime:
         path = resolve_config_path(config_path, parent.spec.source)
         await self._refuse_taken_name(name)
         if process:
-            if self.process_spawner is None:
+            if self.process_launcher is None:
                 raise StateMachineError("this runtime cannot start machines as processes")
-            await self.process_spawner(parent, path, name, dict(context or {}), on_done)
+
+            def report_error(action: str, message: str) -> None:
+                parent.context["last_error"] = message
+                parent.context["last_error_action"] = action
+                self.action_error(parent, action=action, message=message, tb="")
+
+            await self.process_launcher.launch(
+                ChildRequest(
+                    config_path=path,
+                    name=name,
+                    context=dict(context or {}),
+                    parent=parent.ref,
+                    on_done=on_done,
+                    report_error=report_error,
+                )
+            )
             return name
         ref = await self.spawn(path, name=name, context=context)
         if on_done:
@@ -249,7 +290,7 @@ class Runtime:
     def _seam_failed(self, what: str, exc: Exception) -> None:
         count = self.seam_failures.get(what, 0) + 1
         self.seam_failures[what] = count
-        if count == 1 or count % 1000 == 0:
+        if worth_logging(count):
             logger.error("the %s failed (%d times so far): %s", what, count, exc, exc_info=exc)
 
     def machine_started(self, actor: MachineActor) -> None:
@@ -373,6 +414,7 @@ async def open_runtime(
     mailbox_capacity: int = DEFAULT_MAILBOX,
     endpoint: str | None = None,
     actions: Mapping[str, type[BaseAction]] | None = None,
+    process_launcher: ProcessLauncher | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open a runtime; on exit every machine is stopped and cleaned up.
 
@@ -391,6 +433,7 @@ async def open_runtime(
             mailbox_capacity=mailbox_capacity,
             endpoint=endpoint,
             actions=actions,
+            process_launcher=process_launcher,
         )
         try:
             yield runtime

@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from statemachine_engine.cli._db_common import (
@@ -31,6 +31,7 @@ from statemachine_engine.persistence._schema import (
     drop_all,
     ensure_schema,
 )
+from statemachine_engine.transport import ring_doorbells
 
 # -- commands ------------------------------------------------------------------------------
 
@@ -220,29 +221,6 @@ def cmd_add_job(args: argparse.Namespace) -> int:
     _print_job(args, "Job created", job)
     ring_doorbells(endpoints, job["machine_type"] or job["job_type"])
     return 0
-
-
-#: the control message that wakes a runtime's workers waiting for jobs (service.JOB_DOORBELL)
-JOB_DOORBELL = "sm.job_added"
-
-
-def ring_doorbells(endpoints: Sequence[str], machine_type: str) -> None:
-    """Wake workers waiting for jobs in other runtimes at once (they poll slowly otherwise).
-
-    Best effort: a runtime that is gone or slow is skipped after a short timeout.
-    """
-    if not endpoints:
-        return
-    from statemachine_engine.errors import TransportError
-    from statemachine_engine.transport._control_client import send_to_socket
-    from statemachine_engine.transport._paths import endpoint_path
-
-    bell = {"type": JOB_DOORBELL, "payload": {"machine_type": machine_type}}
-    for endpoint in endpoints:
-        try:
-            send_to_socket(endpoint_path(endpoint), bell, timeout=0.5)
-        except TransportError:
-            continue
 
 
 def cmd_complete_job(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from statemachine_engine._liveness import pid_alive
 from statemachine_engine.cli._db_common import (
     UserError,
     _database,
@@ -25,7 +26,6 @@ from statemachine_engine.cli._db_output import (
 )
 from statemachine_engine.persistence import _jobs_sql as jobs
 from statemachine_engine.persistence import _records_sql as records
-from statemachine_engine.persistence._liveness import pid_alive
 from statemachine_engine.persistence._schema import (
     transaction,
 )

@@ -9,6 +9,7 @@ from statemachine_engine.config._models import (
     EventSpec,
     MachineSpec,
     Transition,
+    action_param,
     timeout_seconds,
 )
 from statemachine_engine.config._yaml import comment_state_groups, load_yaml
@@ -20,6 +21,7 @@ __all__ = [
     "EventSpec",
     "MachineSpec",
     "Transition",
+    "action_param",
     "build_spec",
     "comment_state_groups",
     "interpolate",

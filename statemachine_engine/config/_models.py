@@ -23,6 +23,19 @@ def timeout_seconds(event: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
+def action_param(config: Any, key: str, default: Any = None) -> Any:
+    """The one rule for reading an action's key: at the top level of its mapping, else
+    under ``params:``, else ``default``. A value that is not a mapping has no keys."""
+    if not isinstance(config, Mapping):
+        return default
+    if key in config:
+        return config[key]
+    params = config.get("params")
+    if isinstance(params, Mapping) and key in params:
+        return params[key]
+    return default
+
+
 @attrs.frozen(hash=False)
 class ActionSpec:
     """One action as written. ``config`` is the whole mapping (``type`` and ``params`` included),
@@ -35,12 +48,7 @@ class ActionSpec:
 
     def get(self, key: str, default: Any = None) -> Any:
         """A key read at the top level of the action, else under ``params:``."""
-        if key in self.config:
-            return self.config[key]
-        params = self.config.get("params")
-        if isinstance(params, Mapping) and key in params:
-            return params[key]
-        return default
+        return action_param(self.config, key, default)
 
     @property
     def params(self) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import attrs
 import trio
 
+from statemachine_engine._thinning import worth_logging
 from statemachine_engine.errors import StateMachineError
 from statemachine_engine.transport import MachineEvent
 
@@ -278,8 +279,7 @@ class MonitorHub:
             event = MachineEvent.from_dict(data)
         except (ValueError, UnicodeDecodeError) as exc:
             self.invalid += 1
-            # Summarised: the 1st, 10th, 100th ... invalid line is logged, not every one.
-            if _is_power_of_ten(self.invalid):
+            if worth_logging(self.invalid):
                 logger.warning("dropped invalid event line (%d so far): %s", self.invalid, exc)
             return False
         self.publish(event)
@@ -406,9 +406,3 @@ class MonitorHub:
 
     def _wake(self) -> None:
         self._lot.unpark_all()
-
-
-def _is_power_of_ten(n: int) -> bool:
-    while n >= 10 and n % 10 == 0:
-        n //= 10
-    return n == 1

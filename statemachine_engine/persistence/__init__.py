@@ -6,8 +6,9 @@ and must not import trio (or attrs) through this package.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from statemachine_engine._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "DB_ENV_VAR": "statemachine_engine.persistence._paths",
@@ -68,18 +69,4 @@ if TYPE_CHECKING:
     from statemachine_engine.persistence._store import SqliteStore
 
 
-def __getattr__(name: str) -> Any:
-    if name in _MODULES:
-        value = importlib.import_module(_MODULES[name])
-        globals()[name] = value
-        return value
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, modules=_MODULES)

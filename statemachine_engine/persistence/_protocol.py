@@ -15,8 +15,6 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-JOB_STATUSES = ("pending", "processing", "completed", "failed")
-
 
 @attrs.frozen(hash=False)
 class Job:

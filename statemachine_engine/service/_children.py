@@ -22,7 +22,7 @@ import trio
 from statemachine_engine.errors import StateMachineError
 
 if TYPE_CHECKING:
-    from statemachine_engine.actors import MachineActor, Runtime
+    from statemachine_engine.actors import ChildRequest
     from statemachine_engine.service._machine_process import ProcessOptions
 
 log = logging.getLogger("statemachine_engine.children")
@@ -34,8 +34,9 @@ KILL_GRACE = 2.0
 
 
 class ChildProcesses:
-    def __init__(self, runtime: Runtime, options: ProcessOptions, nursery: trio.Nursery) -> None:
-        self._runtime = runtime
+    """Implements :class:`statemachine_engine.actors.ProcessLauncher` for a runtime process."""
+
+    def __init__(self, options: ProcessOptions, nursery: trio.Nursery) -> None:
         self._options = options
         self._nursery = nursery
         self._running: dict[str, trio.Process] = {}
@@ -56,14 +57,8 @@ class ChildProcesses:
             argv += ["--initial-context", json.dumps(context, default=str)]
         return argv
 
-    async def spawn(
-        self,
-        parent: MachineActor,
-        config_path: str,
-        name: str,
-        context: dict[str, Any],
-        on_done: str | None,
-    ) -> None:
+    async def launch(self, request: ChildRequest) -> None:
+        config_path, name, context = request.config_path, request.name, dict(request.context)
         if name in self._running:
             raise StateMachineError(f"a child process named {name!r} is already running")
         log_dir = trio.Path(self._options.log_dir)
@@ -119,7 +114,7 @@ class ChildProcesses:
             raise StateMachineError(
                 f"child {name} did not start: it {how}{': ' + why if why else ''} (see {log_file})"
             )
-        self._nursery.start_soon(self._watch, parent, name, process, str(log_file), on_done)
+        self._nursery.start_soon(self._watch, request, process, str(log_file))
 
     async def _reaped(self, name: str, process: trio.Process) -> None:
         """Forget a child that exited (killing it first if it still runs)."""
@@ -131,14 +126,8 @@ class ChildProcesses:
         if lifeline is not None:
             os.close(lifeline)
 
-    async def _watch(
-        self,
-        parent: MachineActor,
-        name: str,
-        process: trio.Process,
-        log_file: str,
-        on_done: str | None,
-    ) -> None:
+    async def _watch(self, request: ChildRequest, process: trio.Process, log_file: str) -> None:
+        name, parent = request.name, request.parent
         try:
             code = await process.wait()
         finally:
@@ -147,19 +136,16 @@ class ChildProcesses:
             return
         payload = {"machine_name": name, "exit_code": code, "log_file": log_file}
         if code == 0:
-            event = on_done
+            event = request.on_done
         else:
             event = "error"
-            parent.context["last_error"] = (
-                f"child process {name} exited with code {code}; see {log_file}"
-            )
-            parent.context["last_error_action"] = "start_fsm"
-            self._runtime.action_error(
-                parent, action="start_fsm", message=parent.context["last_error"], tb=""
-            )
-        if event:
+            if request.report_error is not None:
+                request.report_error(
+                    "start_fsm", f"child process {name} exited with code {code}; see {log_file}"
+                )
+        if event and parent is not None:
             try:
-                await parent.ref.send(event, payload, source=name)
+                await parent.send(event, payload, source=name)
             except StateMachineError:
                 log.info("parent %s stopped before child %s exited", parent.name, name)
 

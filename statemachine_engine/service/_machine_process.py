@@ -20,10 +20,10 @@ import trio
 
 from statemachine_engine.actors import Runtime, open_runtime
 from statemachine_engine.config import MachineSpec
-from statemachine_engine.errors import MailboxFull, StateMachineError
+from statemachine_engine.errors import StateMachineError
 from statemachine_engine.persistence import open_store
 from statemachine_engine.service._children import ChildProcesses
-from statemachine_engine.transport import Message
+from statemachine_engine.transport import JOB_DOORBELL, Message
 from statemachine_engine.transport._control_server import ControlServer
 from statemachine_engine.transport._event_publisher import SocketEventPublisher
 from statemachine_engine.transport._paths import DEFAULT_EVENT_SOCKET, control_socket_path
@@ -33,8 +33,6 @@ log = logging.getLogger("statemachine_engine.service")
 
 #: how long shutdown may take before the process gives up waiting (the issue allows 5 s)
 SHUTDOWN_GRACE = 4.0
-#: control message that tells a runtime a job was queued (the cross-process doorbell)
-JOB_DOORBELL = "sm.job_added"
 
 
 @attrs.frozen
@@ -140,6 +138,7 @@ async def _run(options: ProcessOptions, machines_scope: trio.CancelScope) -> int
         await services.start(publisher.run)
 
         transport = registry_transport(store, options.control_socket_prefix)
+        children = ChildProcesses(options, services)
         try:
             with machines_scope:
                 async with open_runtime(
@@ -148,9 +147,8 @@ async def _run(options: ProcessOptions, machines_scope: trio.CancelScope) -> int
                     transport=transport,
                     actions_dir=options.actions_dir,
                     endpoint=control_path,
+                    process_launcher=children,
                 ) as runtime:
-                    children = ChildProcesses(runtime, options, services)
-                    runtime.process_spawner = children.spawn
                     try:
                         # the monitor first: when its ports are taken, no control socket
                         # has been created yet
@@ -215,7 +213,7 @@ def make_router(runtime: Runtime, primary: str | None, store: Any) -> Any:
             return
         target = message.target or primary
         if target is None:
-            running = sorted(n for n, a in runtime.machines.items() if not a.terminated.is_set())
+            running = runtime.running_names()
             shown = ", ".join(running[:10]) + (
                 f" and {len(running) - 10} more" if running[10:] else ""
             )
@@ -223,16 +221,8 @@ def make_router(runtime: Runtime, primary: str | None, store: Any) -> Any:
                 "this runtime runs a project of several machines: the message needs a "
                 f"'target' ({shown or 'none is running now'})"
             )
-        actor = runtime.machines.get(target)
-        if actor is None:
-            raise KeyError(target)
         if message.target is None:
             message = attrs.evolve(message, target=target)
-        try:
-            # no schedule point while there is room: a pipelined sender's lines go into the
-            # mailbox in one pass, instead of one pass of the scheduler per message
-            actor.ref.send_message_nowait(message)
-        except MailboxFull:
-            await actor.ref.send_message(message)  # backpressure: wait for room
+        await runtime.deliver_local(message)
 
     return route

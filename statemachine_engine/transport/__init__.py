@@ -6,9 +6,10 @@ trio-based pieces are imported on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from statemachine_engine._lazy import lazy_exports
+from statemachine_engine.transport._doorbell import JOB_DOORBELL, ring_doorbells
 from statemachine_engine.transport._paths import (
     DEFAULT_CONTROL_PREFIX,
     DEFAULT_EVENT_SOCKET,
@@ -90,6 +91,7 @@ __all__ = [
     "DEFAULT_CONTROL_PREFIX",
     "DEFAULT_EVENT_SOCKET",
     "EVENT_TYPES",
+    "JOB_DOORBELL",
     "MAX_LINE_BYTES",
     "ControlConnection",
     "ControlServer",
@@ -117,16 +119,11 @@ __all__ = [
     "parse_event",
     "parse_message",
     "resolve_socket_path",
+    "ring_doorbells",
     "send_events",
     "send_message",
     "send_to_socket",
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from statemachine_engine._liveness import pid_alive
 from statemachine_engine.actions._base import BaseAction
 from statemachine_engine.actions.builtin._jobs import no_store, store_of, string_list
 from statemachine_engine.actions.builtin._values import fail
 from statemachine_engine.errors import StoreError
-from statemachine_engine.persistence._liveness import pid_alive
 
 
 class CheckMachineStateAction(BaseAction):
