@@ -1,6 +1,12 @@
 """Machine configuration: YAML loading, typed models and interpolation."""
 
-from statemachine_engine.config._interpolate import interpolate, interpolate_shell, resolve_path
+from statemachine_engine.config._interpolate import (
+    KNOWN_FILTERS,
+    interpolate,
+    interpolate_shell,
+    placeholders,
+    resolve_path,
+)
 from statemachine_engine.config._load import build_spec, load_config, load_config_text
 from statemachine_engine.config._models import (
     CONVENTIONAL_FINAL_STATES,
@@ -12,23 +18,40 @@ from statemachine_engine.config._models import (
     action_param,
     timeout_seconds,
 )
-from statemachine_engine.config._yaml import comment_state_groups, load_yaml
+from statemachine_engine.config._shape import EVENT_KEYS, TOP_LEVEL_KEYS, TRANSITION_KEYS
+from statemachine_engine.config._yaml import (
+    Path,
+    Positions,
+    comment_state_groups,
+    format_path,
+    load_yaml,
+    position_of,
+)
 
 __all__ = [
     "CONVENTIONAL_FINAL_STATES",
+    "EVENT_KEYS",
+    "KNOWN_FILTERS",
+    "TOP_LEVEL_KEYS",
+    "TRANSITION_KEYS",
     "WILDCARD",
     "ActionSpec",
     "EventSpec",
     "MachineSpec",
+    "Path",
+    "Positions",
     "Transition",
     "action_param",
     "build_spec",
     "comment_state_groups",
+    "format_path",
     "interpolate",
     "interpolate_shell",
     "load_config",
     "load_config_text",
     "load_yaml",
+    "placeholders",
+    "position_of",
     "resolve_path",
     "timeout_seconds",
 ]

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Collection, Iterable
-from typing import TYPE_CHECKING
 
+from statemachine_engine.config._issues import Collector
 from statemachine_engine.config._models import WILDCARD, MachineSpec
 from statemachine_engine.config._yaml import Path
-
-if TYPE_CHECKING:
-    from statemachine_engine.config._load import _Collector
 
 
 def choices(name: str, valid: Iterable[str]) -> str:
@@ -23,7 +20,7 @@ def choices(name: str, valid: Iterable[str]) -> str:
 
 def check_semantics(
     spec: MachineSpec,
-    out: _Collector,
+    out: Collector,
     known_actions: Collection[str] | None,
     *,
     has_initial: bool,

@@ -9,7 +9,10 @@ import yaml
 
 from statemachine_engine.errors import ConfigError, ConfigIssue
 
+#: a node's address in a document: keys and list indexes from the root, such as
+#: ``("transitions", 3, "to")`` (written ``$.transitions[3].to``)
 Path = tuple[str | int, ...]
+#: path -> (line, column), both from 1; ``(*path, "<key>")`` holds where a mapping key sits
 Positions = dict[Path, tuple[int, int]]
 
 

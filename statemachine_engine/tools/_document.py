@@ -19,11 +19,14 @@ from statemachine_engine.config import (
     ActionSpec,
     EventSpec,
     MachineSpec,
+    Path,
+    Positions,
     Transition,
     comment_state_groups,
+    format_path,
     load_yaml,
+    position_of,
 )
-from statemachine_engine.config._yaml import Path, Positions, format_path, position_of
 from statemachine_engine.errors import ConfigError
 from statemachine_engine.tools._findings import Finding, Severity
 

@@ -119,7 +119,7 @@ async def follow(
             raise
         log.debug("no monitor at %s (%s)", url, exc)
 
-    from statemachine_engine.transport._event_listener import EventListener
+    from statemachine_engine.transport import EventListener
 
     async def handle(event: MachineEvent) -> None:
         show(event.to_dict())

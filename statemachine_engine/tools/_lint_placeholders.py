@@ -16,8 +16,7 @@ import re
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
-from statemachine_engine.config._interpolate import KNOWN_FILTERS
-from statemachine_engine.config._yaml import Path
+from statemachine_engine.config import KNOWN_FILTERS, Path
 from statemachine_engine.tools._action_info import JOB_CLAIMING_TYPES, ActionCatalog
 from statemachine_engine.tools._document import ActionSite, Document, action_sites
 from statemachine_engine.tools._lint_actions import actions_roots, get_key, truthy

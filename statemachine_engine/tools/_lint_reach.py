@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 
-from statemachine_engine.config import CONVENTIONAL_FINAL_STATES, WILDCARD, MachineSpec
-from statemachine_engine.config._yaml import Path
+from statemachine_engine.config import CONVENTIONAL_FINAL_STATES, WILDCARD, MachineSpec, Path
 from statemachine_engine.fsm import compile_spec
 from statemachine_engine.tools._document import Document
 from statemachine_engine.tools._suggest import listing

@@ -8,9 +8,15 @@ from typing import Any
 
 import yaml
 
-from statemachine_engine.config import WILDCARD, timeout_seconds
-from statemachine_engine.config._load import EVENT_KEYS, TOP_LEVEL_KEYS, TRANSITION_KEYS
-from statemachine_engine.config._yaml import Path, format_path
+from statemachine_engine.config import (
+    EVENT_KEYS,
+    TOP_LEVEL_KEYS,
+    TRANSITION_KEYS,
+    WILDCARD,
+    Path,
+    format_path,
+    timeout_seconds,
+)
 from statemachine_engine.tools._document import Document
 from statemachine_engine.tools._findings import Finding
 from statemachine_engine.tools._suggest import did_you_mean, listing
