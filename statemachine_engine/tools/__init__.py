@@ -1,6 +1,8 @@
-"""Static tools: diagrams of a machine, and the checker behind validate and lint."""
+"""Tools around machines: diagrams, the checker behind validate and lint, and the live event
+printer behind ``statemachine-events``."""
 
 from statemachine_engine.tools._diagrams import diagram_title, generate_diagrams, write_diagrams
+from statemachine_engine.tools._events_monitor import print_events
 from statemachine_engine.tools._findings import (
     CODES,
     UPSTREAM_ALIASES,
@@ -11,7 +13,12 @@ from statemachine_engine.tools._findings import (
 )
 from statemachine_engine.tools._ids import base_id
 from statemachine_engine.tools._lint import LintResult, lint_paths, lint_yaml
-from statemachine_engine.tools._report import lint_json, lint_report, validate_report
+from statemachine_engine.tools._report import (
+    finding_lines,
+    lint_json,
+    lint_report,
+    validate_report,
+)
 
 __all__ = [
     "CODES",
@@ -23,11 +30,13 @@ __all__ = [
     "base_id",
     "diagram_title",
     "expand_codes",
+    "finding_lines",
     "generate_diagrams",
     "lint_json",
     "lint_paths",
     "lint_report",
     "lint_yaml",
+    "print_events",
     "validate_report",
     "write_diagrams",
 ]

@@ -131,7 +131,7 @@ async def follow(
         await trio.sleep_forever()
 
 
-def run(
+def print_events(
     *,
     machine: str | None,
     format: str,
@@ -140,6 +140,8 @@ def run(
     port: int,
     event_socket_path: str,
 ) -> int:
+    """Print events as they come until ``duration`` passes (forever when None) or Ctrl-C;
+    the exit status of ``statemachine-events``."""
     printer = EventPrinter(format=format, machine=machine)
 
     def announce(text: str) -> None:
@@ -165,3 +167,8 @@ def run(
         pass
     announce(f"{printer.count} events")
     return 0
+
+
+# the name the command's module imported before this was public; remove once it imports
+# print_events from statemachine_engine.tools
+run = print_events
