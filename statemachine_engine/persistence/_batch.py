@@ -1,4 +1,4 @@
-"""What the writer writes in one transaction, and how: records (tuples) and requests.
+"""What the writer writes in one transaction, and how: records and requests.
 
 A batch is written inside the transaction the connections opened. Records are written one
 by one (transitions together, with one ``executemany``); a record that fails is logged and
@@ -17,19 +17,19 @@ import trio
 
 from statemachine_engine.errors import StoreError
 from statemachine_engine.persistence import _records_sql as records
+from statemachine_engine.persistence._records import (
+    ErrorRecord,
+    EventRecord,
+    Record,
+    StartRecord,
+    StopRecord,
+    TransitionRecord,
+)
 from statemachine_engine.persistence._schema import raise_store_error
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-# Record tuples; the first item names the kind.
-#   ("start", machine, state, config_type, pid, endpoint, timestamp)
-#   ("trans", machine, from_state, to_state, event, timestamp, context dict or None)
-#   ("stop", machine)
-#   ("error", machine, state, action, message, traceback, job_id, timestamp)
-#   ("event", source, target, event_type, job_id, payload text, status, timestamp)
-Record = tuple[Any, ...]
 
 
 class Request(Generic[T]):
@@ -92,10 +92,20 @@ def write_batch(
             _write_record(conn, item, index, snapshots, transitions)
         except sqlite3.Error as exc:
             failed += 1
-            logger.error("could not record %s for %r: %s", item[0], item[1], exc)
+            logger.error("could not record %s for %r: %s", _KINDS[type(item)], item[0], exc)
     if transitions:
         records.insert_transitions(conn, transitions)
     return failed
+
+
+#: how a failed record is named in the log
+_KINDS: dict[type[Any], str] = {
+    StartRecord: "start",
+    TransitionRecord: "trans",
+    StopRecord: "stop",
+    ErrorRecord: "error",
+    EventRecord: "event",
+}
 
 
 def _write_record(
@@ -105,57 +115,51 @@ def _write_record(
     snapshots: dict[int, str | None],
     transitions: list[tuple[str, str | None, str, str | None, float]],
 ) -> None:
-    kind = item[0]
-    if kind == "trans":
-        _, machine, from_state, to_state, event, timestamp, _context = item
-        transitions.append((machine, from_state, to_state, event, timestamp))
-        if index in snapshots:
-            records.update_machine(
+    match item:
+        case TransitionRecord(machine, from_state, to_state, event, timestamp, _context):
+            transitions.append((machine, from_state, to_state, event, timestamp))
+            if index in snapshots:
+                records.update_machine(
+                    conn,
+                    machine,
+                    current_state=to_state,
+                    timestamp=timestamp,
+                    context=snapshots[index],
+                )
+        case StartRecord(machine, state, config_type, pid, endpoint, timestamp):
+            records.upsert_machine(
                 conn,
                 machine,
-                current_state=to_state,
+                current_state=state,
+                config_type=config_type,
+                pid=pid,
+                endpoint=endpoint,
                 timestamp=timestamp,
-                context=snapshots[index],
             )
-    elif kind == "start":
-        _, machine, state, config_type, pid, endpoint, timestamp = item
-        records.upsert_machine(
-            conn,
-            machine,
-            current_state=state,
-            config_type=config_type,
-            pid=pid,
-            endpoint=endpoint,
-            timestamp=timestamp,
-        )
-    elif kind == "stop":
-        records.delete_machine(conn, item[1])
-    elif kind == "error":
-        _, machine, state, action, message, traceback, job_id, timestamp = item
-        records.insert_error(
-            conn,
-            machine,
-            state=state,
-            action=action,
-            message=message,
-            traceback=traceback,
-            job_id=job_id,
-            timestamp=timestamp,
-        )
-    elif kind == "event":
-        _, source, target, event_type, job_id, payload, status, timestamp = item
-        records.insert_event(
-            conn,
-            source_machine=source,
-            target_machine=target,
-            event_type=event_type,
-            job_id=job_id,
-            payload=payload,
-            status=status,
-            now=timestamp,
-        )
-    else:  # pragma: no cover - the store builds these tuples
-        raise ValueError(f"unknown record kind {kind!r}")
+        case StopRecord(machine):
+            records.delete_machine(conn, machine)
+        case ErrorRecord(machine, state, action, message, traceback, job_id, timestamp):
+            records.insert_error(
+                conn,
+                machine,
+                state=state,
+                action=action,
+                message=message,
+                traceback=traceback,
+                job_id=job_id,
+                timestamp=timestamp,
+            )
+        case EventRecord(source, target, event_type, job_id, payload, status, timestamp):
+            records.insert_event(
+                conn,
+                source_machine=source,
+                target_machine=target,
+                event_type=event_type,
+                job_id=job_id,
+                payload=payload,
+                status=status,
+                now=timestamp,
+            )
 
 
 def _run_request(conn: sqlite3.Connection, req: Request[Any], now: float, path: str) -> None:

@@ -1,5 +1,5 @@
-"""Opening a store: connections, the writer task and the maintenance task, and closing
-them in the right order (queued records are written before the connections close)."""
+"""Opening a store: its connections, then the store running on them; the connections close
+last, after the store has written what was queued."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
-
-import trio
 
 from statemachine_engine.persistence._connections import open_connections
 from statemachine_engine.persistence._jobs_sql import DEFAULT_LEASE_SECONDS, DEFAULT_RETRY_BACKOFF
@@ -59,25 +57,10 @@ async def open_store(
         queue_size=queue_size,
     )
     try:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(store._writer.run)
-            maintenance = trio.CancelScope()
-            nursery.start_soon(_cancellable, store._run_maintenance, maintenance)
-            try:
-                yield store
-            finally:
-                maintenance.cancel()
-                store._closing()
-                store._writer.close(timeout=close_timeout)
+        async with store.running(close_timeout=close_timeout):
+            yield store
     finally:
         connections.close()
-
-
-async def _cancellable(fn: Callable[[], Any], scope: trio.CancelScope) -> None:
-    # The maintenance loop runs inside ``scope`` so closing the store cancels only it,
-    # never the writer that must drain.
-    with scope:
-        await fn()
 
 
 def open_memory_store(**kwargs: Any) -> AbstractAsyncContextManager[SqliteStore]:

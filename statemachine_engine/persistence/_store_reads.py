@@ -1,23 +1,21 @@
-"""The reads of :class:`~statemachine_engine.persistence.SqliteStore`: jobs, the registry,
-history and the audited events. Each sees what this process has written: queued records
-and submitted job writes are committed first, then the read runs on a read connection (in
-a worker thread for a file)."""
+"""The reads of :class:`~statemachine_engine.persistence.SqliteStore`, which delegates to
+them: jobs, the registry, history and the audited events. Each sees what this process has
+written: queued records and submitted job writes are committed first, then the read runs on
+a read connection (in a worker thread for a file)."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
 from statemachine_engine.persistence import _jobs_sql as jobs
 from statemachine_engine.persistence import _records_sql as records
+from statemachine_engine.persistence._connections import Connections
 from statemachine_engine.persistence._protocol import Job
-
-if TYPE_CHECKING:
-    from statemachine_engine.persistence._connections import Connections
-    from statemachine_engine.persistence._writer import Writer
+from statemachine_engine.persistence._writer import Writer
 
 T = TypeVar("T")
 
@@ -30,10 +28,11 @@ def to_job(row: Mapping[str, Any]) -> Job:
 
 
 class StoreReads:
-    """Mixed into SqliteStore, which provides the connections and the writer."""
+    """Reads on ``connections`` that first commit what ``writer`` holds."""
 
-    _connections: Connections
-    _writer: Writer
+    def __init__(self, connections: Connections, writer: Writer) -> None:
+        self._connections = connections
+        self._writer = writer
 
     async def flush(self) -> None:
         """Wait until everything queued so far is committed."""
@@ -108,7 +107,8 @@ class StoreReads:
             lambda conn: records.list_events(conn, target=target, status=status, limit=limit)
         )
 
-    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn(conn)`` on a read connection, without waiting for queued writes."""
         return await self._connections.read(fn)
 
     async def _read_fresh(self, fn: Callable[[sqlite3.Connection], T]) -> T:

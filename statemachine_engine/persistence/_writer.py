@@ -1,12 +1,12 @@
 """The one task that writes: queued records and job requests, committed in batches.
 
-Recorder calls (``transition``, ``error``, ...) put a tuple on a bounded channel and return
-at once; a full channel drops the record (counted, logged once) instead of blocking a
-machine. Job-queue writes are requests: the caller waits for its own reply (or, submitted,
-nobody waits and they ride along like records). The writer takes everything queued, writes
-it in ONE transaction (group commit), keeps only the last registry update per machine of a
-batch, then answers the requests. Each request runs inside a savepoint, so one failing
-request (a duplicate job id) does not undo the others.
+Recorder calls (``transition``, ``error``, ...) put a typed record (``_records``) on a
+bounded channel and return at once; a full channel drops the record (counted, logged once)
+instead of blocking a machine. Job-queue writes are requests: the caller waits for its own
+reply (or, submitted, nobody waits and they ride along like records). The writer takes
+everything queued, writes it in ONE transaction (group commit), keeps only the last registry
+update per machine of a batch, then answers the requests. Each request runs inside a
+savepoint, so one failing request (a duplicate job id) does not undo the others.
 
 A batch with somebody waiting on it is written at once; a batch of records and submitted
 writes only waits up to ``record_delay`` for more, or until a request or a backlog arrives,
@@ -23,9 +23,10 @@ from typing import Any, TypeVar
 import trio
 
 from statemachine_engine.errors import StoreError
-from statemachine_engine.persistence._batch import Record, Request, write_batch
+from statemachine_engine.persistence._batch import Request, write_batch
 from statemachine_engine.persistence._codec import dumps
 from statemachine_engine.persistence._connections import Connections
+from statemachine_engine.persistence._records import Record, TransitionRecord
 
 logger = logging.getLogger(__name__)
 
@@ -281,11 +282,11 @@ class Writer:
         # update of each machine in this batch is written.
         last: dict[str, int] = {}
         for index, item in enumerate(batch):
-            if type(item) is tuple and item[0] == "trans":
-                last[item[1]] = index
+            if type(item) is TransitionRecord:
+                last[item.machine] = index
         snapshots: dict[int, str | None] = {}
         for index in last.values():
-            context = batch[index][6]  # type: ignore[index]
+            context = batch[index].context  # type: ignore[union-attr]
             snapshots[index] = dumps(context) if context is not None else None
         weight = sum(item.weight if isinstance(item, Request) else 1 for item in batch)
         try:
@@ -316,7 +317,7 @@ class Writer:
 
 def _unattended(item: Record | Request[Any]) -> bool:
     """A record or a submitted write: counted in ``unwritten``, nobody waits on it."""
-    return type(item) is tuple or item.detached  # type: ignore[union-attr]
+    return type(item) is not Request or item.detached
 
 
 def _given_up(item: Record | Request[Any]) -> bool:

@@ -202,7 +202,7 @@ async def test_a_completion_that_fails_at_commit_is_logged(
     still = await mem.get_job(job.job_id)
     assert still is not None and (still.status, still.claimed_by) == ("processing", "other")
     # no longer renewed for w: the job's lease lapses and it runs again
-    assert mem._leases.holder(job.job_id) is None
+    assert mem._holdings.holder(job.job_id) is None
 
 
 async def test_a_write_submitted_while_the_store_closes_is_still_written(db_path: object) -> None:
@@ -241,7 +241,7 @@ async def test_a_reserved_job_the_worker_lost_is_not_handed_over(
             lambda conn, now: jobs_sql.reset_processing(conn, now=now, older_than=None)
         )
         await trio.sleep(0.35)
-        assert store._leases.holder("j02") is None
+        assert store._holdings.holder("j02") is None
         assert await claim(store, "b", prefetch=0) == "j00"
         assert await claim(store) == "j01"  # from the queue, not j02 from the lost reserve
         job = await store.get_job("j01")

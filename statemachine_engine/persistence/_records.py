@@ -1,0 +1,68 @@
+"""The records a store queues for its writer: one named type per kind of history write.
+
+Recorder calls build one of these and return at once; the writer commits them in batches
+(``_batch``). They are NamedTuples because a transition record is built on every transition
+of every machine: a NamedTuple costs about as much as the plain tuple it replaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+
+class StartRecord(NamedTuple):
+    """A machine registered (its ``machine_state`` row, replaced if it exists)."""
+
+    machine: str
+    state: str
+    config_type: str | None
+    pid: int | None
+    endpoint: str | None
+    timestamp: float
+
+
+class TransitionRecord(NamedTuple):
+    """A transition: a history row, and the machine's registry row brought up to date."""
+
+    machine: str
+    from_state: str | None
+    to_state: str
+    event: str | None
+    timestamp: float
+    #: the machine's live context (serialised when the batch commits), or None
+    context: Mapping[str, Any] | None
+
+
+class StopRecord(NamedTuple):
+    """A machine left the registry."""
+
+    machine: str
+
+
+class ErrorRecord(NamedTuple):
+    """A row of the error history."""
+
+    machine: str
+    state: str | None
+    action: str | None
+    message: str
+    traceback: str | None
+    job_id: str | None
+    timestamp: float
+
+
+class EventRecord(NamedTuple):
+    """An audited event (``machine_events``); ``payload`` is already encoded text."""
+
+    source: str | None
+    target: str
+    event_type: str
+    job_id: str | None
+    payload: str | None
+    status: str
+    timestamp: float
+
+
+#: everything a recorder call queues
+Record = StartRecord | TransitionRecord | StopRecord | ErrorRecord | EventRecord
