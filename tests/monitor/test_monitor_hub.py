@@ -8,7 +8,8 @@ import pytest
 import trio
 
 from statemachine_engine.monitor import MonitorHub, Outgoing, SubscriberClosed
-from statemachine_engine.monitor._hub import MAX_PENDING_REPLIES, text_frame
+from statemachine_engine.monitor._fanout import MAX_PENDING_REPLIES
+from statemachine_engine.monitor._outgoing import text_frame
 from statemachine_engine.transport import MachineEvent
 
 
