@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from statemachine_engine.transport._paths import DEFAULT_EVENT_SOCKET
+from statemachine_engine.transport import DEFAULT_EVENT_SOCKET
 
 
 def main(argv: list[str] | None = None) -> int:

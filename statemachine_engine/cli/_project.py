@@ -52,8 +52,12 @@ def main(argv: list[str]) -> int:
     import attrs
 
     from statemachine_engine.errors import ConfigError, StateMachineError
-    from statemachine_engine.service._manifest import MonitorSettings, load_manifest
-    from statemachine_engine.service._project import check_project, run_project
+    from statemachine_engine.service import (
+        MonitorSettings,
+        check_project,
+        load_manifest,
+        run_project,
+    )
 
     def say(text: str) -> None:
         print(f"statemachine run: {text}", flush=True)

@@ -151,13 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     for warning in spec.warnings:
         logging.getLogger("statemachine_engine.config").warning("%s", warning)
 
-    from statemachine_engine.persistence._paths import resolve_db_path
-    from statemachine_engine.service import ProcessOptions, run_machine_process
+    from statemachine_engine.persistence import resolve_db_path
+    from statemachine_engine.service import ProcessOptions, monitor_configs, run_machine_process
 
     monitor = None
     if args.monitor:
         from statemachine_engine.monitor import embedded_monitor
-        from statemachine_engine.service._project import monitor_configs
 
         monitor = embedded_monitor(
             host=args.host,

@@ -7,8 +7,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from statemachine_engine.monitor._main import add_common_arguments, run_monitor
-from statemachine_engine.transport._paths import DEFAULT_EVENT_SOCKET
+from statemachine_engine.monitor import add_common_arguments, run_monitor
+from statemachine_engine.transport import DEFAULT_EVENT_SOCKET
 
 
 def build_parser() -> argparse.ArgumentParser:

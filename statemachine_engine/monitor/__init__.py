@@ -10,6 +10,7 @@ from statemachine_engine.monitor._hub import (
     Subscriber,
     SubscriberClosed,
 )
+from statemachine_engine.monitor._main import add_common_arguments, main, run_monitor
 from statemachine_engine.monitor._origin import origin_allowed
 from statemachine_engine.monitor._serve import MonitorServer, embedded_monitor, serve_monitor
 from statemachine_engine.monitor._ws import EVENTS_PATH, WebSocketMonitor, serve_websocket
@@ -27,8 +28,11 @@ __all__ = [
     "Subscriber",
     "SubscriberClosed",
     "WebSocketMonitor",
+    "add_common_arguments",
     "embedded_monitor",
+    "main",
     "origin_allowed",
+    "run_monitor",
     "serve_monitor",
     "serve_websocket",
 ]

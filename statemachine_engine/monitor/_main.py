@@ -14,10 +14,10 @@ from typing import Any
 
 import trio
 
-from statemachine_engine.errors import StateMachineError
+from statemachine_engine.errors import StateMachineError, leaf_errors
 from statemachine_engine.monitor._registry import DatabaseRegistry
 from statemachine_engine.monitor._serve import MonitorServer, serve_monitor
-from statemachine_engine.transport._paths import DEFAULT_EVENT_SOCKET
+from statemachine_engine.transport import DEFAULT_EVENT_SOCKET
 
 __all__ = ["build_parser", "main", "run_monitor"]
 
@@ -103,18 +103,12 @@ def run_monitor(prog: str, *, log_level: str = "INFO", db: str | None = None, **
         errors, rest = group.split(StateMachineError)
         if errors is None or rest is not None:
             raise
-        for message in dict.fromkeys(str(exc) for exc in _leaves(errors)):
+        for message in dict.fromkeys(str(exc) for exc in leaf_errors(errors)):
             print(f"{prog}: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass
     return 0
-
-
-def _leaves(exc: BaseException) -> list[BaseException]:
-    if isinstance(exc, BaseExceptionGroup):
-        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
-    return [exc]
 
 
 async def _run(db: str | None, serve: dict[str, Any]) -> None:
@@ -148,7 +142,7 @@ def _registry_path(db: str | None) -> str | None:
     """The database whose registry seeds the machine table: ``--db``, else
     ``$STATEMACHINE_DB``, else ``./data/pipeline.db`` only when it exists (the monitor never
     creates a database of its own)."""
-    from statemachine_engine.persistence._paths import DB_ENV_VAR, DEFAULT_DB_PATH, resolve_db_path
+    from statemachine_engine.persistence import DB_ENV_VAR, DEFAULT_DB_PATH, resolve_db_path
 
     path = resolve_db_path(db)
     if db is not None or os.environ.get(DB_ENV_VAR):

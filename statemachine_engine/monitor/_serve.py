@@ -15,12 +15,12 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
-from statemachine_engine.errors import TransportError
+from statemachine_engine.errors import TransportError, sole_error
 from statemachine_engine.monitor._catalog import ConfigCatalog
 from statemachine_engine.monitor._http import MonitorApp
 from statemachine_engine.monitor._hub import MonitorHub, Registry
 from statemachine_engine.monitor._ws import WebSocketMonitor, serve_websocket
-from statemachine_engine.transport import EventListener, FanoutPublisher, MachineEvent
+from statemachine_engine.transport import EventListener, FanoutPublisher, MachineEvent, Publisher
 
 __all__ = ["MonitorServer", "embedded_monitor", "serve_monitor"]
 
@@ -120,10 +120,7 @@ async def serve_monitor(
             task_status.started(MonitorServer(hub, ws, ui_url, actual_ui_port, listening_on))
     except BaseExceptionGroup as group:
         # A server that cannot listen is one plain error for the caller to report.
-        failed, rest = group.split(TransportError)
-        if failed is not None and rest is None:
-            raise _first(failed) from None
-        raise
+        raise sole_error(group, TransportError) from None
     finally:
         hub.close()
 
@@ -148,11 +145,6 @@ async def _start(
         raise TransportError(f"cannot start the {what}: {reason}{hint}") from None
 
 
-def _first(group: BaseExceptionGroup[TransportError]) -> TransportError:
-    inner = group.exceptions[0]
-    return _first(inner) if isinstance(inner, BaseExceptionGroup) else inner
-
-
 def _first_os_error(exc: BaseException) -> OSError | None:
     if isinstance(exc, OSError):
         return exc
@@ -169,25 +161,28 @@ def embedded_monitor(
     host: str = "127.0.0.1",
     ui_port: int | None = 3001,
     websocket_port: int | None = 3002,
+    event_socket_path: str | None = None,
     project_root: str | Path | None = None,
     configs: Sequence[str | Path] = (),
     allowed_origins: Collection[str] = (),
     flags: Mapping[str, str] | None = None,
-) -> Callable[[Any, Any, trio.Nursery], Awaitable[MonitorServer]]:
-    """The monitor as a part of a runtime (``statemachine CONFIG --monitor``).
+    announce: Callable[[MonitorServer], None] | None = None,
+) -> Callable[[Registry | None, Publisher | None, trio.Nursery], Awaitable[Publisher]]:
+    """The monitor as a part of a runtime process (``statemachine CONFIG --monitor``,
+    ``statemachine run``), started before the runtime is built.
 
-    Returns ``start(runtime, publisher, nursery)``: it adds a hub to the runtime's publishers,
-    so the runtime's machines publish into it in-process, seeds it from the runtime's store,
-    and starts the WebSocket and UI servers in ``nursery``. The runtime keeps publishing to
-    the event socket as well, for any monitor running elsewhere. ``flags`` as for
-    :func:`serve_monitor`.
+    Returns ``start(store, publisher, nursery)``: it seeds a hub from ``store``, starts the
+    WebSocket and UI servers (and, with ``event_socket_path``, the event-socket listener) in
+    ``nursery``, tells ``announce`` where they listen, and returns the publisher to build
+    the runtime with: the hub, so that the machines publish into it in-process, next to
+    ``publisher`` (the event socket's, for a monitor elsewhere) when there is one. Its
+    arguments as for :func:`serve_monitor`.
     """
 
-    async def start(runtime: Any, publisher: Any, nursery: trio.Nursery) -> MonitorServer:
-        del publisher  # the runtime's own publisher stays as it is, next to the hub
-        hub = MonitorHub(store=getattr(runtime, "store", None))
-        current = runtime.publisher
-        runtime.publisher = hub if current is None else FanoutPublisher([current, hub])
+    async def start(
+        store: Registry | None, publisher: Publisher | None, nursery: trio.Nursery
+    ) -> Publisher:
+        hub = MonitorHub(store=store)
         server: MonitorServer = await nursery.start(
             partial(
                 serve_monitor,
@@ -195,13 +190,16 @@ def embedded_monitor(
                 host=host,
                 ui_port=ui_port,
                 websocket_port=websocket_port,
+                event_socket_path=event_socket_path,
                 project_root=project_root,
                 configs=configs,
                 allowed_origins=allowed_origins,
                 flags=flags,
             )
         )
-        return server
+        if announce is not None:
+            announce(server)
+        return hub if publisher is None else FanoutPublisher([publisher, hub])
 
     return start
 

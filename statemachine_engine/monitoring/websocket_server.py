@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from statemachine_engine.monitor._main import main
+from statemachine_engine.monitor import main
 
 __all__ = ["main"]
 

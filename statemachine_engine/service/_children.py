@@ -1,10 +1,15 @@
-"""Machines started as child processes (``start_fsm`` with ``process: true``).
+"""The one launcher of machines in processes of their own: ``start_fsm`` with
+``process: true``, and the manifest's ``process: true`` entries of ``statemachine run``.
 
-A child runs ``python -m statemachine_engine CONFIG`` with the parent's database, socket
-paths and actions folder; its output goes to ``logs/<name>.log``. Its exit is watched: a
-clean exit sends the parent its ``on_done`` event, any other exit an ``error`` event (with
-``last_error`` saying why). Children are killed, process group and all, when the parent's
-runtime stops.
+A child runs ``python -m statemachine_engine CONFIG`` with its parent's database, socket
+paths and actions folder; its output goes to ``<log_dir>/<name>.log``. Two pipes tie it to
+the parent: the *ready pipe*, on which the child writes once it is registered and can take
+events (so :meth:`ChildProcesses.launch` returns only then, or raises with the reason from
+the child's log), and the *lifeline*, whose write end only the parent holds: when the parent
+dies, even by SIGKILL, the child reads end of file and stops itself, so nothing is orphaned.
+A child's exit is watched: a clean exit sends the machine that asked its ``on_done`` event,
+any other exit an ``error`` event (with ``last_error`` saying why). Children are killed,
+process group and all, when the parent's runtime stops.
 """
 
 from __future__ import annotations
@@ -15,15 +20,16 @@ import os
 import signal
 import subprocess
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NoReturn
 
+import attrs
 import trio
 
 from statemachine_engine.errors import StateMachineError
 
 if TYPE_CHECKING:
     from statemachine_engine.actors import ChildRequest
-    from statemachine_engine.service._machine_process import ProcessOptions
 
 log = logging.getLogger("statemachine_engine.children")
 
@@ -33,35 +39,65 @@ READY_TIMEOUT = 15.0
 KILL_GRACE = 2.0
 
 
-class ChildProcesses:
-    """Implements :class:`statemachine_engine.actors.ProcessLauncher` for a runtime process."""
+@attrs.frozen
+class LaunchSettings:
+    """What every child of one runtime process shares with it."""
 
-    def __init__(self, options: ProcessOptions, nursery: trio.Nursery) -> None:
-        self._options = options
+    db: str
+    event_socket_path: str | None = None
+    control_socket_prefix: str | None = None
+    actions_dir: str | None = None
+    #: children's logs, ``<log_dir>/<name>.log`` (relative to this process's folder)
+    log_dir: str = "logs"
+    #: the children's working directory (None: this process's)
+    cwd: str | None = None
+
+
+@attrs.define
+class _Child:
+    process: trio.Process
+    lifeline: int  # our end of its lifeline pipe, closed once it is reaped
+
+
+class ChildProcesses:
+    """Implements :class:`statemachine_engine.actors.ProcessLauncher` for a runtime process;
+    the watchers of its children run in ``nursery``."""
+
+    def __init__(self, settings: LaunchSettings, nursery: trio.Nursery) -> None:
+        self._settings = settings
         self._nursery = nursery
-        self._running: dict[str, trio.Process] = {}
-        self._lifelines: dict[str, int] = {}  # our end of each child's lifeline pipe
+        self._running: dict[str, _Child] = {}
         self._stopping = False
 
-    def argv(self, config_path: str, name: str, context: dict[str, Any]) -> list[str]:
-        options = self._options
+    def argv(
+        self,
+        config_path: str,
+        name: str,
+        context: Mapping[str, Any],
+        actions_dir: str | None = None,
+    ) -> list[str]:
+        settings = self._settings
         argv = [sys.executable, "-m", "statemachine_engine", config_path, "--machine-name", name]
-        argv += ["--db", options.db]
-        if options.event_socket_path:
-            argv += ["--event-socket-path", options.event_socket_path]
-        if options.control_socket_prefix:
-            argv += ["--control-socket-prefix", options.control_socket_prefix]
-        if options.actions_dir:
-            argv += ["--actions-dir", options.actions_dir]
+        argv += ["--db", settings.db]
+        if settings.event_socket_path:
+            argv += ["--event-socket-path", settings.event_socket_path]
+        if settings.control_socket_prefix:
+            argv += ["--control-socket-prefix", settings.control_socket_prefix]
+        actions_dir = actions_dir or settings.actions_dir
+        if actions_dir:
+            argv += ["--actions-dir", actions_dir]
         if context:
-            argv += ["--initial-context", json.dumps(context, default=str)]
+            argv += ["--initial-context", json.dumps(dict(context), default=str)]
         return argv
 
-    async def launch(self, request: ChildRequest) -> None:
-        config_path, name, context = request.config_path, request.name, dict(request.context)
+    async def launch(self, request: ChildRequest, *, actions_dir: str | None = None) -> None:
+        """Start ``request``'s machine and return once it can receive events; raises
+        StateMachineError, with the reason from its log, when it cannot start.
+        ``actions_dir`` overrides the settings' folder for this child."""
+        name = request.name
         if name in self._running:
             raise StateMachineError(f"a child process named {name!r} is already running")
-        log_dir = trio.Path(self._options.log_dir)
+        log_dir = trio.Path(self._settings.log_dir)
         await log_dir.mkdir(parents=True, exist_ok=True)
         log_file = log_dir / f"{name}.log"
         # the child writes one line to this pipe once it can receive events: no polling
@@ -69,8 +105,8 @@ class ChildProcesses:
         # this process holds the other end of the lifeline until the child is reaped; if it
         # dies (even by SIGKILL) the child reads end of file and stops itself
         life_read, life_write = os.pipe()
-        argv = [*self.argv(config_path, name, context), "--ready-fd", str(ready_write)]
-        argv += ["--parent-fd", str(life_read)]
+        argv = self.argv(request.config_path, name, request.context, actions_dir)
+        argv += ["--ready-fd", str(ready_write), "--parent-fd", str(life_read)]
         try:
             out = await trio.to_thread.run_sync(open, str(log_file), "ab")
             with out:
@@ -81,50 +117,63 @@ class ChildProcesses:
                     stderr=out,
                     start_new_session=True,
                     pass_fds=(ready_write, life_read),
+                    cwd=self._settings.cwd,
                 )
         except BaseException:
             os.close(life_write)
+            os.close(ready_read)
             raise
         finally:
             os.close(ready_write)
             os.close(life_read)
-        self._running[name] = process
-        self._lifelines[name] = life_write
+        self._running[name] = _Child(process, life_write)
         log.info("started %s as process %d (log: %s)", name, process.pid, log_file)
         ready = b""
         async with trio.lowlevel.FdStream(ready_read) as pipe:
             with trio.move_on_after(READY_TIMEOUT):
                 ready = await pipe.receive_some(64)
         if not ready:
-            # it exited (or hangs) before it could take events: reap it, then say how and,
-            # from its log, why (start_fsm reports this as its error; nothing else does)
-            try:
-                with trio.move_on_after(READY_TIMEOUT) as waited:
-                    await process.wait()
-            finally:
-                await self._reaped(name, process)
-            why = await trio.to_thread.run_sync(_last_lines, str(log_file))
-            code = process.returncode
-            if waited.cancelled_caught:
-                how = f"was not ready within {READY_TIMEOUT:g} s and was killed"
-            elif code is not None and code < 0:
-                how = f"was killed by signal {-code}"
-            else:
-                how = f"exited with code {code}"
-            raise StateMachineError(
-                f"child {name} did not start: it {how}{': ' + why if why else ''} (see {log_file})"
-            )
+            await self._not_started(request, process, str(log_file))
         self._nursery.start_soon(self._watch, request, process, str(log_file))
+
+    async def _not_started(
+        self, request: ChildRequest, process: trio.Process, log_file: str
+    ) -> NoReturn:
+        """A child that exited (or hangs) before it could take events: reap it, then raise
+        an error saying how and, from its log, why (start_fsm reports it as its error)."""
+        try:
+            with trio.move_on_after(READY_TIMEOUT) as waited:
+                await process.wait()
+        finally:
+            await self._reaped(request.name, process)
+        why = await trio.to_thread.run_sync(_last_lines, log_file)
+        code = process.returncode
+        if waited.cancelled_caught:
+            how = f"was not ready within {READY_TIMEOUT:g} s and was killed"
+        elif code is not None and code < 0:
+            how = f"was killed by signal {-code}"
+        else:
+            how = f"exited with code {code}"
+        what = "child" if request.parent is not None else "machine"
+        raise StateMachineError(
+            f"{what} {request.name} did not start: it {how}"
+            f"{': ' + why if why else ''} (see {log_file})"
+        )
+
+    async def wait(self, name: str) -> None:
+        """Return once the child ``name`` has exited (at once if none runs)."""
+        child = self._running.get(name)
+        if child is not None:
+            await child.process.wait()
 
     async def _reaped(self, name: str, process: trio.Process) -> None:
         """Forget a child that exited (killing it first if it still runs)."""
         if process.returncode is None:
             with trio.CancelScope(shield=True):
                 await kill_process(process)
-        self._running.pop(name, None)
-        lifeline = self._lifelines.pop(name, None)
-        if lifeline is not None:
-            os.close(lifeline)
+        child = self._running.pop(name, None)
+        if child is not None:
+            os.close(child.lifeline)
 
     async def _watch(self, request: ChildRequest, process: trio.Process, log_file: str) -> None:
         name, parent = request.name, request.parent
@@ -153,8 +202,8 @@ class ChildProcesses:
         """Kill every child (SIGTERM, then SIGKILL after a grace period) and reap it."""
         self._stopping = True
         with trio.CancelScope(shield=True):
-            for process in list(self._running.values()):
-                await kill_process(process)
+            for child in list(self._running.values()):
+                await kill_process(child.process)
 
 
 async def kill_process(process: trio.Process) -> None:

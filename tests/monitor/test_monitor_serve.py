@@ -15,10 +15,15 @@ from trio_websocket import WebSocketConnection, wrap_client_stream
 from statemachine_engine.actors import open_runtime
 from statemachine_engine.config import load_config_text
 from statemachine_engine.errors import StoreError
-from statemachine_engine.monitor import MonitorServer, embedded_monitor, serve_monitor
+from statemachine_engine.monitor import MonitorHub, MonitorServer, embedded_monitor, serve_monitor
 from statemachine_engine.monitor._registry import DatabaseRegistry
 from statemachine_engine.persistence import open_store
-from statemachine_engine.transport import MachineEvent, SocketEventPublisher
+from statemachine_engine.transport import (
+    FanoutPublisher,
+    MachineEvent,
+    RecordingPublisher,
+    SocketEventPublisher,
+)
 
 MACHINE = """\
 initial_state: idle
@@ -49,29 +54,52 @@ async def next_of(ws: WebSocketConnection, kind: str) -> dict[str, Any]:
             return message
 
 
-async def test_embedded_monitor_follows_the_runtime_machines(tmp_path: Path) -> None:
+async def test_embedded_monitor_is_the_publisher_the_runtime_is_built_with(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "job.yaml").write_text(MACHINE)
     spec = load_config_text(MACHINE, file=str(tmp_path / "job.yaml"))
-    start = embedded_monitor(ui_port=0, websocket_port=0, configs=[tmp_path / "job.yaml"])
+    servers: list[MonitorServer] = []
+    start = embedded_monitor(
+        ui_port=0, websocket_port=0, configs=[tmp_path / "job.yaml"], announce=servers.append
+    )
     with trio.fail_after(20):
-        async with open_runtime() as runtime, trio.open_nursery() as services:
-            server: MonitorServer = await start(runtime, None, services)
-            assert server.websocket is not None
-            ref = await runtime.spawn(spec, name="job_001")
-            await ref.wait_state("idle")
-            async with websocket(server.websocket.port) as ws:
-                snapshot = await next_of(ws, "initial")
-                assert [
-                    (m["machine_name"], m["current_state"], m["config_type"])
-                    for m in snapshot["machines"]
-                ] == [("job_001", "idle", "job")]
-                await ref.send("go")
-                change = await next_of(ws, "state_change")
-                assert change["machine_name"] == "job_001"
-                assert change["payload"]["to_state"] == "busy"
-                await ref.send("done")
-                await next_of(ws, "machine_terminated")
-                assert server.hub.machines == {}
+        async with trio.open_nursery() as services:
+            publisher = await start(None, None, services)
+            [server] = servers  # announced once every part listens
+            assert publisher is server.hub and server.websocket is not None
+            async with open_runtime(publisher=publisher) as runtime:
+                ref = await runtime.spawn(spec, name="job_001")
+                await ref.wait_state("idle")
+                async with websocket(server.websocket.port) as ws:
+                    snapshot = await next_of(ws, "initial")
+                    assert [
+                        (m["machine_name"], m["current_state"], m["config_type"])
+                        for m in snapshot["machines"]
+                    ] == [("job_001", "idle", "job")]
+                    await ref.send("go")
+                    change = await next_of(ws, "state_change")
+                    assert change["machine_name"] == "job_001"
+                    assert change["payload"]["to_state"] == "busy"
+                    await ref.send("done")
+                    await next_of(ws, "machine_terminated")
+                    assert server.hub.machines == {}
+            services.cancel_scope.cancel()
+
+
+async def test_embedded_monitor_publishes_next_to_the_event_socket_publisher() -> None:
+    recording = RecordingPublisher()
+    start = embedded_monitor(ui_port=None, websocket_port=None)
+    with trio.fail_after(20):
+        async with trio.open_nursery() as services:
+            publisher = await start(None, recording, services)
+            assert isinstance(publisher, FanoutPublisher)
+            assert publisher.publishers[0] is recording
+            event = MachineEvent("w", "machine_registered", {"current_state": "a"}, 1.0)
+            publisher.publish(event)
+            assert recording.events == [event]
+            assert isinstance(publisher.publishers[1], MonitorHub)
+            assert set(publisher.publishers[1].machines) == {"w"}
             services.cancel_scope.cancel()
 
 

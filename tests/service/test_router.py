@@ -6,7 +6,7 @@ import pytest
 
 from statemachine_engine.actors import open_runtime
 from statemachine_engine.config import load_config_text
-from statemachine_engine.service._machine_process import make_router
+from statemachine_engine.service import make_router
 from statemachine_engine.transport import Message, RecordingPublisher
 
 IDLE = "initial_state: idle\ntransitions:\n  - {from: idle, to: busy, event: go}\n"

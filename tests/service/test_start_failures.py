@@ -15,12 +15,19 @@ from pathlib import Path
 import pytest
 
 from statemachine_engine.config import load_config
-from statemachine_engine.errors import ActionLoadError, StateMachineError, TransportError
+from statemachine_engine.errors import (
+    ActionLoadError,
+    StateMachineError,
+    TransportError,
+    sole_error,
+)
 from statemachine_engine.monitor import embedded_monitor
-from statemachine_engine.service import ProcessOptions, run_machine_process
-from statemachine_engine.service._machine_process import single_error
-from statemachine_engine.service._manifest import load_manifest
-from statemachine_engine.service._project import run_project
+from statemachine_engine.service import (
+    ProcessOptions,
+    load_manifest,
+    run_machine_process,
+    run_project,
+)
 
 MACHINE = """\
 metadata: {machine_name: m}
@@ -44,16 +51,16 @@ def folder() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def test_single_error_is_the_one_error_however_deeply_grouped() -> None:
+def test_sole_error_is_the_one_error_however_deeply_grouped() -> None:
     error = TransportError("port taken")
     group = BaseExceptionGroup("outer", [BaseExceptionGroup("inner", [error])])
-    assert single_error(group) is error
+    assert sole_error(group, StateMachineError) is error
 
 
-def test_single_error_raises_a_group_that_holds_anything_else() -> None:
+def test_sole_error_raises_a_group_that_holds_anything_else() -> None:
     group = BaseExceptionGroup("outer", [StateMachineError("ours"), KeyError("not ours")])
     with pytest.raises(BaseExceptionGroup) as raised:
-        single_error(group)
+        sole_error(group, StateMachineError)
     assert raised.value is group
 
 

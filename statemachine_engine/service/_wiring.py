@@ -1,0 +1,220 @@
+"""The wiring of one runtime process, shared by ``statemachine CONFIG`` and ``statemachine run``.
+
+Parts are built in one order: the store, the event-socket publisher, the monitor (when
+asked for: it decides the publisher the runtime is built with), the transport to other
+runtimes, the process launcher, the runtime, and last the control server. Then the caller's
+``main`` starts its machines and waits for them.
+
+Shutdown runs in the reverse order, in two stages. SIGINT or SIGTERM (or, for a child
+process, the end of its parent's lifeline pipe) cancels only the machines and the child
+processes: the store, the publisher or monitor and the control server stay up while the
+machines clean up, so their last records (registry rows removed, ``machine_terminated``)
+still reach the database and the monitor. A second signal, or a clean-up longer than
+SHUTDOWN_GRACE, stops everything at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import trio
+
+from statemachine_engine.actors import Runtime, open_runtime
+from statemachine_engine.errors import StateMachineError, sole_error
+from statemachine_engine.persistence import open_store
+from statemachine_engine.service._children import ChildProcesses, LaunchSettings
+from statemachine_engine.service._router import make_router, registry_transport
+from statemachine_engine.transport import (
+    DEFAULT_EVENT_SOCKET,
+    ControlServer,
+    Publisher,
+    SocketEventPublisher,
+    control_socket_path,
+)
+
+if TYPE_CHECKING:
+    from statemachine_engine.persistence import SqliteStore
+
+#: how long shutdown may take before the process gives up waiting (the issue allows 5 s)
+SHUTDOWN_GRACE = 4.0
+
+#: ``start(store, event_socket_publisher, nursery)``: starts the monitor's servers in
+#: ``nursery`` and returns the publisher the runtime is built with (see
+#: :func:`statemachine_engine.monitor.embedded_monitor`)
+MonitorHook = Callable[[Any, Publisher | None, trio.Nursery], Awaitable[Publisher]]
+#: says one line of the process's progress at a logging level
+Report = Callable[[int, str], None]
+
+
+@attrs.frozen
+class Wiring:
+    """Where one runtime process keeps its state and sockets."""
+
+    db: str
+    #: names the control socket (the primary machine's name, or the project's)
+    name: str
+    #: the machine a control message without ``target`` goes to (None: refused)
+    primary: str | None
+    actions_dir: str | None = None
+    event_socket_path: str | None = None
+    control_socket_prefix: str | None = None
+    #: also publish to the event socket (False when the monitor hosted here listens there)
+    publish_to_event_socket: bool = True
+    monitor: MonitorHook | None = None
+    #: where the children started by the launcher log, and the folder they run in
+    log_dir: str = "logs"
+    cwd: str | None = None
+    #: a pipe the parent holds open: end of file means it is gone (a child runtime)
+    parent_fd: int | None = None
+
+
+@attrs.frozen
+class Wired:
+    """The built parts a command's ``main`` works with."""
+
+    runtime: Runtime
+    store: SqliteStore
+    launcher: ChildProcesses
+
+
+def run_wired(
+    wiring: Wiring,
+    main: Callable[[Wired], Awaitable[int]],
+    *,
+    report: Report,
+    prepare: Callable[[SqliteStore], Awaitable[None]] | None = None,
+) -> int:
+    """Run ``main`` in a process wired as ``wiring`` says until it returns or a signal
+    arrives; the exit code (``128 + signal`` after a signal). ``prepare`` runs once the
+    store is open, before anything else is started.
+
+    A failure to start (a port or socket in use, a store that cannot be opened) raises
+    that one StateMachineError, not the nursery's exception group around it.
+    """
+    try:
+        return trio.run(_serve, wiring, main, report, prepare)
+    except BaseExceptionGroup as group:
+        raise sole_error(group, StateMachineError) from None
+
+
+async def _serve(
+    wiring: Wiring,
+    main: Callable[[Wired], Awaitable[int]],
+    report: Report,
+    prepare: Callable[[SqliteStore], Awaitable[None]] | None,
+) -> int:
+    outcome: dict[str, int] = {}
+    machines_scope = trio.CancelScope()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_watch_signals, machines_scope, nursery.cancel_scope, outcome, report)
+        if wiring.parent_fd is not None:
+            nursery.start_soon(_watch_parent, wiring.parent_fd, machines_scope, outcome, report)
+        code = await _run(wiring, main, prepare, machines_scope)
+        outcome.setdefault("code", code)
+        nursery.cancel_scope.cancel()
+    return outcome["code"]
+
+
+async def _watch_signals(
+    machines_scope: trio.CancelScope,
+    everything: trio.CancelScope,
+    outcome: dict[str, int],
+    report: Report,
+) -> None:
+    """The first SIGINT/SIGTERM stops the machines; a second one, or a clean-up that takes
+    longer than SHUTDOWN_GRACE, stops everything at once."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            outcome["code"] = 128 + signum
+            report(logging.INFO, f"received {signal.Signals(signum).name}; stopping")
+            machines_scope.cancel()
+            break
+        with trio.move_on_after(SHUTDOWN_GRACE):
+            async for signum in signals:
+                name = signal.Signals(signum).name
+                report(logging.WARNING, f"received {name} again; stopping now")
+                break
+            everything.cancel()
+            return
+        report(logging.WARNING, f"clean-up took longer than {SHUTDOWN_GRACE:g} s; stopping now")
+        everything.cancel()
+
+
+async def _watch_parent(
+    fd: int, machines_scope: trio.CancelScope, outcome: dict[str, int], report: Report
+) -> None:
+    """Stop the machines, as SIGTERM would, when the parent runtime that started this one
+    is gone -- even killed with SIGKILL: the kernel closes its end of the pipe."""
+    async with trio.lowlevel.FdStream(fd) as pipe:
+        while await pipe.receive_some(64):
+            pass  # the parent never writes; anything but end of file is ignored
+    if not machines_scope.cancel_called:
+        report(logging.WARNING, "the parent runtime is gone; stopping")
+        outcome.setdefault("code", 128 + signal.SIGTERM)
+        machines_scope.cancel()
+
+
+async def _run(
+    wiring: Wiring,
+    main: Callable[[Wired], Awaitable[int]],
+    prepare: Callable[[SqliteStore], Awaitable[None]] | None,
+    machines_scope: trio.CancelScope,
+) -> int:
+    event_socket = wiring.event_socket_path or DEFAULT_EVENT_SOCKET
+    control_path = control_socket_path(wiring.name, wiring.control_socket_prefix)
+    async with open_store(wiring.db) as store, trio.open_nursery() as services:
+        if prepare is not None:
+            await prepare(store)
+        socket_publisher: SocketEventPublisher | None = None
+        if wiring.publish_to_event_socket:
+            # with a monitor here the machines' events reach it in-process; the event
+            # socket is for a monitor elsewhere, whose absence is no news
+            socket_publisher = SocketEventPublisher(event_socket, quiet=wiring.monitor is not None)
+            await services.start(socket_publisher.run)
+        transport = registry_transport(store, wiring.control_socket_prefix)
+        launcher = ChildProcesses(
+            LaunchSettings(
+                db=wiring.db,
+                event_socket_path=wiring.event_socket_path,
+                control_socket_prefix=wiring.control_socket_prefix,
+                actions_dir=wiring.actions_dir,
+                log_dir=wiring.log_dir,
+                cwd=wiring.cwd,
+            ),
+            services,
+        )
+        try:
+            with machines_scope:
+                # the monitor first: when its ports are taken, no control socket has been
+                # created yet
+                publisher: Publisher | None = socket_publisher
+                if wiring.monitor is not None:
+                    publisher = await wiring.monitor(store, socket_publisher, services)
+                async with open_runtime(
+                    store=store,
+                    publisher=publisher,
+                    transport=transport,
+                    actions_dir=wiring.actions_dir,
+                    endpoint=control_path,
+                    process_launcher=launcher,
+                ) as runtime:
+                    try:
+                        router = make_router(runtime, wiring.primary, store)
+                        await services.start(ControlServer(control_path, router).run)
+                        return await main(Wired(runtime, store, launcher))
+                    finally:
+                        # while the store and the monitor still take their last records
+                        await launcher.stop()
+        finally:
+            with trio.CancelScope(shield=True):
+                if socket_publisher is not None:
+                    with trio.move_on_after(SHUTDOWN_GRACE / 2):
+                        await socket_publisher.flush()
+                await transport.aclose()
+            services.cancel_scope.cancel()
+    # only reached when the machines were cancelled (a signal, the parent gone)
+    return 0
