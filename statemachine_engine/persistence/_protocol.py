@@ -10,10 +10,13 @@ Two halves:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
+
+if TYPE_CHECKING:
+    from statemachine_engine.persistence._jobs_sql import NewJob
 
 
 @attrs.frozen(hash=False)
@@ -130,22 +133,30 @@ class JobQueue(Protocol):
         """Raises DuplicateJob. Wakes workers waiting for this machine type."""
         ...
 
+    async def add_jobs(self, new_jobs: Iterable[NewJob]) -> int:
+        """Add many jobs in one transaction (all or nothing); returns how many. Raises
+        DuplicateJob naming the first id that exists."""
+        ...
+
     async def claim_next(
         self,
         *,
         job_type: str | None,
         machine_type: str | None,
         worker: str,
-        lease_seconds: float = 60.0,
+        lease_seconds: float | None = None,
         prefetch: int = 0,
     ) -> Job | None:
         """Atomically claim the next due pending job (priority, then run_at, then age);
         ``prefetch`` > 0 lets a worker that drains a backlog have up to that many more
-        claimed ahead for it."""
+        claimed ahead for it. ``lease_seconds`` None: the store's default lease."""
         ...
 
-    async def claim(self, job_id: str, *, worker: str, lease_seconds: float = 60.0) -> Job | None:
-        """Claim one pending job by id; None when it is not pending (or does not exist)."""
+    async def claim(
+        self, job_id: str, *, worker: str, lease_seconds: float | None = None
+    ) -> Job | None:
+        """Claim one pending job by id; None when it is not pending (or does not exist).
+        ``lease_seconds`` None: the store's default lease."""
         ...
 
     async def wait_for_job(
@@ -155,7 +166,9 @@ class JobQueue(Protocol):
         process); False when ``within`` seconds pass first."""
         ...
 
-    async def heartbeat(self, job_id: str, *, worker: str, lease_seconds: float = 60.0) -> bool: ...
+    async def heartbeat(
+        self, job_id: str, *, worker: str, lease_seconds: float | None = None
+    ) -> bool: ...
 
     async def complete(
         self, job_id: str, *, result: Any = None, worker: str | None = None
@@ -166,7 +179,9 @@ class JobQueue(Protocol):
         the next write); False when ``worker`` does not hold it here."""
         ...
 
-    async def fail(self, job_id: str, *, error: str, retry: bool = True) -> Job: ...
+    async def fail(
+        self, job_id: str, *, error: str, retry: bool = True, worker: str | None = None
+    ) -> Job: ...
 
     async def get_job(self, job_id: str) -> Job | None: ...
 
@@ -181,6 +196,11 @@ class JobQueue(Protocol):
     ) -> Mapping[str, str]:
         """Wait until none of ``job_ids`` is pending/processing (woken by completions, no
         polling in process), or ``within`` seconds pass; returns the statuses seen last."""
+        ...
+
+    def notify_job_added(self, machine_type: str | None = None) -> None:
+        """Wake workers of this process waiting for ``machine_type`` jobs (None: all of
+        them): a job was added by another process (the control-socket doorbell)."""
         ...
 
 
@@ -199,4 +219,8 @@ class Store(Recorder, JobQueue, Protocol):
         self, *, target_machine: str, event_types: Sequence[str] | None = None
     ) -> int:
         """Mark the machine's pending audited events (of these types, or all) processed."""
+        ...
+
+    async def flush(self) -> None:
+        """Wait until everything recorded so far is committed."""
         ...

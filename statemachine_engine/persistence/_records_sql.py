@@ -189,6 +189,15 @@ def insert_event(
     return int(cursor.lastrowid or 0)
 
 
+def mark_event_delivered(conn: sqlite3.Connection, event_id: int, *, now: float) -> bool:
+    """Mark one audited event delivered (a recipient acknowledged it)."""
+    cursor = conn.execute(
+        "UPDATE machine_events SET status = 'delivered', processed_at = ? WHERE id = ?",
+        (now, event_id),
+    )
+    return cursor.rowcount > 0
+
+
 def _decode_event(row: dict[str, Any]) -> dict[str, Any]:
     row["payload"] = loads_any(row.get("payload"))
     return row

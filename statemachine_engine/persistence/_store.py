@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -28,7 +28,7 @@ from statemachine_engine.persistence import _records_sql as records
 from statemachine_engine.persistence._codec import dumps_payload
 from statemachine_engine.persistence._connections import Connections
 from statemachine_engine.persistence._jobs_sql import DEFAULT_MAX_ATTEMPTS, DEFAULT_PRIORITY, NewJob
-from statemachine_engine.persistence._protocol import Job
+from statemachine_engine.persistence._protocol import Job, Store
 from statemachine_engine.persistence._records import (
     ErrorRecord,
     EventRecord,
@@ -389,3 +389,9 @@ async def _cancellable(fn: Callable[[], Any], scope: trio.CancelScope) -> None:
     # never the writer that must drain.
     with scope:
         await fn()
+
+
+if TYPE_CHECKING:
+
+    def _is_a_store(store: SqliteStore) -> Store:
+        return store  # mypy proves here that the signatures match the protocol
