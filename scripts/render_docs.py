@@ -1,5 +1,4 @@
-"""Render the generated reference pages, docs/actions.md and docs/commands.md, from the code
-they document.
+"""Render the generated reference pages docs/actions.md and docs/commands.md from the code.
 
 The built-in action classes (their docstrings, ``EVENTS`` and ``REQUIRED``) and the commands'
 own ``--help`` are the source of truth; tests/test_docs.py keeps both pages equal to what this

@@ -1,5 +1,6 @@
-"""Semantic checks of a structured machine: declared states, timeouts, context maps, action
-types. Problems go to the loader's collector, so that every one is reported at once."""
+"""Semantic checks of a structured machine: states, timeouts, context maps, action types.
+
+Problems go to the loader's collector, so that every one is reported at once."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Collecting config problems: each one addressed by its YAML path, placed at its line and
-column, so that the loader can report every problem at once."""
+"""Config problems collected at their YAML path, line and column, to be reported at once."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Loading a machine configuration: the public entry points that run YAML -> shapes -> typed
-model (cattrs) -> defaults -> semantic checks.
+"""Loading a machine configuration: the public entry points and the stages they run.
+
+YAML (positions kept) -> shapes -> typed model (cattrs) -> defaults -> semantic checks.
 
 Every problem found is collected and reported at once in one :class:`ConfigError`; keys the
 model does not know are kept and reported as warnings.

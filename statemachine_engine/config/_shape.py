@@ -1,6 +1,8 @@
-"""The written YAML turned into the model's shapes: the keys the model knows, a lone ``from``
-as a list, events as a mapping, every action as ``{type, config}``. Unknown keys are kept
-aside and reported as warnings; malformed pieces are reported and left for the model step."""
+"""The written YAML turned into the shapes the typed model is built from.
+
+Only the keys the model knows, a lone ``from`` as a list, events as a mapping, every action as
+``{type, config}``. Unknown keys are kept aside and reported as warnings; malformed pieces are
+reported and left for the model step."""
 
 from __future__ import annotations
 

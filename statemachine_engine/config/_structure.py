@@ -1,5 +1,7 @@
-"""The typed model built from the shaped document by one cattrs converter, with every cattrs
-error translated into a message at the path the user wrote (``$.transitions[3].to``)."""
+"""The typed model, built by one cattrs converter, with its errors at the paths as written.
+
+A cattrs error becomes a message at the path the user wrote (``$.transitions[3].to``); an
+invalid piece is left out so that the others are still checked."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The hub's fan-out: one bounded backlog of messages that every subscriber reads through its
-own cursor.
+"""The hub's fan-out: one bounded backlog that every subscriber reads through its own cursor.
 
 A subscriber's queue is the part of the backlog it has not taken yet, bounded by the
 backlog's ``capacity``. Relaying never waits for anyone: a subscriber that falls more than

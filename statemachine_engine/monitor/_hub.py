@@ -1,5 +1,4 @@
-"""The monitor hub: takes machine events in, keeps every machine's latest state, and relays
-each event to its subscribers.
+"""The monitor hub: machine events in, the machine table kept, each event relayed to subscribers.
 
 Events come in as :class:`MachineEvent` objects (the hub is a
 :class:`~statemachine_engine.transport.Publisher`, so a runtime can publish into it in-process)

@@ -1,5 +1,6 @@
-"""The latest state of every machine, kept from the events that pass through the hub and
-seeded from the store's registry: what a new subscriber's snapshot lists."""
+"""The latest state of every machine: what a new subscriber's snapshot lists.
+
+Kept from the events that pass through the hub, and seeded from the store's registry."""
 
 from __future__ import annotations
 

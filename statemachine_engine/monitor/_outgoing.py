@@ -1,5 +1,6 @@
-"""A message for the hub's subscribers, encoded once: its JSON text and the same text as a
-WebSocket frame, so that every client of the hub is served the same bytes."""
+"""A message for the hub's subscribers, encoded once as JSON text and as a WebSocket frame.
+
+Every client of the hub is then served the same bytes."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Tools around machines: diagrams, the checker behind validate and lint, and the live event
-printer behind ``statemachine-events``."""
+"""Tools around machines: diagrams, the checker behind validate and lint, the event printer."""
 
 from statemachine_engine.tools._diagrams import diagram_title, generate_diagrams, write_diagrams
 from statemachine_engine.tools._events_monitor import print_events
