@@ -4,7 +4,8 @@ from statemachine_engine.actors._host import MachineHost
 from statemachine_engine.actors._launcher import ChildRequest, ProcessLauncher
 from statemachine_engine.actors._machine import MachineActor
 from statemachine_engine.actors._ref import ActorRef, ActorStatistics
-from statemachine_engine.actors._runtime import Runtime, open_runtime, resolve_config_path
+from statemachine_engine.actors._runtime import Runtime, open_runtime
+from statemachine_engine.actors._spawner import resolve_config_path
 
 __all__ = [
     "ActorRef",

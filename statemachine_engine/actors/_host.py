@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from statemachine_engine.fsm import record_failure
 from statemachine_engine.transport import Message
 
 if TYPE_CHECKING:
     from statemachine_engine.actors._machine import MachineActor
-    from statemachine_engine.actors._runtime import Runtime
+    from statemachine_engine.actors._services import MachineServices
     from statemachine_engine.config import MachineSpec
-    from statemachine_engine.persistence._protocol import Store
+    from statemachine_engine.persistence import Store
 
 
 class MachineHost:
-    """Implements :class:`statemachine_engine.actions.ActionHost` for one machine."""
+    """Implements :class:`statemachine_engine.actions.ActionHost` for one machine, from the
+    runtime's services (reporter, directory, spawner, store)."""
 
-    __slots__ = ("_actor", "_runtime")
+    __slots__ = ("_actor", "_services")
 
-    def __init__(self, runtime: Runtime, actor: MachineActor) -> None:
-        self._runtime = runtime
+    def __init__(self, actor: MachineActor, services: MachineServices) -> None:
         self._actor = actor
+        self._services = services
 
     @property
     def machine_name(self) -> str:
@@ -33,22 +36,24 @@ class MachineHost:
 
     @property
     def store(self) -> Store | None:
-        return self._runtime.store
-
-    @property
-    def runtime(self) -> Runtime:
-        return self._runtime
+        return self._services.store
 
     def publish(self, event_type: str, payload: Mapping[str, Any]) -> None:
-        self._runtime.publish(self._actor.name, event_type, payload)
+        self._services.reporter.publish(self._actor.name, event_type, payload)
 
     def log_activity(self, message: str, level: str = "info", **fields: Any) -> None:
-        self._runtime.publish(
-            self._actor.name, "activity_log", {"message": message, "level": level, **fields}
-        )
+        self._services.reporter.activity(self._actor.name, message, level, fields)
 
-    def report_error(self, action: str, message: str) -> None:
-        self._runtime.action_error(self._actor, action=action, message=message, tb="")
+    def report_error(self, action: str, message: str, *, traceback: str = "") -> None:
+        actor = self._actor
+        self._services.reporter.action_error(
+            actor.name,
+            actor.state,
+            actor.context.get("job_id"),
+            action=action,
+            message=message,
+            tb=traceback,
+        )
 
     async def send(
         self,
@@ -67,13 +72,12 @@ class MachineHost:
         )
         status = "failed"
         try:
-            await self._runtime.deliver(message)
+            await self._services.directory.deliver(message)
             status = "delivered"
         finally:
-            self._runtime.record(
-                "event_sent",
-                source_machine=self._actor.name,
-                target_machine=target,
+            self._services.reporter.event_sent(
+                source=self._actor.name,
+                target=target,
                 event_type=event_type,
                 payload=message.payload,
                 job_id=job_id,
@@ -89,9 +93,18 @@ class MachineHost:
         on_done: str | None = None,
         process: bool = False,
     ) -> str:
-        return await self._runtime.spawn_child(
-            self._actor, config_path, name=name, context=context, on_done=on_done, process=process
+        actor = self._actor
+        return await self._services.spawner.spawn_child(
+            config_path,
+            parent=actor.ref,
+            parent_source=actor.spec.source,
+            # a child process that cannot start fails its parent's action, as one that raises
+            report_error=functools.partial(record_failure, actor.context, report=self.report_error),
+            name=name,
+            context=context,
+            on_done=on_done,
+            process=process,
         )
 
     def wall_time(self) -> float:
-        return self._runtime.wall_time()
+        return self._services.reporter.wall_time()

@@ -1,6 +1,6 @@
-"""MachineActor: one machine as a trio task around the pure step function.
+"""MachineActor: one machine as a trio task around the pure rules of ``fsm``.
 
-The loop alternates two phases (ARCHITECTURE.md, "Machine semantics"):
+The loop alternates two phases (docs/architecture.md, "Machine actors"):
 
 * **busy** -- the state's entry actions run in order inside a *state scope*, a cancel scope
   that carries the state's timeout deadline. The mailbox is watched while they run without a
@@ -12,37 +12,33 @@ The loop alternates two phases (ARCHITECTURE.md, "Machine semantics"):
   the machine waits on its mailbox until the deadline. An event that fires nothing here is
   counted as unhandled and dropped.
 
+What an event does (fire, hold, drop, ignore) is decided by ``fsm.dispose`` and
+``fsm.dispose_returned``; this module keeps the cancel scopes, the deadlines and the mailbox.
 Every transition re-enters its target, self-loops included: entry actions run again and the
 timers restart.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import traceback
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
 
-from statemachine_engine._thinning import LOG_EVERY, worth_logging
-from statemachine_engine.actors._action_config import action_config, error_event
+from statemachine_engine.actors._action_runner import ActionRunner
+from statemachine_engine.actors._host import MachineHost
+from statemachine_engine.actors._machine_log import TransitionLog
+from statemachine_engine.actors._mailbox import WAKE_UP, Fire, Mailbox
 from statemachine_engine.actors._ref import ActorRef, ActorStatistics
-from statemachine_engine.config import (
-    ActionSpec,
-    MachineSpec,
-    Transition,
-    resolve_path,
-)
-from statemachine_engine.errors import ActorStopped, StateMachineError
+from statemachine_engine.config import ActionSpec, MachineSpec, resolve_path
+from statemachine_engine.errors import ActorStopped
+from statemachine_engine.fsm import Disposition, HeldQueue, dispose, dispose_returned
 from statemachine_engine.transport import Message
 
 if TYPE_CHECKING:
-    from statemachine_engine.actions import ActionRegistry, BaseAction
-    from statemachine_engine.actors._host import MachineHost
-    from statemachine_engine.actors._runtime import Runtime
+    from statemachine_engine.actions import ActionRegistry
+    from statemachine_engine.actors._services import MachineServices
     from statemachine_engine.fsm import Table
 
 logger = logging.getLogger("statemachine_engine.machine")
@@ -52,17 +48,6 @@ YIELD_EVERY = 64
 #: internal transitions in a row (never waiting on mailbox or clock) reported as a busy loop
 BUSY_LOOP_THRESHOLD = 10_000
 _NEVER = float("inf")
-#: a transition is logged (INFO) its first _LOG_FIRST times, then every LOG_EVERY-th time
-_LOG_FIRST = 10
-#: the timer queue's wake-up token; never seen outside the mailbox
-_WAKE_UP = Message(type="(deadline)")
-
-
-@attrs.define(slots=True)
-class _Fire:
-    transition: Transition
-    event: str
-    message: Message | None  # None for action-returned and timeout events
 
 
 @attrs.define(slots=True)
@@ -71,20 +56,19 @@ class _Waiter:
     reached: bool = False
 
 
-class MachineActor:
-    """Runs one machine. Created and started by :class:`Runtime`; reached through ActorRef."""
+class MachineActor(Mailbox, ActionRunner):
+    """Runs one machine. Created and started by the runtime; reached through ActorRef."""
 
     def __init__(
         self,
-        runtime: Runtime,
         spec: MachineSpec,
         table: Table,
         name: str,
         context: dict[str, Any],
         registry: ActionRegistry,
         capacity: int,
+        services: MachineServices,
     ) -> None:
-        self.runtime = runtime
         self.spec = spec
         self.table = table
         self.name = name
@@ -96,23 +80,26 @@ class MachineActor:
         context["machine_name"] = name
         context["current_state"] = self.state
         context.setdefault("event_data", {})
-        send, self._receive = trio.open_memory_channel[Message](capacity)
-        self.ref = ActorRef(self, send)
+        self._send, self._receive = trio.open_memory_channel[Message](capacity)
+        self.ref = ActorRef(self)
         self.terminated = trio.Event()
-        self.host: MachineHost = runtime.make_host(self)
+        self.host = MachineHost(self, services)
+        self._reporter = services.reporter
+        self._timers = services.timers
+        self._store = services.store
         self._state_scope: trio.CancelScope | None = None
         self._stopping = False
-        self._held: deque[Message] | None = None  # created on first use: most machines never hold
+        self._held: HeldQueue[Message] | None = None  # made on first use: most never hold
         self._waiters: dict[str, list[_Waiter]] = {}
         self._deadline = _NEVER
-        self._timer: _Fire | None = None
+        self._timer: Fire | None = None
         self._entry = 0  # counts state entries, so a deadline of an earlier entry is ignored
         self._interrupted = False  # a sender delivered an event that fires while actions ran
         self._busy_scope: trio.CancelScope | None = None  # set while entry actions run
         self._unyielded = 0
         self._internal_run = 0
         self._busy_reported = False
-        self._log_counts: dict[tuple[str, str, str], int] | None = None
+        self._log: TransitionLog | None = None
         self.events_received = 0
         self.transitions = 0
         self.events_dropped = 0
@@ -128,7 +115,7 @@ class MachineActor:
         """The actor task. Reports ready (with its ref) before entering the initial state."""
         reason = "stopped"
         self.status = "running"
-        self.runtime.machine_started(self)
+        self._reporter.machine_started(self.name, self.state, self.spec)
         task_status.started(self.ref)
         try:
             await self._main()
@@ -139,7 +126,7 @@ class MachineActor:
         except Exception as exc:  # the supervisor boundary: record, mark crashed, go on
             reason = "crashed"
             self.status = "crashed"
-            self.runtime.machine_crashed(self, exc)
+            self._reporter.machine_crashed(self.name, self.state, self.context.get("job_id"), exc)
         finally:
             self._receive.close()
             if self.status != "crashed":
@@ -148,7 +135,7 @@ class MachineActor:
                 for waiter in waiters:
                     waiter.event.set()
             self._waiters.clear()
-            self.runtime.machine_stopped(self, reason)
+            self._reporter.machine_stopped(self.name, self.state, self.spec, reason)
             self.terminated.set()
 
     def cancel(self) -> None:
@@ -202,7 +189,7 @@ class MachineActor:
                 fire = await self._idle()
             fire = await self._fire(fire)
 
-    async def _enter(self, state: str) -> _Fire | None:
+    async def _enter(self, state: str) -> Fire | None:
         """Enter ``state``: arm its deadline, run its entry actions. Returns the transition
         decided while they ran, or None when the machine is idle in ``state``."""
         self.state = state
@@ -214,9 +201,9 @@ class MachineActor:
         else:
             seconds, event = timer
             self._deadline = trio.current_time() + seconds
-            self._timer = _Fire(self.table.select(state, event), event, None)  # type: ignore[arg-type]
+            self._timer = Fire(self.table.select(state, event), event, None)  # type: ignore[arg-type]
             self._entry += 1
-            self.runtime.timers.arm(self._deadline, self, self._entry)
+            self._timers.arm(self._deadline, self, self._entry)
         waiters = self._waiters.pop(state, None)
         if waiters:
             for waiter in waiters:
@@ -224,7 +211,7 @@ class MachineActor:
                 waiter.event.set()
         actions = self.spec.actions.get(state)
         if self.table.is_final(state):
-            if actions:
+            if actions:  # they run to the end; the events they return are ignored
                 with trio.CancelScope() as self._state_scope:
                     for action in actions:
                         await self._run_action(action)
@@ -234,7 +221,7 @@ class MachineActor:
             return None
         return await self._busy(state, actions)
 
-    async def _busy(self, state: str, actions: tuple[ActionSpec, ...]) -> _Fire | None:
+    async def _busy(self, state: str, actions: tuple[ActionSpec, ...]) -> Fire | None:
         """Run the entry actions in the state scope. The scope carries the state's deadline,
         and :meth:`interrupt` cancels it when a sender delivers an event that fires from
         this state -- so the mailbox is watched without a task of its own."""
@@ -253,11 +240,11 @@ class MachineActor:
                     event = await self._run_action(action)
                     if event is None:
                         continue
-                    transition = self.table.select(state, event)
-                    if transition is None:
+                    found = dispose_returned(self.table, state, event)
+                    if isinstance(found, Disposition):
                         self.action_events_ignored += 1
                         continue
-                    fire = _Fire(transition, event, None)
+                    fire = Fire(found, event, None)
                     break
             finally:
                 self._state_scope = self._busy_scope = None
@@ -277,83 +264,15 @@ class MachineActor:
             return self._timer
         return None
 
-    def interrupt(self, message: Message) -> None:
-        """Called by a sender once ``message`` is in the mailbox: if the machine is running
-        entry actions and the event fires a transition from its state, cancel them."""
-        scope = self._busy_scope
-        if (
-            scope is not None
-            and not self._interrupted
-            and self.table.select(self.state, message.type) is not None
-        ):
-            self._interrupted = True
-            scope.cancel()
-
-    def _hold_arrivals(self) -> None:
-        """Move what is in the mailbox to the held queue."""
-        while True:
-            try:
-                message = self._receive.receive_nowait()
-            except trio.WouldBlock:
-                return
-            if message is _WAKE_UP:
-                continue
-            self.events_received += 1
-            self._hold(message)
-
-    def _take_waiting(self, state: str) -> _Fire | None:
-        """Read the mailbox without waiting: events that fire nothing in ``state`` are held;
-        the first that fires is returned."""
-        while True:
-            try:
-                message = self._receive.receive_nowait()
-            except trio.WouldBlock:
-                return None
-            if message is _WAKE_UP:
-                continue
-            self.events_received += 1
-            transition = self.table.select(state, message.type)
-            if transition is not None:
-                return _Fire(transition, message.type, message)
-            self._hold(message)
-
-    def _hold(self, message: Message, *, first: bool = False) -> None:
-        """Hold ``message`` until the machine is idle. The held queue is as long as the
-        mailbox: when full, its oldest event is dropped. A machine that never goes idle (a
-        polling loop) would otherwise fill both, and its senders -- a ``stop`` among them --
-        would wait on a full mailbox for ever."""
-        held = self._held
-        if held is None:
-            held = self._held = deque()
-        if len(held) >= self.capacity:
-            self._drop_held(held.popleft())
-        if first:
-            held.appendleft(message)
-        else:
-            held.append(message)
-
-    def _drop_held(self, message: Message) -> None:
-        self.events_dropped += 1
-        self._held_dropped += 1
-        n = self._held_dropped
-        if worth_logging(n):
-            logger.warning(
-                "[%s] %d event(s) dropped so far, the oldest first (latest %r): they fired "
-                "nothing in the states the machine was in, and it has not been idle to look at "
-                "them again while %d more waited",
-                self.name,
-                n,
-                message.type,
-                self.capacity,
-            )
-
-    async def _idle(self) -> _Fire:
+    async def _idle(self) -> Fire:
         state = self.state
-        while self._held:
-            message = self._held.popleft()
-            transition = self.table.select(state, message.type)
-            if transition is not None:
-                return _Fire(transition, message.type, message)
+        table = self.table
+        held = self._held
+        while held:
+            message = held.take()
+            found = dispose(table, state, message.type, busy=False)
+            if not isinstance(found, Disposition):
+                return Fire(found, message.type, message)
             self._drop(message)
         while True:
             if trio.current_time() >= self._deadline:
@@ -369,41 +288,16 @@ class MachineActor:
                     assert self._timer is not None
                     return self._timer
                 incoming = waited
-            if incoming is _WAKE_UP:
+            if incoming is WAKE_UP:
                 continue  # a token from an earlier state entry
             self.events_received += 1
             self._internal_run = 0
-            transition = self.table.select(state, incoming.type)
-            if transition is not None:
-                return _Fire(transition, incoming.type, incoming)
+            found = dispose(table, state, incoming.type, busy=False)
+            if not isinstance(found, Disposition):
+                return Fire(found, incoming.type, incoming)
             self._drop(incoming)
 
-    async def _wait_mailbox(self) -> Message | None:
-        """The next message, or None when the state's deadline passes first (the runtime's
-        timer queue then puts a wake-up token in the mailbox)."""
-        while True:
-            message = await self._receive.receive()
-            if message is not _WAKE_UP:
-                return message
-            if trio.current_time() >= self._deadline:
-                return None
-
-    def deadline_passed(self, entry: int) -> None:
-        """From the timer queue: the deadline of state entry ``entry`` has passed."""
-        if entry == self._entry and self._busy_scope is None:
-            # a full mailbox needs no token: the machine checks its deadline before each message
-            with contextlib.suppress(
-                trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError
-            ):
-                self.ref._send.send_nowait(_WAKE_UP)
-
-    def _drop(self, message: Message) -> None:
-        self.events_dropped += 1
-        logger.debug(
-            "[%s] event %r fired nothing in state %r; dropped", self.name, message.type, self.state
-        )
-
-    async def _fire(self, fire: _Fire) -> _Fire | None:
+    async def _fire(self, fire: Fire) -> Fire | None:
         """Leave the current state along ``fire.transition`` and enter its target."""
         self._unyielded += 1
         if self._unyielded >= YIELD_EVERY:
@@ -418,12 +312,15 @@ class MachineActor:
         source = self.state
         transition = fire.transition
         self.transitions += 1
-        self.runtime.transition(self, source, transition.to, fire.event)
-        store = self.runtime.store
+        self._reporter.transition(self.name, source, transition.to, fire.event, self.context)
+        store = self._store
         if store is not None and store.backlogged:
             await store.wait_for_room()  # backpressure: history is never dropped
         if logger.isEnabledFor(logging.INFO):
-            self._log_transition(source, fire.event, transition.to)
+            log = self._log
+            if log is None:
+                log = self._log = TransitionLog(self.name)
+            log.log(source, fire.event, transition.to)
         if transition.actions:
             with trio.CancelScope() as self._state_scope:
                 for action in transition.actions:
@@ -444,42 +341,6 @@ class MachineActor:
                 if value is not None:
                     self.context[key] = value
 
-    # -- actions -------------------------------------------------------------------------
-
-    async def _run_action(self, action: ActionSpec, *, in_transition: bool = False) -> str | None:
-        """Run one action; returns the event it asks for (its error event if it fails)."""
-        config: dict[str, Any] = action.config  # type: ignore[assignment]
-        try:
-            cls = self.registry.get(action.type)
-            raw = cls.RAW_KEYS
-            config = action_config(action.config, self.context, raw)
-            instance: BaseAction = cls(config)
-            instance.host = self.host
-            event = await instance.execute(self.context)
-        except Exception as exc:
-            self._action_failed(action, config, exc)
-            if in_transition:
-                return None
-            return error_event(config)
-        if not event or in_transition:
-            return None
-        return str(event)
-
-    def _action_failed(self, action: ActionSpec, config: Any, exc: BaseException) -> None:
-        self.errors += 1
-        message = f"action {action.type!r} failed: {type(exc).__name__}: {exc}"
-        if isinstance(exc, StateMachineError):
-            message = f"action {action.type!r} failed: {exc}"
-        self.context["last_error"] = message
-        self.context["last_error_action"] = action.type
-        logger.warning("[%s] %s (state %r, %s)", self.name, message, self.state, action.path)
-        self.runtime.action_error(
-            self,
-            action=action.type,
-            message=message,
-            tb="".join(traceback.format_exception(exc)),
-        )
-
     def _report_busy_loop(self) -> None:
         self._busy_reported = True
         message = (
@@ -488,30 +349,3 @@ class MachineActor:
         )
         logger.warning("%s", message)
         self.host.log_activity(message, "warning")
-
-    def _log_transition(self, source: str, event: str, target: str) -> None:
-        counts = self._log_counts
-        if counts is None:
-            counts = self._log_counts = {}
-        key = (source, event, target)
-        n = counts.get(key, 0) + 1
-        counts[key] = n
-        # the first few of each transition, then every 1000th: a polling loop does not flood
-        # the log, and the line that starts the thinning says so (the machine is not stuck)
-        if not worth_logging(n, first=_LOG_FIRST):
-            return
-        if n < _LOG_FIRST:
-            logger.info("[%s] %s --%s--> %s", self.name, source, event, target)
-        elif n == _LOG_FIRST:
-            logger.info(
-                "[%s] %s --%s--> %s (#%d; from now on only every %dth of this transition "
-                "is logged)",
-                self.name,
-                source,
-                event,
-                target,
-                n,
-                LOG_EVERY,
-            )
-        else:
-            logger.info("[%s] %s --%s--> %s (#%d)", self.name, source, event, target, n)

@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import trio
 
-from statemachine_engine.errors import ActorStopped, MailboxFull
 from statemachine_engine.transport import Message
 
 if TYPE_CHECKING:
@@ -32,14 +30,17 @@ class ActorStatistics:
 
 
 class ActorRef:
-    """Send events to a machine, wait for it to reach a state, stop it."""
+    """Send events to a machine, wait for it to reach a state, stop it.
 
-    __slots__ = ("_actor", "_send", "name")
+    A thin handle: the mailbox belongs to the actor, and sending goes through its
+    ``deliver``/``deliver_nowait`` (ActorStopped when it has stopped, MailboxFull).
+    """
 
-    def __init__(self, actor: MachineActor, send: trio.MemorySendChannel[Message]) -> None:
+    __slots__ = ("_actor", "name")
+
+    def __init__(self, actor: MachineActor) -> None:
         self.name = actor.name
         self._actor = actor
-        self._send = send
 
     def __repr__(self) -> str:
         return f"<ActorRef {self.name} state={self._actor.state} {self._actor.status}>"
@@ -66,16 +67,12 @@ class ActorRef:
         source: str | None = None,
     ) -> None:
         """Put an event in the machine's mailbox; waits while the mailbox is full."""
-        await self.send_message(
+        await self._actor.deliver(
             Message(type=event, payload=payload, target=self.name, job_id=job_id, source=source)
         )
 
     async def send_message(self, message: Message) -> None:
-        try:
-            await self._send.send(message)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            raise ActorStopped(self.name, self._actor.status) from None
-        self._actor.interrupt(message)
+        await self._actor.deliver(message)
 
     def send_nowait(
         self,
@@ -86,18 +83,12 @@ class ActorRef:
         source: str | None = None,
     ) -> None:
         """Like :meth:`send`, but raises :class:`MailboxFull` instead of waiting."""
-        self.send_message_nowait(
+        self._actor.deliver_nowait(
             Message(type=event, payload=payload, target=self.name, job_id=job_id, source=source)
         )
 
     def send_message_nowait(self, message: Message) -> None:
-        try:
-            self._send.send_nowait(message)
-        except trio.WouldBlock:
-            raise MailboxFull(self.name, self._actor.capacity) from None
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            raise ActorStopped(self.name, self._actor.status) from None
-        self._actor.interrupt(message)
+        self._actor.deliver_nowait(message)
 
     async def wait_state(self, state: str) -> None:
         """Return once the machine is in ``state`` (at once if it already is).
@@ -110,6 +101,10 @@ class ActorRef:
         """Wait until the machine has stopped; returns its status (stopped or crashed)."""
         await self._actor.terminated.wait()
         return self._actor.status
+
+    def cancel(self) -> None:
+        """Cancel the machine (running actions included) without waiting for its clean-up."""
+        self._actor.cancel()
 
     async def stop(self) -> None:
         """Cancel the machine (running actions included) and wait until it has cleaned up."""

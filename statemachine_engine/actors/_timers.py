@@ -11,27 +11,32 @@ from __future__ import annotations
 
 import heapq
 import math
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import trio
 
-if TYPE_CHECKING:
-    from statemachine_engine.actors._machine import MachineActor
+
+class Sleeper(Protocol):
+    """What the queue wakes: a machine, told which of its state entries is due."""
+
+    def deadline_passed(self, entry: int) -> None: ...
 
 
 class TimerQueue:
+    """The deadlines of idle machines, served by one task."""
+
     def __init__(self, nursery: trio.Nursery) -> None:
         self._nursery = nursery
-        self._heap: list[tuple[float, int, MachineActor, int]] = []
+        self._heap: list[tuple[float, int, Sleeper, int]] = []
         self._seq = 0
         self._running = False
         self._target = math.inf
         self._sleep: trio.CancelScope | None = None
 
-    def arm(self, deadline: float, actor: MachineActor, entry: int) -> None:
-        """Wake ``actor`` at ``deadline`` unless it has left state entry number ``entry``."""
+    def arm(self, deadline: float, sleeper: Sleeper, entry: int) -> None:
+        """Wake ``sleeper`` at ``deadline`` unless it has left state entry number ``entry``."""
         self._seq += 1
-        heapq.heappush(self._heap, (deadline, self._seq, actor, entry))
+        heapq.heappush(self._heap, (deadline, self._seq, sleeper, entry))
         if not self._running:
             self._running = True
             self._nursery.start_soon(self._run)
@@ -43,8 +48,8 @@ class TimerQueue:
         while True:
             now = trio.current_time()
             while heap and heap[0][0] <= now:
-                _, _, actor, entry = heapq.heappop(heap)
-                actor.deadline_passed(entry)
+                _, _, sleeper, entry = heapq.heappop(heap)
+                sleeper.deadline_passed(entry)
             self._target = heap[0][0] if heap else math.inf
             with trio.CancelScope(deadline=self._target) as self._sleep:
                 await trio.sleep_forever()

@@ -69,7 +69,7 @@ class StateMachineEngine:
         if not value:
             self._stop_requested = True
             if self._ref is not None:
-                self._ref._actor.cancel()
+                self._ref.cancel()
 
     async def send_event(self, event: str, payload: Any = None) -> None:
         """Deliver an event to the running machine."""
@@ -88,7 +88,7 @@ class StateMachineEngine:
                 self.config, name=self.machine_name, context=dict(initial_context or {})
             )
             if self._stop_requested:
-                self._ref._actor.cancel()
+                self._ref.cancel()
             await self._ref.wait_stopped()
             state = self._ref.state
         return state

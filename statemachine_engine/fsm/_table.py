@@ -1,7 +1,7 @@
 """The pure step function and spec queries: no I/O, no trio, no clock.
 
 A :class:`Table` is a machine spec compiled for constant-time lookups. The rules it encodes
-(ARCHITECTURE.md, "Machine semantics"):
+(docs/architecture.md, "Machine actors"):
 
 * transitions whose ``from`` names the state win over ``from: "*"`` ones; within each group,
   the first in file order wins;
@@ -11,8 +11,6 @@ A :class:`Table` is a machine spec compiled for constant-time lookups. The rules
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 import attrs
 
@@ -90,20 +88,3 @@ def select_transition(spec: MachineSpec, state: str, event: str) -> Transition |
         if wildcard is None and t.wildcard:
             wildcard = t
     return wildcard
-
-
-def run_events(table: Table, state: str, events: Iterable[str]) -> list[tuple[str, str, str]]:
-    """Fold ``events`` through the step function: the ``(from, event, to)`` of each that fired.
-
-    Stops after a final state is entered. This is the trace a machine without actions must
-    produce for the same events.
-    """
-    trace: list[tuple[str, str, str]] = []
-    for event in events:
-        if table.is_final(state):
-            break
-        target = table.step(state, event)
-        if target is not None:
-            trace.append((state, event, target))
-            state = target
-    return trace

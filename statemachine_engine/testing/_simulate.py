@@ -272,15 +272,10 @@ async def run_simulation(
                 for ref in refs:
                     nursery.start_soon(ref.wait_stopped)
         end = trio.current_time() - start
-        final = {
-            name: recorder.stopped.get(name, (end, runtime.machines[name].state)) for name in names
-        }
+        stats = {name: runtime.machine_statistics(name) for name in names}
+        final = {name: recorder.stopped.get(name, (end, stats[name].state)) for name in names}
         running = frozenset(name for name in names if name not in recorder.stopped)
-        dropped = {
-            name: runtime.machines[name].events_dropped
-            for name in names
-            if runtime.machines[name].events_dropped
-        }
+        dropped = {name: s.events_dropped for name, s in stats.items() if s.events_dropped}
         await runtime.stop()
     return SimulationResult(
         transitions=tuple(recorder.transitions),

@@ -8,6 +8,7 @@ from typing import Any
 from statemachine_engine.actions._base import BaseAction
 from statemachine_engine.config import resolve_path
 from statemachine_engine.config._interpolate import placeholders
+from statemachine_engine.fsm import record_failure
 
 _TRUE = frozenset({"true", "yes", "on", "y", "1"})
 _FALSE = frozenset({"false", "no", "off", "n", "0", "", "none", "null"})
@@ -60,10 +61,9 @@ def fail(action: BaseAction, context: dict[str, Any], message: str) -> str | Non
     it in the error history (published as an ``error`` event), and return the action's
     ``error`` event (default ``error``)."""
     action_type = str(action.config.get("type") or type(action).__name__)
-    context["last_error"] = message
-    context["last_error_action"] = action_type
     action.logger.warning("[%s] %s: %s", action.get_machine_name(context), action_type, message)
-    report_error(action, action_type, message)
+    host = getattr(action, "host", None)
+    record_failure(context, action_type, message, host.report_error if host is not None else None)
     return action.event("error", "error")
 
 

@@ -1,0 +1,60 @@
+"""Directory: the machines of one runtime by name, and where a message for a name goes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from statemachine_engine.errors import MailboxFull, TransportError
+
+if TYPE_CHECKING:
+    from statemachine_engine.actors._machine import MachineActor
+    from statemachine_engine.transport import Message, Transport
+
+
+class Directory:
+    """Names to actors (stopped ones stay until their name is reused), and delivery by name:
+    into a local mailbox, else through the transport."""
+
+    __slots__ = ("machines", "transport")
+
+    def __init__(self, transport: Transport | None) -> None:
+        self.machines: dict[str, MachineActor] = {}
+        self.transport = transport
+
+    def running(self, name: str | None) -> MachineActor | None:
+        """The actor running under ``name`` here, or None."""
+        actor = self.machines.get(name) if name is not None else None
+        if actor is None or actor.terminated.is_set():
+            return None
+        return actor
+
+    def running_names(self) -> list[str]:
+        return sorted(n for n, a in self.machines.items() if not a.terminated.is_set())
+
+    async def deliver_local(self, message: Message) -> None:
+        """Into the mailbox of the target running here; KeyError when there is none."""
+        actor = self.running(message.target)
+        if actor is None:
+            raise KeyError(message.target)
+        try:
+            # no schedule point while there is room: a pipelined sender's lines go into the
+            # mailbox in one pass, instead of one pass of the scheduler per message
+            actor.deliver_nowait(message)
+        except MailboxFull:
+            await actor.deliver(message)  # backpressure: wait for room
+
+    async def deliver(self, message: Message) -> None:
+        """Into a local mailbox, else through the transport."""
+        target = message.target
+        if target is None:
+            raise TransportError("message has no target")
+        actor = self.running(target)
+        if actor is not None:
+            await actor.deliver(message)
+            return
+        if self.transport is not None:
+            await self.transport.deliver(target, message)
+            return
+        raise TransportError(
+            f"no machine named {target!r} is running in this runtime", target=target
+        )

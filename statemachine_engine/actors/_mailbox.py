@@ -1,0 +1,153 @@
+"""The mailbox side of a machine actor: delivery into it, the wake-up token, the held queue.
+
+A sender puts a message in the actor's bounded mailbox (``deliver``/``deliver_nowait``) and,
+if the machine is running entry actions and the event fires from its state, cancels them
+(``interrupt``). The timer queue wakes an idle machine with a token in the same mailbox.
+What the machine does with each event is asked of ``fsm.dispose``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+import attrs
+import trio
+
+from statemachine_engine.actors._machine_log import log_held_dropped, log_unhandled
+from statemachine_engine.config import Transition
+from statemachine_engine.errors import ActorStopped, MailboxFull
+from statemachine_engine.fsm import Disposition, HeldQueue, dispose
+from statemachine_engine.transport import Message
+
+if TYPE_CHECKING:
+    from statemachine_engine.fsm import Table
+
+#: the timer queue's wake-up token; never seen outside the mailbox
+WAKE_UP = Message(type="(deadline)")
+
+
+@attrs.define(slots=True)
+class Fire:
+    """A transition decided, with the event that fires it."""
+
+    transition: Transition
+    event: str
+    message: Message | None  # None for action-returned and timeout events
+
+
+class Mailbox:
+    """The part of :class:`MachineActor` that owns its mailbox (a mixin: the actor sets the
+    attributes below in its ``__init__``)."""
+
+    name: str
+    status: str
+    state: str
+    capacity: int
+    table: Table
+    events_received: int
+    events_dropped: int
+    _send: trio.MemorySendChannel[Message]
+    _receive: trio.MemoryReceiveChannel[Message]
+    _busy_scope: trio.CancelScope | None
+    _interrupted: bool
+    _entry: int
+    _deadline: float
+    _held: HeldQueue[Message] | None
+    _held_dropped: int
+
+    async def deliver(self, message: Message) -> None:
+        """Put ``message`` in the mailbox, waiting while it is full; ActorStopped once the
+        machine has stopped."""
+        try:
+            await self._send.send(message)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            raise ActorStopped(self.name, self.status) from None
+        self.interrupt(message)
+
+    def deliver_nowait(self, message: Message) -> None:
+        """Like :meth:`deliver`, but MailboxFull instead of waiting."""
+        try:
+            self._send.send_nowait(message)
+        except trio.WouldBlock:
+            raise MailboxFull(self.name, self.capacity) from None
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            raise ActorStopped(self.name, self.status) from None
+        self.interrupt(message)
+
+    def interrupt(self, message: Message) -> None:
+        """Once ``message`` is in the mailbox: if the machine is running entry actions and
+        the event fires a transition from its state, cancel them."""
+        scope = self._busy_scope
+        if (
+            scope is not None
+            and not self._interrupted
+            and self.table.select(self.state, message.type) is not None
+        ):
+            self._interrupted = True
+            scope.cancel()
+
+    def deadline_passed(self, entry: int) -> None:
+        """From the timer queue: the deadline of state entry ``entry`` has passed."""
+        if entry == self._entry and self._busy_scope is None:
+            # a full mailbox needs no token: the machine checks its deadline before each message
+            with contextlib.suppress(
+                trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError
+            ):
+                self._send.send_nowait(WAKE_UP)
+
+    def _hold_arrivals(self) -> None:
+        """Move what is in the mailbox to the held queue."""
+        while True:
+            try:
+                message = self._receive.receive_nowait()
+            except trio.WouldBlock:
+                return
+            if message is WAKE_UP:
+                continue
+            self.events_received += 1
+            self._hold(message)
+
+    def _take_waiting(self, state: str) -> Fire | None:
+        """Read the mailbox without waiting: events that fire nothing in ``state`` are held;
+        the first that fires is returned."""
+        while True:
+            try:
+                message = self._receive.receive_nowait()
+            except trio.WouldBlock:
+                return None
+            if message is WAKE_UP:
+                continue
+            self.events_received += 1
+            found = dispose(self.table, state, message.type, busy=True)
+            if not isinstance(found, Disposition):
+                return Fire(found, message.type, message)
+            self._hold(message)
+
+    def _hold(self, message: Message, *, first: bool = False) -> None:
+        """Hold ``message`` until the machine is idle. The held queue is as long as the
+        mailbox: when full, its oldest event is dropped. A machine that never goes idle (a
+        polling loop) would otherwise fill both, and its senders -- a ``stop`` among them --
+        would wait on a full mailbox for ever."""
+        held = self._held
+        if held is None:
+            held = self._held = HeldQueue(self.capacity)
+        dropped = held.hold_first(message) if first else held.hold(message)
+        if dropped is not None:
+            self.events_dropped += 1
+            self._held_dropped += 1
+            log_held_dropped(self.name, self._held_dropped, dropped.type, self.capacity)
+
+    async def _wait_mailbox(self) -> Message | None:
+        """The next message, or None when the state's deadline passes first (the runtime's
+        timer queue then puts a wake-up token in the mailbox)."""
+        while True:
+            message = await self._receive.receive()
+            if message is not WAKE_UP:
+                return message
+            if trio.current_time() >= self._deadline:
+                return None
+
+    def _drop(self, message: Message) -> None:
+        self.events_dropped += 1
+        log_unhandled(self.name, message.type, self.state)
