@@ -47,7 +47,7 @@ from statemachine_engine.cli._db_records import (
     cmd_send_event,
     cmd_transition_history,
 )
-from statemachine_engine.persistence import _jobs_sql as jobs
+from statemachine_engine.persistence import jobs_sql as jobs
 
 
 def build_parser() -> _Parser:

@@ -12,12 +12,9 @@ from typing import Any, NoReturn
 from statemachine_engine.cli._db_output import (
     shorten,
 )
-from statemachine_engine.persistence import _jobs_sql as jobs
-from statemachine_engine.persistence import _records_sql as records
-from statemachine_engine.persistence._paths import resolve_db_path
-from statemachine_engine.persistence._schema import (
-    connect,
-)
+from statemachine_engine.persistence import connect, resolve_db_path
+from statemachine_engine.persistence import jobs_sql as jobs
+from statemachine_engine.persistence import records_sql as records
 
 PROG = "statemachine-db"
 

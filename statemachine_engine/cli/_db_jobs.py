@@ -23,14 +23,9 @@ from statemachine_engine.cli._db_output import (
     render_fields,
     render_table,
 )
-from statemachine_engine.persistence import _jobs_sql as jobs
-from statemachine_engine.persistence import _records_sql as records
-from statemachine_engine.persistence._paths import resolve_db_path
-from statemachine_engine.persistence._schema import (
-    SCHEMA_VERSION,
-    drop_all,
-    ensure_schema,
-)
+from statemachine_engine.persistence import SCHEMA_VERSION, recreate_schema, resolve_db_path
+from statemachine_engine.persistence import jobs_sql as jobs
+from statemachine_engine.persistence import records_sql as records
 from statemachine_engine.transport import ring_doorbells
 
 # -- commands ------------------------------------------------------------------------------
@@ -267,7 +262,6 @@ def cmd_recreate_database(args: argparse.Namespace) -> int:
             print("Nothing changed")
             return 0
     with _database(args, migrate=False) as conn:
-        drop_all(conn)
-        ensure_schema(conn)
+        recreate_schema(conn)
     print(f"Recreated the database {path} (schema version {SCHEMA_VERSION})")
     return 0

@@ -24,11 +24,10 @@ from statemachine_engine.cli._db_output import (
     render_table,
     shorten,
 )
-from statemachine_engine.persistence import _jobs_sql as jobs
-from statemachine_engine.persistence import _records_sql as records
-from statemachine_engine.persistence._schema import (
-    transaction,
-)
+from statemachine_engine.persistence import jobs_sql as jobs
+from statemachine_engine.persistence import records_sql as records
+from statemachine_engine.persistence import transaction
+from statemachine_engine.transport import deliver_event
 
 #: exit status of ``send-event`` when the event was recorded but could not be delivered
 NOT_DELIVERED = 3
@@ -52,14 +51,20 @@ def cmd_send_event(args: argparse.Namespace) -> int:
         if args.target != "ui":
             row = records.get_machine(conn, args.target)
             endpoint = row.get("endpoint") if row else None
-    delivered, note = deliver_event(args, payload, endpoint)
+    delivered, note = deliver_event(
+        args.target,
+        args.type,
+        payload,
+        source=args.source,
+        job_id=args.job_id,
+        endpoint=endpoint,
+        prefix=args.control_socket_prefix,
+        event_socket_path=args.event_socket_path,
+        timeout=args.timeout,
+    )
     if delivered:  # an undelivered event stays pending (see process-events)
         with _database(args) as conn:
-            conn.execute(
-                "UPDATE machine_events SET status = 'delivered', processed_at = ? WHERE id = ?",
-                (time.time(), event_id),
-            )
-            conn.commit()
+            records.mark_event_delivered(conn, event_id, now=time.time())
     if args.format == "json":
         print_json(
             {
@@ -85,49 +90,6 @@ def cmd_send_event(args: argparse.Namespace) -> int:
         print(f"statemachine-db: not delivered: {note}", file=sys.stderr)
         return NOT_DELIVERED
     return 0
-
-
-def deliver_event(args: argparse.Namespace, payload: Any, endpoint: str | None) -> tuple[bool, str]:
-    """Deliver a recorded event; returns (delivered, note).
-
-    A machine gets it through the control socket its registry row names (else the path
-    convention) and must acknowledge it; ``--target ui`` publishes it to the monitor's event
-    socket as an event of machine ``--source``.
-    """
-    # imported only here: the transport's error type pulls in the error tree
-    from statemachine_engine.errors import TransportError
-
-    if args.target == "ui":
-        from statemachine_engine.transport._event_client import send_events
-        from statemachine_engine.transport._paths import DEFAULT_EVENT_SOCKET
-        from statemachine_engine.transport._protocol import MachineEvent
-
-        path = args.event_socket_path or DEFAULT_EVENT_SOCKET
-        body = (
-            payload
-            if isinstance(payload, dict)
-            else ({} if payload is None else {"value": payload})
-        )
-        event = MachineEvent(args.source, args.type, body, time.time(), 0)
-        try:
-            send_events([event], path, timeout=args.timeout)
-        except TransportError as exc:
-            return False, str(exc)
-        return True, f"published to the monitor at {path}"
-
-    from statemachine_engine.transport._control_client import send_to_socket
-    from statemachine_engine.transport._paths import resolve_socket_path
-
-    message: dict[str, Any] = {"type": args.type, "payload": payload if payload is not None else {}}
-    message.update(target=args.target, source=args.source)
-    if args.job_id:
-        message["job_id"] = args.job_id
-    try:
-        path = resolve_socket_path(args.target, endpoint, args.control_socket_prefix)
-        send_to_socket(path, message, timeout=args.timeout)
-    except TransportError as exc:
-        return False, str(exc)
-    return True, f"acknowledged by {path}"
 
 
 def _event_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
@@ -351,13 +313,11 @@ def cmd_machine_health(args: argparse.Namespace) -> int:
         machines = records.list_machines(conn)
         counts = jobs.count_jobs(conn)
         stuck = jobs.stuck_jobs(conn, now=now)
-        retrying = conn.execute(
-            "SELECT count(*) AS n FROM jobs WHERE status = 'pending' AND attempts > 0"
-        ).fetchone()["n"]
+        retrying = jobs.count_retrying(conn)
         recent_errors = len(records.list_errors(conn, since=now - 3600, limit=None))
         events = records.count_events(conn)
     stale = [m["machine_name"] for m in machines if _pid_alive(m["pid"]) is False]
-    report = {
+    report: dict[str, Any] = {
         "machines": len(machines),
         "stale_machines": stale,
         "jobs": counts,
@@ -395,6 +355,3 @@ def cmd_machine_health(args: argparse.Namespace) -> int:
     for job in stuck:
         print(f"    {job['job_id']} held by {job['claimed_by'] or '?'}")
     return 0
-
-
-# -- entry point ---------------------------------------------------------------------------

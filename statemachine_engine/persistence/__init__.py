@@ -25,6 +25,8 @@ _EXPORTS: dict[str, str] = {
     "connect": "statemachine_engine.persistence._schema",
     "open_memory_store": "statemachine_engine.persistence._open",
     "open_store": "statemachine_engine.persistence._open",
+    "read_registry": "statemachine_engine.persistence._registry_file",
+    "recreate_schema": "statemachine_engine.persistence._schema",
     "resolve_db_path": "statemachine_engine.persistence._paths",
     "transaction": "statemachine_engine.persistence._schema",
 }
@@ -52,7 +54,9 @@ __all__ = [
     "jobs_sql",
     "open_memory_store",
     "open_store",
+    "read_registry",
     "records_sql",
+    "recreate_schema",
     "resolve_db_path",
     "transaction",
 ]
@@ -65,7 +69,13 @@ if TYPE_CHECKING:
     from statemachine_engine.persistence._paths import DB_ENV_VAR, DEFAULT_DB_PATH, resolve_db_path
     from statemachine_engine.persistence._protocol import Job, JobQueue, Recorder, Store
     from statemachine_engine.persistence._records_sql import EVENT_STATUSES
-    from statemachine_engine.persistence._schema import SCHEMA_VERSION, connect, transaction
+    from statemachine_engine.persistence._registry_file import read_registry
+    from statemachine_engine.persistence._schema import (
+        SCHEMA_VERSION,
+        connect,
+        recreate_schema,
+        transaction,
+    )
     from statemachine_engine.persistence._store import SqliteStore
 
 

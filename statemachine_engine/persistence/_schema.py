@@ -274,6 +274,13 @@ def drop_all(conn: sqlite3.Connection) -> None:
             conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 
+def recreate_schema(conn: sqlite3.Connection) -> None:
+    """Drop every table this program created, then create the current schema: an empty
+    database (``statemachine-db recreate-database``)."""
+    drop_all(conn)
+    ensure_schema(conn)
+
+
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception.

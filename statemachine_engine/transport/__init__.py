@@ -49,6 +49,8 @@ _LAZY = {
     "SocketEventPublisher": "statemachine_engine.transport._event_publisher",
     "SocketTransport": "statemachine_engine.transport._socket_transport",
     "Subscription": "statemachine_engine.transport._memory",
+    "Delivery": "statemachine_engine.transport._delivery",
+    "deliver_event": "statemachine_engine.transport._delivery",
 }
 
 if TYPE_CHECKING:
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
         ControlServer,
         ControlServerStatistics,
     )
+    from statemachine_engine.transport._delivery import Delivery, deliver_event
     from statemachine_engine.transport._event_client import send_events
     from statemachine_engine.transport._event_listener import EventListener, ListenerStatistics
     from statemachine_engine.transport._event_publisher import (
@@ -96,6 +99,7 @@ __all__ = [
     "ControlConnection",
     "ControlServer",
     "ControlServerStatistics",
+    "Delivery",
     "EventBus",
     "EventListener",
     "FanoutPublisher",
@@ -113,6 +117,7 @@ __all__ = [
     "WireError",
     "control_socket_path",
     "decode_payload",
+    "deliver_event",
     "encode_message",
     "endpoint_path",
     "parse_ack",
