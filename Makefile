@@ -36,11 +36,12 @@ browser:
 	fi
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check statemachine_engine tests bench examples
-	$(VENV)/bin/ruff format --check statemachine_engine tests bench examples
+	$(VENV)/bin/ruff check statemachine_engine tests bench examples scripts
+	$(VENV)/bin/ruff format --check statemachine_engine tests bench examples scripts
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy scripts
 
 test: install browser lint typecheck
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -157,7 +157,7 @@ def _yaml_files(root: Path) -> Iterable[Path]:
 
 
 def _generate(config_type: str, path: Path) -> DiagramSet:
-    from statemachine_engine.tools._diagrams import generate_diagrams
+    from statemachine_engine.tools import generate_diagrams
 
     try:
         text = path.read_text(encoding="utf-8")

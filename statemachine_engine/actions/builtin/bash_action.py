@@ -44,8 +44,7 @@ import trio
 from statemachine_engine.actions._base import ActionHost, BaseAction
 from statemachine_engine.actions.builtin._shell import ShellResult, run_shell
 from statemachine_engine.actions.builtin._values import report_error, unresolved
-from statemachine_engine.config import interpolate_shell, resolve_path
-from statemachine_engine.config._interpolate import KNOWN_FILTERS
+from statemachine_engine.config import KNOWN_FILTERS, interpolate_shell, resolve_path
 
 DEFAULT_TIMEOUT = 30.0
 ENV_PREFIX = "SM_"
