@@ -1,17 +1,34 @@
-"""Property: a machine without actions, fed external events, produces exactly the trace of
-the pure step function folded over the same events."""
+"""Properties: the actor's trace equals a fold of the pure rules of ``fsm``.
+
+* A machine without actions, fed external events, gives the fold of the step function.
+* A machine whose entry actions return events and may block until released, fed events and
+  releases, gives the fold of the disposition rules (``fsm.run_script``): held events, an
+  action's event before the mailbox, ignored action events, the held queue's bound.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
 import trio
 import trio.testing
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from statemachine_engine.actions import BaseAction
 from statemachine_engine.actors import open_runtime
-from statemachine_engine.config import MachineSpec, Transition
-from statemachine_engine.errors import ActorStopped
-from statemachine_engine.fsm import compile_spec, run_events
+from statemachine_engine.config import ActionSpec, MachineSpec, Transition
+from statemachine_engine.errors import ActorStopped, MailboxFull
+from statemachine_engine.fsm import (
+    RELEASE,
+    Release,
+    ScriptedAction,
+    compile_spec,
+    run_events,
+    run_script,
+)
 from statemachine_engine.transport import RecordingPublisher
 
 STATES = ["waiting", "a", "b", "c", "completed"]  # 'completed' is final by convention
@@ -87,3 +104,113 @@ def test_events_sent_in_one_burst_give_the_same_trace(spec: MachineSpec, events:
         for e in recorder.of_type("state_change")
     ]
     assert trace == run_events(compile_spec(spec), "waiting", events)
+
+
+# -- entry actions that return events and block until released --------------------------
+
+CAPACITY = 3  # small, so that full mailboxes and the held queue's bound are reached
+
+
+class EmitAction(BaseAction):
+    """Returns its ``event`` without a checkpoint (nothing can interrupt it)."""
+
+    async def execute(self, context: dict[str, Any]) -> str | None:
+        return self.config.get("event")
+
+
+class GateAction(BaseAction):
+    """Waits until the test releases it (a checkpoint: an event that fires cancels it)."""
+
+    async def execute(self, context: dict[str, Any]) -> str | None:
+        await context["gate"].receive()
+        return self.config.get("event")
+
+
+SCRIPT_ACTIONS: dict[str, type[BaseAction]] = {"emit": EmitAction, "gate": GateAction}
+
+
+@attrs.frozen
+class Scenario:
+    spec: MachineSpec
+    actions: Mapping[str, Sequence[ScriptedAction]]
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> Scenario:
+    base = draw(specs())
+    scripted: dict[str, list[ScriptedAction]] = {}
+    for state in STATES:
+        scripted[state] = draw(
+            st.lists(
+                st.builds(
+                    ScriptedAction,
+                    event=st.sampled_from([None, *EVENTS, "unknown"]),
+                    blocks=st.booleans(),
+                ),
+                max_size=3,
+            )
+        )
+    actions = {
+        state: tuple(
+            ActionSpec(
+                type="gate" if a.blocks else "emit",
+                config={"type": "gate" if a.blocks else "emit", "event": a.event},
+            )
+            for a in listed
+        )
+        for state, listed in scripted.items()
+        if listed
+    }
+    return Scenario(attrs.evolve(base, actions=actions), scripted)
+
+
+def scripted_actor(
+    spec: MachineSpec, inputs: list[str | Release]
+) -> tuple[list[tuple[str, str, str]], int, int]:
+    """The actor's trace, events dropped and action events ignored for ``inputs``."""
+    recorder = RecordingPublisher()
+    counters: list[int] = []
+
+    async def main() -> None:
+        release, gate = trio.open_memory_channel[None](0)
+        async with open_runtime(
+            publisher=recorder, actions=SCRIPT_ACTIONS, mailbox_capacity=CAPACITY
+        ) as rt:
+            ref = await rt.spawn(spec, name="m", context={"gate": gate})
+            await trio.testing.wait_all_tasks_blocked()
+            for item in inputs:
+                try:
+                    if isinstance(item, Release):
+                        release.send_nowait(None)
+                    else:
+                        ref.send_nowait(item)
+                except (trio.WouldBlock, MailboxFull):
+                    pass  # nothing waits for a release; the mailbox is full
+                except ActorStopped:
+                    break
+                await trio.testing.wait_all_tasks_blocked()
+            stats = ref.statistics()
+            counters.extend([stats.events_dropped, stats.action_events_ignored])
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    trace = [
+        (e.payload["from_state"], e.payload["event_trigger"], e.payload["to_state"])
+        for e in recorder.of_type("state_change")
+    ]
+    return trace, counters[0], counters[1]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    scenarios(),
+    st.lists(st.sampled_from([*EVENTS, "unknown", RELEASE, RELEASE]), max_size=25),
+)
+def test_actor_with_actions_follows_the_fold_of_the_disposition_rules(
+    scenario: Scenario, inputs: list[str | Release]
+) -> None:
+    table = compile_spec(scenario.spec)
+    model = run_script(table, "waiting", scenario.actions, inputs, capacity=CAPACITY)
+    assume(not model.busy_loop)  # a machine that never waits would never let the test go on
+    trace, dropped, ignored = scripted_actor(scenario.spec, inputs)
+    assert trace == list(model.trace)
+    assert (dropped, ignored) == (model.dropped, model.ignored)
