@@ -29,9 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="monitor host (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=3002, help="monitor WebSocket port (3002)")
     args = parser.parse_args(argv)
-    from statemachine_engine.tools._events_monitor import run
+    from statemachine_engine.tools import print_events
 
-    return run(
+    return print_events(
         machine=args.machine,
         format=args.format,
         duration=args.duration,

@@ -29,8 +29,7 @@ from typing import Any
 
 import attrs
 
-from statemachine_engine.config import load_yaml
-from statemachine_engine.config._yaml import format_path, position_of
+from statemachine_engine.config import format_path, load_yaml, position_of
 from statemachine_engine.errors import ConfigError, ConfigIssue
 
 DEFAULT_MANIFEST = "statemachine-project.yaml"

@@ -26,8 +26,7 @@ from statemachine_engine.transport import DEFAULT_EVENT_SOCKET
 def check_project(manifest: Manifest) -> list[list[str]]:
     """Validate every config of the project together; returns the errors, each as its report
     lines (``file:line:col: CODE error: message``, then its YAML path and fix)."""
-    from statemachine_engine.tools import lint_paths
-    from statemachine_engine.tools._report import finding_lines
+    from statemachine_engine.tools import finding_lines, lint_paths
 
     configs = sorted({m.config for m in manifest.machines})
     dirs = {d for d in [manifest.actions_dir, *(m.actions_dir for m in manifest.machines)] if d}
