@@ -10,7 +10,7 @@ from statemachine_engine.config import action_param
 
 if TYPE_CHECKING:
     from statemachine_engine.config import MachineSpec
-    from statemachine_engine.persistence._protocol import Store
+    from statemachine_engine.persistence import Store
 
 
 class ActionHost(Protocol):

@@ -15,7 +15,7 @@ from typing import Any
 
 from statemachine_engine.actors import ActorRef, open_runtime
 from statemachine_engine.config import MachineSpec, load_config
-from statemachine_engine.persistence._protocol import Store
+from statemachine_engine.persistence import Store
 from statemachine_engine.transport import Publisher
 
 

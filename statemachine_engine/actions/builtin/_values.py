@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from statemachine_engine.actions._base import BaseAction
-from statemachine_engine.config import resolve_path
-from statemachine_engine.config._interpolate import placeholders
+from statemachine_engine.config import placeholders, resolve_path
 from statemachine_engine.fsm import record_failure
 
 _TRUE = frozenset({"true", "yes", "on", "y", "1"})
