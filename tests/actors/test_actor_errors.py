@@ -9,7 +9,7 @@ import pytest
 import trio
 import trio.testing
 
-from statemachine_engine.actors import MachineActor, Runtime, open_runtime
+from statemachine_engine.actors import Runtime, open_runtime
 from statemachine_engine.config import MachineSpec, load_config_text
 from statemachine_engine.errors import ActorStopped, ConfigError
 from statemachine_engine.transport import MachineEvent, RecordingPublisher
@@ -178,7 +178,7 @@ async def test_a_publisher_that_raises_is_counted_and_stops_no_machine(
 async def test_a_crash_in_a_patched_method_is_supervised(
     runtime: Runtime, spec: SpecOf, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def explode(self: MachineActor, message: Any) -> None:
+    def explode(self: object, message: Any) -> None:
         raise ValueError(f"bug while accepting {message.type}")
 
     good = await runtime.spawn(spec(FLIP), name="good")
