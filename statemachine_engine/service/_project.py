@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from statemachine_engine.actions import get_registry
 from statemachine_engine.actors import ActorRef, ChildRequest, resolve_config_path
 from statemachine_engine.config import MachineSpec, load_config
 from statemachine_engine.errors import ConfigError, DuplicateJob
-from statemachine_engine.persistence import resolve_db_path
+from statemachine_engine.persistence import Store, resolve_db_path
 from statemachine_engine.service._manifest import Manifest
 from statemachine_engine.service._wiring import MonitorHook, Wired, Wiring, run_wired
 from statemachine_engine.transport import DEFAULT_EVENT_SOCKET
@@ -92,7 +91,7 @@ def run_project(manifest: Manifest, *, say: Callable[[str], None] = print) -> in
             await wired.launcher.wait(name)
         return code
 
-    async def queue_jobs(store: Any) -> None:
+    async def queue_jobs(store: Store) -> None:
         await _queue_jobs(store, manifest, say)
 
     return run_wired(wiring, main, report=lambda level, text: say(text), prepare=queue_jobs)
@@ -127,7 +126,7 @@ def _monitor(
     )
 
 
-async def _queue_jobs(store: Any, manifest: Manifest, say: Callable[[str], None]) -> None:
+async def _queue_jobs(store: Store, manifest: Manifest, say: Callable[[str], None]) -> None:
     added = 0
     for job in manifest.jobs:
         try:

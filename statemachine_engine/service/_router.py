@@ -4,15 +4,15 @@ transport to machines of other runtimes (events out), both through the runtime's
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import attrs
 
 from statemachine_engine.actors import Runtime
+from statemachine_engine.persistence import Store
 from statemachine_engine.transport import JOB_DOORBELL, Message, SocketTransport
 
 
-def registry_transport(store: Any, prefix: str | None) -> SocketTransport:
+def registry_transport(store: Store, prefix: str | None) -> SocketTransport:
     """The transport to machines of other runtimes, found through the store's registry
     (their ``endpoint``), else by the path convention ``{prefix}-{name}.sock``."""
 
@@ -24,13 +24,10 @@ def registry_transport(store: Any, prefix: str | None) -> SocketTransport:
 
 
 def make_router(
-    runtime: Runtime, primary: str | None, store: Any
+    runtime: Runtime, primary: str | None, store: Store
 ) -> Callable[[Message], Awaitable[None]]:
     """The control server's router: doorbells to the store, events to machines by target
-    (a message without ``target`` goes to ``primary``).
-
-    ``store`` is typed ``Any`` until the Store protocol declares ``notify_job_added``.
-    """
+    (a message without ``target`` goes to ``primary``)."""
 
     async def route(message: Message) -> None:
         if message.type == JOB_DOORBELL:

@@ -18,14 +18,13 @@ from __future__ import annotations
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
 
 from statemachine_engine.actors import Runtime, open_runtime
 from statemachine_engine.errors import StateMachineError, sole_error
-from statemachine_engine.persistence import open_store
+from statemachine_engine.persistence import Store, open_store
 from statemachine_engine.service._children import ChildProcesses, LaunchSettings
 from statemachine_engine.service._router import make_router, registry_transport
 from statemachine_engine.transport import (
@@ -36,16 +35,13 @@ from statemachine_engine.transport import (
     control_socket_path,
 )
 
-if TYPE_CHECKING:
-    from statemachine_engine.persistence import SqliteStore
-
 #: how long shutdown may take before the process gives up waiting (the issue allows 5 s)
 SHUTDOWN_GRACE = 4.0
 
 #: ``start(store, event_socket_publisher, nursery)``: starts the monitor's servers in
 #: ``nursery`` and returns the publisher the runtime is built with (see
 #: :func:`statemachine_engine.monitor.embedded_monitor`)
-MonitorHook = Callable[[Any, Publisher | None, trio.Nursery], Awaitable[Publisher]]
+MonitorHook = Callable[[Store, Publisher | None, trio.Nursery], Awaitable[Publisher]]
 #: says one line of the process's progress at a logging level
 Report = Callable[[int, str], None]
 
@@ -77,7 +73,7 @@ class Wired:
     """The built parts a command's ``main`` works with."""
 
     runtime: Runtime
-    store: SqliteStore
+    store: Store
     launcher: ChildProcesses
 
 
@@ -86,7 +82,7 @@ def run_wired(
     main: Callable[[Wired], Awaitable[int]],
     *,
     report: Report,
-    prepare: Callable[[SqliteStore], Awaitable[None]] | None = None,
+    prepare: Callable[[Store], Awaitable[None]] | None = None,
 ) -> int:
     """Run ``main`` in a process wired as ``wiring`` says until it returns or a signal
     arrives; the exit code (``128 + signal`` after a signal). ``prepare`` runs once the
@@ -105,7 +101,7 @@ async def _serve(
     wiring: Wiring,
     main: Callable[[Wired], Awaitable[int]],
     report: Report,
-    prepare: Callable[[SqliteStore], Awaitable[None]] | None,
+    prepare: Callable[[Store], Awaitable[None]] | None,
 ) -> int:
     outcome: dict[str, int] = {}
     machines_scope = trio.CancelScope()
@@ -161,7 +157,7 @@ async def _watch_parent(
 async def _run(
     wiring: Wiring,
     main: Callable[[Wired], Awaitable[int]],
-    prepare: Callable[[SqliteStore], Awaitable[None]] | None,
+    prepare: Callable[[Store], Awaitable[None]] | None,
     machines_scope: trio.CancelScope,
 ) -> int:
     event_socket = wiring.event_socket_path or DEFAULT_EVENT_SOCKET
