@@ -9,7 +9,7 @@ from statemachine_engine.actions._base import BaseAction
 from statemachine_engine.actions.builtin._values import current_job_id, fail
 
 if TYPE_CHECKING:
-    from statemachine_engine.persistence._protocol import Job, Store
+    from statemachine_engine.persistence import Job, Store
 
 #: context keys a job's data never overwrites (the engine and the job actions own them)
 RESERVED_KEYS = frozenset(

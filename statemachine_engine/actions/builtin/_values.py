@@ -64,11 +64,3 @@ def fail(action: BaseAction, context: dict[str, Any], message: str) -> str | Non
     host = getattr(action, "host", None)
     record_failure(context, action_type, message, host.report_error if host is not None else None)
     return action.event("error", "error")
-
-
-def report_error(action: BaseAction, action_type: str, message: str) -> None:
-    """``action.host.report_error`` when the action runs in a machine (an action built
-    outside one, as in a unit test of the action alone, has no host)."""
-    host = getattr(action, "host", None)
-    if host is not None:
-        host.report_error(action_type, message)

@@ -43,7 +43,7 @@ import trio
 
 from statemachine_engine.actions._base import ActionHost, BaseAction
 from statemachine_engine.actions.builtin._shell import ShellResult, run_shell
-from statemachine_engine.actions.builtin._values import report_error, unresolved
+from statemachine_engine.actions.builtin._values import fail, unresolved
 from statemachine_engine.config import KNOWN_FILTERS, interpolate_shell, resolve_path
 
 DEFAULT_TIMEOUT = 30.0
@@ -170,13 +170,9 @@ class BashAction(BaseAction):
     def _fail(
         self, context: dict[str, Any], message: str, *, command: str | None, code: int | None = None
     ) -> str | None:
-        context["last_error"] = message
-        context["last_error_action"] = "bash"
         context["last_error_command"] = command
         context["last_error_exit_code"] = code
-        self.logger.warning("[%s] bash: %s", self.get_machine_name(context), message)
-        report_error(self, "bash", message)
-        return self.event("error", "error")
+        return fail(self, context, message)
 
 
 def shell_lookup(context: Mapping[str, Any]) -> Mapping[str, Any]:
