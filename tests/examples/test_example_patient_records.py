@@ -14,7 +14,7 @@ import pytest
 import trio
 from example_support import EventTap, Example
 
-from statemachine_engine.service._manifest import load_manifest
+from statemachine_engine.service import load_manifest
 
 pytestmark = pytest.mark.slow
 

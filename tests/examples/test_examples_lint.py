@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from example_support import BIN, EXAMPLES, REPO
 
-from statemachine_engine.service._manifest import load_manifest
+from statemachine_engine.service import load_manifest
 from statemachine_engine.tools import lint_paths
 
 EXAMPLE_NAMES = sorted(
