@@ -115,17 +115,16 @@ def _write_record(
     snapshots: dict[int, str | None],
     transitions: list[tuple[str, str | None, str, str | None, float]],
 ) -> None:
+    # the hot path first, unpacked as the tuple it is (a class pattern costs more)
+    if type(item) is TransitionRecord:
+        machine, from_state, to_state, event, timestamp, _context = item
+        transitions.append((machine, from_state, to_state, event, timestamp))
+        if index in snapshots:
+            records.update_machine(
+                conn, machine, current_state=to_state, timestamp=timestamp, context=snapshots[index]
+            )
+        return
     match item:
-        case TransitionRecord(machine, from_state, to_state, event, timestamp, _context):
-            transitions.append((machine, from_state, to_state, event, timestamp))
-            if index in snapshots:
-                records.update_machine(
-                    conn,
-                    machine,
-                    current_state=to_state,
-                    timestamp=timestamp,
-                    context=snapshots[index],
-                )
         case StartRecord(machine, state, config_type, pid, endpoint, timestamp):
             records.upsert_machine(
                 conn,
