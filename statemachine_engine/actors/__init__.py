@@ -1,8 +1,11 @@
-"""Machines as trio actors: the runtime, machine actors and their refs."""
+"""Machines as trio actors: the runtime and the refs through which machines are reached.
 
-from statemachine_engine.actors._host import MachineHost
+The actor and host classes are internal: a machine is reached through its :class:`ActorRef`,
+and an action through ``BaseAction.host`` (the :class:`~statemachine_engine.actions.ActionHost`
+protocol).
+"""
+
 from statemachine_engine.actors._launcher import ChildRequest, ProcessLauncher
-from statemachine_engine.actors._machine import MachineActor
 from statemachine_engine.actors._ref import ActorRef, ActorStatistics
 from statemachine_engine.actors._runtime import Runtime, open_runtime
 from statemachine_engine.actors._spawner import resolve_config_path
@@ -11,8 +14,6 @@ __all__ = [
     "ActorRef",
     "ActorStatistics",
     "ChildRequest",
-    "MachineActor",
-    "MachineHost",
     "ProcessLauncher",
     "Runtime",
     "open_runtime",

@@ -91,18 +91,10 @@ class Runtime:
     def publisher(self) -> Publisher | None:
         return self._reporter.publisher
 
-    @publisher.setter
-    def publisher(self, publisher: Publisher | None) -> None:
-        self._reporter.publisher = publisher
-
     @property
     def process_launcher(self) -> ProcessLauncher | None:
         """Starts ``start_fsm process: true`` machines; None where processes cannot start."""
         return self._spawner.process_launcher
-
-    @process_launcher.setter
-    def process_launcher(self, launcher: ProcessLauncher | None) -> None:
-        self._spawner.process_launcher = launcher
 
     @property
     def wall_time(self) -> Callable[[], float]:

@@ -23,7 +23,6 @@ from statemachine_engine.transport._wire import MAX_LINE_BYTES
 # and must not pay for attrs or trio.
 _LAZY = {
     "EVENT_TYPES": "statemachine_engine.transport._protocol",
-    "LineReader": "statemachine_engine.transport._wire",
     "MachineEvent": "statemachine_engine.transport._protocol",
     "Message": "statemachine_engine.transport._protocol",
     "Publisher": "statemachine_engine.transport._protocol",
@@ -82,7 +81,6 @@ if TYPE_CHECKING:
     )
     from statemachine_engine.transport._socket_transport import ControlConnection, SocketTransport
     from statemachine_engine.transport._wire import (
-        LineReader,
         WireError,
         encode_message,
         parse_ack,
@@ -103,7 +101,6 @@ __all__ = [
     "EventBus",
     "EventListener",
     "FanoutPublisher",
-    "LineReader",
     "ListenerStatistics",
     "MachineEvent",
     "Message",
