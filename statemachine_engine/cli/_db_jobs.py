@@ -26,7 +26,6 @@ from statemachine_engine.cli._db_output import (
 from statemachine_engine.persistence import SCHEMA_VERSION, recreate_schema, resolve_db_path
 from statemachine_engine.persistence import jobs_sql as jobs
 from statemachine_engine.persistence import records_sql as records
-from statemachine_engine.transport import ring_doorbells
 
 # -- commands ------------------------------------------------------------------------------
 
@@ -214,6 +213,9 @@ def cmd_add_job(args: argparse.Namespace) -> int:
             {m["endpoint"] for m in records.list_machines(conn) if m.get("endpoint")}
         )
     _print_job(args, "Job created", job)
+    # imported here: only add-job rings, and the transport package costs start-up time
+    from statemachine_engine.transport import ring_doorbells
+
     ring_doorbells(endpoints, job["machine_type"] or job["job_type"])
     return 0
 

@@ -27,7 +27,6 @@ from statemachine_engine.cli._db_output import (
 from statemachine_engine.persistence import jobs_sql as jobs
 from statemachine_engine.persistence import records_sql as records
 from statemachine_engine.persistence import transaction
-from statemachine_engine.transport import deliver_event
 
 #: exit status of ``send-event`` when the event was recorded but could not be delivered
 NOT_DELIVERED = 3
@@ -51,6 +50,9 @@ def cmd_send_event(args: argparse.Namespace) -> int:
         if args.target != "ui":
             row = records.get_machine(conn, args.target)
             endpoint = row.get("endpoint") if row else None
+    # imported here: only send-event delivers, and the transport package costs start-up time
+    from statemachine_engine.transport import deliver_event
+
     delivered, note = deliver_event(
         args.target,
         args.type,

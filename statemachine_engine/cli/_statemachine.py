@@ -152,11 +152,12 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("statemachine_engine.config").warning("%s", warning)
 
     from statemachine_engine.persistence import resolve_db_path
-    from statemachine_engine.service import ProcessOptions, monitor_configs, run_machine_process
+    from statemachine_engine.service import ProcessOptions, run_machine_process
 
     monitor = None
     if args.monitor:
         from statemachine_engine.monitor import embedded_monitor
+        from statemachine_engine.service import monitor_configs
 
         monitor = embedded_monitor(
             host=args.host,

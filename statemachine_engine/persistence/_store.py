@@ -34,7 +34,7 @@ from statemachine_engine.persistence._records import (
     EventRecord,
     StartRecord,
     StopRecord,
-    TransitionRecord,
+    transition_record,
 )
 from statemachine_engine.persistence._store_holdings import Holdings
 from statemachine_engine.persistence._store_jobs import SqliteJobs
@@ -162,7 +162,7 @@ class SqliteStore:
         # The live context is kept, not copied: the writer serialises the last one of each
         # machine when it commits (on the trio thread), which is the freshest snapshot.
         self._writer.record(
-            TransitionRecord(machine_name, from_state, to_state, event, timestamp, context)
+            transition_record((machine_name, from_state, to_state, event, timestamp, context))
         )
 
     def machine_stopped(self, machine_name: str, *, give_back_jobs: bool = False) -> None:
