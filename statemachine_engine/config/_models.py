@@ -26,7 +26,8 @@ def timeout_seconds(event: str) -> float | None:
 def action_param(config: Any, key: str, default: Any = None) -> Any:
     """The one rule for reading an action's key: at the top level of its mapping, else
     under ``params:``, else ``default``. A value that is not a mapping has no keys."""
-    if not isinstance(config, Mapping):
+    # every action reads its keys through here: a plain dict skips the ABC check
+    if type(config) is not dict and not isinstance(config, Mapping):
         return default
     if key in config:
         return config[key]

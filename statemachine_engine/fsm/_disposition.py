@@ -52,7 +52,7 @@ def dispose(table: Table, state: str, event: str, *, busy: bool) -> Transition |
 def dispose_returned(table: Table, state: str, event: str) -> Transition | Disposition:
     """An event an entry action of ``state`` returned: the transition it fires (ahead of the
     mailbox), else IGNORE. In a final state every returned event is ignored."""
-    if table.is_final(state):
+    if state in table.final:
         return IGNORE
     found = table.select(state, event)
     return IGNORE if found is None else found
