@@ -33,7 +33,7 @@ from statemachine_engine.actors._mailbox import WAKE_UP, Fire, Mailbox
 from statemachine_engine.actors._ref import ActorRef, ActorStatistics
 from statemachine_engine.config import ActionSpec, MachineSpec, resolve_path
 from statemachine_engine.errors import ActorStopped
-from statemachine_engine.fsm import Disposition, HeldQueue, dispose, dispose_returned
+from statemachine_engine.fsm import DROP, IGNORE, HeldQueue, dispose, dispose_returned
 from statemachine_engine.transport import Message
 
 if TYPE_CHECKING:
@@ -241,7 +241,7 @@ class MachineActor(Mailbox, ActionRunner):
                     if event is None:
                         continue
                     found = dispose_returned(self.table, state, event)
-                    if isinstance(found, Disposition):
+                    if found is IGNORE:
                         self.action_events_ignored += 1
                         continue
                     fire = Fire(found, event, None)
@@ -271,7 +271,7 @@ class MachineActor(Mailbox, ActionRunner):
         while held:
             message = held.take()
             found = dispose(table, state, message.type, busy=False)
-            if not isinstance(found, Disposition):
+            if found is not DROP:  # (an identity test: isinstance of an Enum costs 5x more)
                 return Fire(found, message.type, message)
             self._drop(message)
         while True:
@@ -293,7 +293,7 @@ class MachineActor(Mailbox, ActionRunner):
             self.events_received += 1
             self._internal_run = 0
             found = dispose(table, state, incoming.type, busy=False)
-            if not isinstance(found, Disposition):
+            if found is not DROP:
                 return Fire(found, incoming.type, incoming)
             self._drop(incoming)
 

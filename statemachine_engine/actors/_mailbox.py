@@ -17,7 +17,7 @@ import trio
 from statemachine_engine.actors._machine_log import log_held_dropped, log_unhandled
 from statemachine_engine.config import Transition
 from statemachine_engine.errors import ActorStopped, MailboxFull
-from statemachine_engine.fsm import Disposition, HeldQueue, dispose
+from statemachine_engine.fsm import HOLD, HeldQueue, dispose
 from statemachine_engine.transport import Message
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ class Mailbox:
                 continue
             self.events_received += 1
             found = dispose(self.table, state, message.type, busy=True)
-            if not isinstance(found, Disposition):
+            if found is not HOLD:
                 return Fire(found, message.type, message)
             self._hold(message)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from typing import Generic, TypeVar
+from typing import Final, Generic, Literal, TypeVar, overload
 
 from statemachine_engine.config import Transition
 from statemachine_engine.fsm._table import Table
@@ -35,12 +35,28 @@ class Disposition(enum.Enum):
     IGNORE = "ignore"  # returned by an action: counted, the action list goes on
 
 
-HOLD = Disposition.HOLD
-DROP = Disposition.DROP
-IGNORE = Disposition.IGNORE
+HOLD: Final = Disposition.HOLD
+DROP: Final = Disposition.DROP
+IGNORE: Final = Disposition.IGNORE
 
 
-def dispose(table: Table, state: str, event: str, *, busy: bool) -> Transition | Disposition:
+@overload
+def dispose(
+    table: Table, state: str, event: str, *, busy: Literal[True]
+) -> Transition | Literal[Disposition.HOLD]: ...
+@overload
+def dispose(
+    table: Table, state: str, event: str, *, busy: Literal[False]
+) -> Transition | Literal[Disposition.DROP]: ...
+@overload
+def dispose(
+    table: Table, state: str, event: str, *, busy: bool
+) -> Transition | Literal[Disposition.HOLD, Disposition.DROP]: ...
+
+
+def dispose(
+    table: Table, state: str, event: str, *, busy: bool
+) -> Transition | Literal[Disposition.HOLD, Disposition.DROP]:
     """An event received from the mailbox in ``state``: the transition it fires, else HOLD
     while entry actions run (``busy``), else DROP."""
     found = table.select(state, event)
@@ -49,7 +65,9 @@ def dispose(table: Table, state: str, event: str, *, busy: bool) -> Transition |
     return HOLD if busy else DROP
 
 
-def dispose_returned(table: Table, state: str, event: str) -> Transition | Disposition:
+def dispose_returned(
+    table: Table, state: str, event: str
+) -> Transition | Literal[Disposition.IGNORE]:
     """An event an entry action of ``state`` returned: the transition it fires (ahead of the
     mailbox), else IGNORE. In a final state every returned event is ignored."""
     if state in table.final:
