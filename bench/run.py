@@ -13,6 +13,7 @@ SCRIPTS = (
     "bench_transport.py",
     "bench_processes.py",
     "bench_monitor.py",
+    "bench_instructions.py",
 )
 
 
