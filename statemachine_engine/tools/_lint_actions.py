@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from statemachine_engine.actions import get_registry
+from statemachine_engine.config import action_param
 from statemachine_engine.errors import ConfigError, ConfigIssue
 from statemachine_engine.fsm import compile_spec
 from statemachine_engine.tools._action_info import ActionCatalog, ActionInfo
@@ -34,18 +35,16 @@ def truthy(value: Any) -> bool:
     return isinstance(value, str) and value.strip().lower() in _TRUE
 
 
+_ABSENT = object()
+
+
 def has_key(config: Mapping[str, Any], key: str) -> bool:
-    params = config.get("params")
-    return key in config or (isinstance(params, Mapping) and key in params)
+    """Whether the action sets ``key`` (at the top level or under ``params:``)."""
+    return action_param(config, key, _ABSENT) is not _ABSENT
 
 
-def get_key(config: Mapping[str, Any], key: str, default: Any = None) -> Any:
-    if key in config:
-        return config[key]
-    params = config.get("params")
-    if isinstance(params, Mapping) and key in params:
-        return params[key]
-    return default
+#: an action's key as the runtime reads it (top level, else under ``params:``)
+get_key = action_param
 
 
 class ActionImports:
