@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from statemachine_engine.config import action_param, interpolate
+from statemachine_engine.config import interpolate
 
 
 def error_event(config: Any) -> str:
     """The action's ``error:`` key (top level, else under ``params:``), else ``error``."""
     if not isinstance(config, dict):
         return "error"
-    error = config.get("error") or action_param(config.get("params"), "error")
+    params = config.get("params")
+    error = config.get("error") or (params.get("error") if isinstance(params, dict) else None)
     return str(error) if error else "error"
 
 

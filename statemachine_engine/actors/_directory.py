@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from statemachine_engine.errors import MailboxFull, TransportError
+from statemachine_engine.errors import ActorStopped, MailboxFull, TransportError
 
 if TYPE_CHECKING:
     from statemachine_engine.actors._machine import MachineActor
@@ -32,10 +32,14 @@ class Directory:
         return sorted(n for n, a in self.machines.items() if not a.terminated.is_set())
 
     async def deliver_local(self, message: Message) -> None:
-        """Into the mailbox of the target running here; KeyError when there is none."""
-        actor = self.running(message.target)
+        """Into the mailbox of the target running here; KeyError when no machine of that
+        name was started here, ActorStopped when it has stopped."""
+        target = message.target
+        actor = self.machines.get(target) if target is not None else None
         if actor is None:
-            raise KeyError(message.target)
+            raise KeyError(target)
+        if actor.terminated.is_set():
+            raise ActorStopped(actor.name, actor.status)
         try:
             # no schedule point while there is room: a pipelined sender's lines go into the
             # mailbox in one pass, instead of one pass of the scheduler per message

@@ -147,7 +147,8 @@ class Runtime:
 
     async def deliver_local(self, message: Message) -> None:
         """Put ``message`` in the mailbox of its target in this runtime; KeyError when no
-        machine of that name runs here. Waits only while the mailbox is full."""
+        machine of that name was started here, ActorStopped when it has stopped. Waits
+        only while the mailbox is full."""
         await self._directory.deliver_local(message)
 
     def ref(self, name: str) -> ActorRef:

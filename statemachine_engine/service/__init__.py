@@ -12,6 +12,8 @@ from statemachine_engine._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "DEFAULT_MANIFEST": "statemachine_engine.service._manifest",
+    # compatibility: its home is the transport package now
+    "JOB_DOORBELL": "statemachine_engine.transport",
     "SHUTDOWN_GRACE": "statemachine_engine.service._wiring",
     "ChildProcesses": "statemachine_engine.service._children",
     "LaunchSettings": "statemachine_engine.service._children",
@@ -34,6 +36,7 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "DEFAULT_MANIFEST",
+    "JOB_DOORBELL",
     "SHUTDOWN_GRACE",
     "ChildProcesses",
     "LaunchSettings",
@@ -73,5 +76,6 @@ if TYPE_CHECKING:
         Wiring,
         run_wired,
     )
+    from statemachine_engine.transport import JOB_DOORBELL
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

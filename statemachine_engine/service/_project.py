@@ -10,7 +10,10 @@ manifest: its machines, the jobs it queues at start, and the monitor's settings.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+
+import trio
 
 from statemachine_engine.actions import get_registry
 from statemachine_engine.actors import ActorRef, ChildRequest, resolve_config_path
@@ -65,19 +68,23 @@ def run_project(manifest: Manifest, *, say: Callable[[str], None] = print) -> in
     async def main(wired: Wired) -> int:
         refs: list[ActorRef] = []
         processes: list[str] = []
-        for entry in manifest.machines:
-            spec, actions_dir = specs[entry.config]
-            for name in entry.names(spec.default_name):
-                if entry.process:
-                    request = ChildRequest(entry.config, name, entry.context)
-                    await wired.launcher.launch(request, actions_dir=actions_dir)
-                    processes.append(name)
-                    continue
-                refs.append(
-                    await wired.runtime.spawn(
-                        spec, name=name, context=entry.context, actions_dir=actions_dir
+        # the processes start together (each takes a few hundred ms to be ready), while the
+        # machines of this process are spawned; all are ready before the project says so
+        async with trio.open_nursery() as starting:
+            for entry in manifest.machines:
+                spec, actions_dir = specs[entry.config]
+                for name in entry.names(spec.default_name):
+                    if entry.process:
+                        request = ChildRequest(entry.config, name, entry.context)
+                        launch = partial(wired.launcher.launch, actions_dir=actions_dir)
+                        starting.start_soon(launch, request)
+                        processes.append(name)
+                        continue
+                    refs.append(
+                        await wired.runtime.spawn(
+                            spec, name=name, context=entry.context, actions_dir=actions_dir
+                        )
                     )
-                )
         say(
             f"{len(refs)} machines running in this process"
             + (f", {len(processes)} in their own processes" if processes else "")

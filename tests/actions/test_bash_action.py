@@ -310,3 +310,16 @@ async def test_in_a_runtime_payloads_are_quoted_and_leaving_the_state_kills_the_
     assert not target.exists()
     lines = [e.payload["message"] for e in publisher.of_type("activity_log")]
     assert any(f"$(touch {target}); touch {target}" in line for line in lines)
+
+
+async def test_a_failure_is_a_bash_failure_whatever_the_action_is_registered_as(
+    fake_host: FakeHost,
+) -> None:
+    # a subclass under a type of its own, or the class built without a ``type`` key
+    context: dict[str, Any] = {"machine_name": "m"}
+    action = BashAction({"type": "my_shell", "command": "exit 4"})
+    action.host = fake_host
+    with trio.fail_after(10):
+        assert await action.execute(context) == "error"
+    assert context["last_error_action"] == "bash"
+    assert fake_host.errors == [("bash", "Command failed (exit 4): ")]

@@ -10,6 +10,7 @@ import trio
 import trio.testing
 
 from statemachine_engine.actors import Runtime, open_runtime
+from statemachine_engine.actors._action_config import error_event
 from statemachine_engine.config import MachineSpec, load_config_text
 from statemachine_engine.errors import ActorStopped, ConfigError
 from statemachine_engine.transport import MachineEvent, RecordingPublisher
@@ -209,3 +210,20 @@ async def test_wait_state_raises_when_the_machine_crashes(
         nursery.start_soon(bad.send, "go")
         with pytest.raises(ActorStopped, match=r"crashed in state 'waiting'"):
             await bad.wait_state("other")
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"type": "x"}, "error"),
+        ({"type": "x", "error": "boom"}, "boom"),
+        ({"type": "x", "params": {"error": "boom"}}, "boom"),
+        ({"type": "x", "error": "", "params": {"error": "boom"}}, "boom"),  # empty falls through
+        ({"type": "x", "error": "top", "params": {"error": "boom"}}, "top"),
+        ({"type": "x", "params": {"params": {"error": "deep"}}}, "error"),  # one level only
+    ],
+)
+def test_the_error_event_is_the_error_key_at_the_top_else_under_params(
+    config: dict[str, Any], expected: str
+) -> None:
+    assert error_event(config) == expected

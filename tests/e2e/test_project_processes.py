@@ -144,3 +144,25 @@ async def test_start_fsm_with_process_true_runs_in_a_project(cluster: Cluster) -
     log = (cluster.root / "logs" / "kid.log").read_text()  # beside the manifest
     assert "start --finish--> done" in log
     assert "cannot start machines as processes" not in project.output()
+
+
+async def test_a_process_machine_that_cannot_start_stops_the_project_with_its_reason(
+    cluster: Cluster,
+) -> None:
+    cluster.write("switch.yaml", SWITCH_YAML)
+    # the process machine is named as the project: its control socket is the project's own,
+    # taken, so it exits before it is ready
+    path = manifest(
+        cluster,
+        "  - {config: switch.yaml, name: desk}\n"
+        "  - {config: switch.yaml, name: proj, process: true}\n",
+    )
+    project = await run_project(cluster, path, "project")
+    assert await project.wait(timeout=START_TIMEOUT) == 1
+    output = project.output()
+    assert "statemachine run: machine proj did not start: it exited with code 1: " in output
+    assert "control socket" in output and "a server is already running there" in output
+    assert "Traceback" not in output
+    # nothing is left behind: the project's own machine was stopped and deregistered
+    assert cluster.registry("desk") is None
+    assert cluster.registry("proj") is None

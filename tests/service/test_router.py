@@ -6,6 +6,7 @@ import pytest
 
 from statemachine_engine.actors import open_runtime
 from statemachine_engine.config import load_config_text
+from statemachine_engine.errors import ActorStopped
 from statemachine_engine.persistence import open_memory_store
 from statemachine_engine.service import make_router
 from statemachine_engine.transport import Message
@@ -35,3 +36,20 @@ async def test_a_machine_runtime_routes_an_untargeted_message_to_its_machine() -
         await make_router(runtime, "solo", store)(Message(type="go"))
         await ref.wait_state("busy")
         await runtime.stop()
+
+
+async def test_a_stopped_machine_is_not_running_and_an_unknown_name_is_unknown() -> None:
+    final = "initial_state: idle\nfinal_states: [done]\ntransitions:\n"
+    final += "  - {from: idle, to: done, event: go}\n"
+    async with open_memory_store() as store, open_runtime(store=store) as runtime:
+        ref = await runtime.spawn(load_config_text(final), name="fin")
+        route = make_router(runtime, None, store)
+        await route(Message(type="go", target="fin"))
+        assert await ref.wait_stopped() == "stopped"
+        # the control server answers these as "machine 'fin' is not running (stopped)" and
+        # "unknown target 'nobody'"
+        with pytest.raises(ActorStopped) as stopped:
+            await route(Message(type="go", target="fin"))
+        assert str(stopped.value) == "machine 'fin' is not running (stopped)"
+        with pytest.raises(KeyError):
+            await route(Message(type="go", target="nobody"))

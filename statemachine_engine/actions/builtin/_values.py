@@ -55,11 +55,14 @@ def unresolved(value: Any, context: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def fail(action: BaseAction, context: dict[str, Any], message: str) -> str | None:
+def fail(
+    action: BaseAction, context: dict[str, Any], message: str, *, action_type: str | None = None
+) -> str | None:
     """Report an expected failure: set ``last_error``/``last_error_action``, log it, record
     it in the error history (published as an ``error`` event), and return the action's
-    ``error`` event (default ``error``)."""
-    action_type = str(action.config.get("type") or type(action).__name__)
+    ``error`` event (default ``error``). ``action_type`` names the action (default: its
+    ``type`` key, else its class name)."""
+    action_type = action_type or str(action.config.get("type") or type(action).__name__)
     action.logger.warning("[%s] %s: %s", action.get_machine_name(context), action_type, message)
     host = getattr(action, "host", None)
     record_failure(context, action_type, message, host.report_error if host is not None else None)

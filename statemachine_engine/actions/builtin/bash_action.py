@@ -172,7 +172,7 @@ class BashAction(BaseAction):
     ) -> str | None:
         context["last_error_command"] = command
         context["last_error_exit_code"] = code
-        return fail(self, context, message)
+        return fail(self, context, message, action_type="bash")
 
 
 def shell_lookup(context: Mapping[str, Any]) -> Mapping[str, Any]:
