@@ -77,15 +77,17 @@ class ChildProcesses:
         actions_dir: str | None = None,
     ) -> list[str]:
         settings = self._settings
-        argv = [sys.executable, "-m", "statemachine_engine", config_path, "--machine-name", name]
-        argv += ["--db", settings.db]
+        # paths as this process sees them: a child may run in another folder (a project's)
+        config = os.path.abspath(config_path)
+        argv = [sys.executable, "-m", "statemachine_engine", config, "--machine-name", name]
+        argv += ["--db", settings.db if settings.db == ":memory:" else os.path.abspath(settings.db)]
         if settings.event_socket_path:
-            argv += ["--event-socket-path", settings.event_socket_path]
+            argv += ["--event-socket-path", os.path.abspath(settings.event_socket_path)]
         if settings.control_socket_prefix:
-            argv += ["--control-socket-prefix", settings.control_socket_prefix]
+            argv += ["--control-socket-prefix", os.path.abspath(settings.control_socket_prefix)]
         actions_dir = actions_dir or settings.actions_dir
         if actions_dir:
-            argv += ["--actions-dir", actions_dir]
+            argv += ["--actions-dir", os.path.abspath(actions_dir)]
         if context:
             argv += ["--initial-context", json.dumps(dict(context), default=str)]
         return argv
