@@ -60,19 +60,16 @@ class Reporter:
 
     def machine_started(self, name: str, state: str, spec: MachineSpec) -> None:
         now = self.wall_time()
-        store = self.store
-        if store is not None:
-            try:
-                store.machine_started(
-                    name,
-                    current_state=state,
-                    config_type=spec.config_type,
-                    pid=self.pid,
-                    endpoint=self.endpoint,
-                    timestamp=now,
-                )
-            except Exception as exc:  # the store boundary: report once, count, go on
-                self._seam_failed("store", exc)
+        self._record(
+            lambda store: store.machine_started(
+                name,
+                current_state=state,
+                config_type=spec.config_type,
+                pid=self.pid,
+                endpoint=self.endpoint,
+                timestamp=now,
+            )
+        )
         self.publish(
             name,
             "machine_registered",
@@ -130,20 +127,17 @@ class Reporter:
         tb: str,
     ) -> None:
         """An error for the error history and the monitor (``error`` event)."""
-        store = self.store
-        if store is not None:
-            try:
-                store.error(
-                    name,
-                    state=state,
-                    action=action,
-                    message=message,
-                    traceback=tb,
-                    timestamp=self.wall_time(),
-                    job_id=str(job_id) if job_id is not None else None,
-                )
-            except Exception as exc:  # the store boundary: report once, count, go on
-                self._seam_failed("store", exc)
+        self._record(
+            lambda store: store.error(
+                name,
+                state=state,
+                action=action,
+                message=message,
+                traceback=tb,
+                timestamp=self.wall_time(),
+                job_id=str(job_id) if job_id is not None else None,
+            )
+        )
         self.publish(
             name,
             "error",
@@ -165,12 +159,7 @@ class Reporter:
     def machine_stopped(self, name: str, state: str, spec: MachineSpec, reason: str) -> None:
         # stopped on purpose (Ctrl-C, SIGTERM, a parent stopping): the job it was running is
         # given back at once; a crash or a final state that left a job lets its lease lapse
-        store = self.store
-        if store is not None:
-            try:
-                store.machine_stopped(name, give_back_jobs=reason == "stopped")
-            except Exception as exc:  # the store boundary: report once, count, go on
-                self._seam_failed("store", exc)
+        self._record(lambda store: store.machine_stopped(name, give_back_jobs=reason == "stopped"))
         self.publish(
             name,
             "machine_terminated",
@@ -208,11 +197,8 @@ class Reporter:
         status: str,
     ) -> None:
         """Audit one event a machine sent (``machine_events``)."""
-        store = self.store
-        if store is None:
-            return
-        try:
-            store.event_sent(
+        self._record(
+            lambda store: store.event_sent(
                 source_machine=source,
                 target_machine=target,
                 event_type=event_type,
@@ -220,10 +206,20 @@ class Reporter:
                 job_id=job_id,
                 status=status,
             )
-        except Exception as exc:  # the store boundary: report once, count, go on
-            self._seam_failed("store", exc)
+        )
 
     # -- the seams ------------------------------------------------------------------------
+
+    def _record(self, write: Callable[[Recorder], object]) -> None:
+        """One write to the store, if there is one. (``transition``, on every step, spells
+        this out instead of paying for a closure.)"""
+        store = self.store
+        if store is None:
+            return
+        try:
+            write(store)
+        except Exception as exc:  # the store boundary: report once, count, go on
+            self._seam_failed("store", exc)
 
     def _emit(self, event: MachineEvent) -> None:
         # Publishers promise never to raise; one that does must not take machines down.

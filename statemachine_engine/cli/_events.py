@@ -1,4 +1,4 @@
-"""``statemachine-events``: print live machine events (see tools/_events_monitor.py)."""
+"""``statemachine-events``: print live machine events (``tools.print_events``)."""
 
 from __future__ import annotations
 

@@ -167,8 +167,3 @@ def print_events(
         pass
     announce(f"{printer.count} events")
     return 0
-
-
-# the name the command's module imported before this was public; remove once it imports
-# print_events from statemachine_engine.tools
-run = print_events
