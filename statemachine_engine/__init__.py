@@ -18,6 +18,8 @@ _EXPORTS: dict[str, str] = {
     "ActorStopped": "statemachine_engine.errors",
     "BaseAction": "statemachine_engine.actions",
     "ConfigError": "statemachine_engine.errors",
+    "Database": "statemachine_engine.database",
+    "JobModel": "statemachine_engine.database",
     "MachineSpec": "statemachine_engine.config",
     "Runtime": "statemachine_engine.actors",
     "StateMachineEngine": "statemachine_engine.core.engine",
@@ -32,6 +34,8 @@ __all__ = [
     "ActorStopped",
     "BaseAction",
     "ConfigError",
+    "Database",
+    "JobModel",
     "MachineSpec",
     "Runtime",
     "StateMachineEngine",
@@ -46,6 +50,7 @@ if TYPE_CHECKING:
     from statemachine_engine.actors import ActorRef, Runtime, open_runtime
     from statemachine_engine.config import ActionSpec, MachineSpec, load_config
     from statemachine_engine.core.engine import StateMachineEngine
+    from statemachine_engine.database import Database, JobModel
     from statemachine_engine.errors import ActorStopped, ConfigError, StateMachineError
 
 

@@ -5,6 +5,10 @@ Its users' code keeps working, run by trio instead of asyncio::
     engine = StateMachineEngine(machine_name="worker")
     await engine.load_config("worker.yaml")
     await engine.execute_state_machine()
+
+``process_event(event)`` is the published package's way to inject an event; here it sends the
+event as :meth:`StateMachineEngine.send_event` does and says whether the machine's current
+state has a transition for it.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 from statemachine_engine.actors import ActorRef, open_runtime
 from statemachine_engine.config import MachineSpec, load_config
+from statemachine_engine.fsm import Table, compile_spec
 from statemachine_engine.persistence import Store
 from statemachine_engine.transport import Publisher
 
@@ -40,11 +45,13 @@ class StateMachineEngine:
         self.publisher = publisher
         self.config: MachineSpec | None = None
         self._ref: ActorRef | None = None
+        self._table: Table | None = None
         self._stop_requested = False
 
     async def load_config(self, yaml_path: str | Path) -> MachineSpec:
         """Load and check the YAML (raises ConfigError listing every problem)."""
         self.config = load_config(yaml_path, actions_dir=self.actions_root)
+        self._table = compile_spec(self.config)
         if self.machine_name is None:
             self.machine_name = self.config.default_name
         return self.config
@@ -76,6 +83,20 @@ class StateMachineEngine:
         if self._ref is None:
             raise RuntimeError("the machine is not running; call execute_state_machine() first")
         await self._ref.send(event, payload)
+
+    async def process_event(self, event: str, context: Mapping[str, Any] | None = None) -> bool:
+        """The published package's event entry point: merge ``context`` into the machine's
+        context, deliver ``event``, and return whether a transition from the current state
+        matches it (False: the machine drops it, unless actions are still running, in which
+        case it is examined again once they finish).
+        """
+        if self._ref is None or self._table is None:
+            raise RuntimeError("the machine is not running; call execute_state_machine() first")
+        if context:
+            self._ref.context.update(context)
+        fires = self._table.select(self._ref.state, event) is not None
+        await self._ref.send(event)
+        return fires
 
     async def execute_state_machine(self, initial_context: Mapping[str, Any] | None = None) -> str:
         """Run the machine until it stops; returns its last state."""
