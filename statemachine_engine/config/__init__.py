@@ -3,7 +3,6 @@
 from statemachine_engine.config._interpolate import (
     KNOWN_FILTERS,
     interpolate,
-    interpolate_shell,
     placeholders,
     resolve_path,
 )
@@ -19,6 +18,14 @@ from statemachine_engine.config._models import (
     timeout_seconds,
 )
 from statemachine_engine.config._shape import EVENT_KEYS, TOP_LEVEL_KEYS, TRANSITION_KEYS
+from statemachine_engine.config._shell_command import (
+    ARG_PREFIX,
+    ShellCommand,
+    ShellHazard,
+    UnsafeCommand,
+    shell_command,
+    shell_hazards,
+)
 from statemachine_engine.config._yaml import (
     Path,
     Positions,
@@ -29,6 +36,7 @@ from statemachine_engine.config._yaml import (
 )
 
 __all__ = [
+    "ARG_PREFIX",
     "CONVENTIONAL_FINAL_STATES",
     "EVENT_KEYS",
     "KNOWN_FILTERS",
@@ -40,18 +48,22 @@ __all__ = [
     "MachineSpec",
     "Path",
     "Positions",
+    "ShellCommand",
+    "ShellHazard",
     "Transition",
+    "UnsafeCommand",
     "action_param",
     "build_spec",
     "comment_state_groups",
     "format_path",
     "interpolate",
-    "interpolate_shell",
     "load_config",
     "load_config_text",
     "load_yaml",
     "placeholders",
     "position_of",
     "resolve_path",
+    "shell_command",
+    "shell_hazards",
     "timeout_seconds",
 ]

@@ -8,7 +8,8 @@ import difflib
 from collections.abc import Collection, Iterable
 
 from statemachine_engine.config._issues import Collector
-from statemachine_engine.config._models import WILDCARD, MachineSpec
+from statemachine_engine.config._models import WILDCARD, ActionSpec, MachineSpec
+from statemachine_engine.config._shell_command import shell_hazards
 from statemachine_engine.config._yaml import Path
 
 
@@ -90,17 +91,35 @@ def check_semantics(
                     ("events", name, "context_map", key),
                     f"context_map path {dot!r} must be a dot path such as payload.user.name",
                 )
+    all_actions = [a for lst in spec.actions.values() for a in lst]
+    all_actions += [a for t in spec.transitions for a in t.actions]
+    for action in all_actions:
+        if action.type == "bash":
+            _check_command(action, out)
     if known_actions is not None:
         known = set(known_actions)
-        all_actions = [a for lst in spec.actions.values() for a in lst]
-        all_actions += [a for t in spec.transitions for a in t.actions]
         for action in all_actions:
             if action.type and action.type not in known:
-                path = tuple(
-                    int(p) if p.isdigit() else p
-                    for p in action.path.replace("[", ".").replace("]", "").split(".")[1:]
-                )
                 out.add(
-                    (*path, "type"),
+                    (*_path(action), "type"),
                     f"unknown action type {action.type!r}{choices(action.type, known)}",
                 )
+
+
+def _path(action: ActionSpec) -> Path:
+    return tuple(
+        int(p) if p.isdigit() else p
+        for p in action.path.replace("[", ".").replace("]", "").split(".")[1:]
+    )
+
+
+def _check_command(action: ActionSpec, out: Collector) -> None:
+    """A bash command whose placeholder's value would run as code is refused (no quoting
+    can protect it; the message gives the safe spelling)."""
+    command = action.get("command")
+    if not isinstance(command, str) or "{" not in command:
+        return
+    where = "command" if "command" in action.config else "params"
+    path: Path = (*_path(action), *((where,) if where == "command" else ("params", "command")))
+    for hazard in shell_hazards(command):
+        out.add(path, f"{hazard.message}; {hazard.fix}")

@@ -1,16 +1,16 @@
-"""``{name}`` placeholders: context lookup with filters, type preservation and shell quoting.
+"""``{name}`` placeholders: context lookup with filters and type preservation.
 
 Grammar: ``{a.b.c}`` optionally followed by filters ``|length``, ``|default:x`` and ``|json``.
 A string that is exactly one placeholder keeps the value's type; otherwise the result is text.
 Unknown placeholders (and ``None`` values without a default) stay as written. One pass: a
-substituted value is never scanned again.
+substituted value is never scanned again. (Shell commands are filled differently: see
+``config._shell_command``.)
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shlex
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +18,7 @@ _PLACEHOLDER = re.compile(
     r"\{(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)"
     r"(?P<filters>(?:\|[A-Za-z_]+(?::[^{}|]*)?)*)\}"
 )
-_MISSING = object()
+MISSING = object()
 KNOWN_FILTERS = ("default", "json", "length")
 
 
@@ -44,30 +44,30 @@ def _literal(text: str) -> Any:
         return text
 
 
-def _lookup(match: re.Match[str], context: Mapping[str, Any]) -> Any:
-    value = resolve_path(context, match.group("name"), _MISSING)
+def lookup(match: re.Match[str], context: Mapping[str, Any]) -> Any:
+    value = resolve_path(context, match.group("name"), MISSING)
     if value is None:
-        value = _MISSING
+        value = MISSING
     for spec in filter(None, match.group("filters").split("|")):
         name, _, arg = spec.partition(":")
         if name == "default":
-            if value is _MISSING:
+            if value is MISSING:
                 value = _literal(arg)
         elif name == "length":
-            if value is not _MISSING:
+            if value is not MISSING:
                 try:
                     value = len(value)
                 except TypeError:
-                    value = _MISSING
+                    value = MISSING
         elif name == "json":
-            if value is not _MISSING:
+            if value is not MISSING:
                 value = json.dumps(value, default=str)
         else:
-            return _MISSING  # unknown filter: leave the placeholder as written
+            return MISSING  # unknown filter: leave the placeholder as written
     return value
 
 
-def _text(value: Any) -> str:
+def text_of(value: Any) -> str:
     if isinstance(value, dict | list | tuple):
         return json.dumps(value, default=str)
     return str(value)
@@ -80,12 +80,12 @@ def interpolate(value: Any, context: Mapping[str, Any]) -> Any:
             return value
         whole = _PLACEHOLDER.fullmatch(value)
         if whole is not None:
-            found = _lookup(whole, context)
-            return value if found is _MISSING else found
+            found = lookup(whole, context)
+            return value if found is MISSING else found
 
         def sub(match: re.Match[str]) -> str:
-            found = _lookup(match, context)
-            return match.group(0) if found is _MISSING else _text(found)
+            found = lookup(match, context)
+            return match.group(0) if found is MISSING else text_of(found)
 
         return _PLACEHOLDER.sub(sub, value)
     if isinstance(value, Mapping):
@@ -104,74 +104,3 @@ def placeholders(value: Any) -> list[str]:
     if isinstance(value, list | tuple):
         return [n for v in value for n in placeholders(v)]
     return []
-
-
-def interpolate_shell(template: str, context: Mapping[str, Any]) -> str:
-    """Interpolate a shell command so that no substituted value can change its meaning.
-
-    Each value is quoted for where it stands: bare words get ``shlex.quote``; inside single
-    quotes a ``'`` is written as ``'\\''``; inside double quotes ``\\ " $ `` and backticks are
-    escaped; inside ``$(...)`` and backquotes (even within double quotes) the value is a bare
-    word again. The command's own text is never altered.
-    """
-    out: list[str] = []
-    # open quoting contexts, innermost last: "'" and '"' quotes, "(" a subshell or "$(",
-    # "`" a backquoted substitution; "(" and "`" start a fresh, unquoted context even inside
-    # double quotes, so a value there must be quoted as a bare word
-    stack: list[str] = []
-    i = 0
-    n = len(template)
-    while i < n:
-        ch = template[i]
-        top = stack[-1] if stack else None
-        if ch == "{":
-            match = _PLACEHOLDER.match(template, i)
-            if match is not None:
-                found = _lookup(match, context)
-                if found is _MISSING:
-                    out.append(match.group(0))
-                else:
-                    quoted = _shell_quote(_text(found), top if top in ("'", '"') else None)
-                    for _ in range(stack.count("`")):
-                        # the shell strips one level of these backslashes inside backquotes
-                        quoted = re.sub(r"([\\`$])", r"\\\1", quoted)
-                    out.append(quoted)
-                i = match.end()
-                continue
-        if top == "'":
-            if ch == "'":
-                stack.pop()
-        elif ch == "\\" and i + 1 < n:
-            out.append(template[i : i + 2])
-            i += 2
-            continue
-        elif top == '"':
-            if ch == '"':
-                stack.pop()
-            elif ch == "`":
-                stack.append(ch)
-            elif ch == "$" and template.startswith("$(", i):
-                stack.append("(")
-                out.append("$(")
-                i += 2
-                continue
-        elif ch in "'\"(":
-            stack.append(ch)
-        elif ch == ")" and top == "(":
-            stack.pop()
-        elif ch == "`":
-            if top == "`":
-                stack.pop()
-            else:
-                stack.append(ch)
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-def _shell_quote(text: str, quote: str | None) -> str:
-    if quote is None:
-        return shlex.quote(text)
-    if quote == "'":
-        return text.replace("'", "'\\''")
-    return re.sub(r'([\\"$`])', r"\\\1", text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,6 +68,23 @@ async def test_success_captures_and_streams_output(
     assert "last_error" not in context
 
 
+async def test_output_goes_to_the_log_at_info_thinned_like_transitions(
+    run_action: RunAction, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="statemachine_engine.actions")
+    # a unique command, so that counts from other tests do not mix in
+    command = f"seq 1 6; echo 'done {id(caplog)}' >&2"
+    with trio.fail_after(10):
+        for _ in range(3):  # a polling loop running the same command again and again
+            assert await run_action(bash(command)) == "job_done"
+    lines = [r.getMessage() for r in caplog.records if " bash std" in r.getMessage()]
+    assert lines[:2] == ["[tester] bash stdout: 1", "[tester] bash stdout: 2"]
+    assert all(r.levelno == logging.INFO for r in caplog.records if " bash std" in r.getMessage())
+    # the first 10 of the 21 lines, the 10th saying that thinning starts
+    assert len(lines) == 10
+    assert "from now on only every 1000th is logged" in lines[-1]
+
+
 async def test_failure_sets_error_fields_and_returns_error(
     run_action: RunAction, fake_host: FakeHost
 ) -> None:
@@ -74,14 +92,17 @@ async def test_failure_sets_error_fields_and_returns_error(
     with trio.fail_after(10):
         event = await run_action(bash("echo partial; echo 'disk full' >&2; exit 3"), context)
     assert event == "error"
-    assert context["last_error"] == "Command failed (exit 3): disk full"
+    # the published package's two lines: what failed, then the command
+    assert context["last_error"] == (
+        "Command failed (exit 3): disk full\nCommand: echo partial; echo 'disk full' >&2; exit 3"
+    )
     assert context["last_error_action"] == "bash"
     assert context["last_error_command"] == "echo partial; echo 'disk full' >&2; exit 3"
     assert context["last_error_exit_code"] == 3
     assert context["last_output"] == "partial"
     assert context["current_job"] == {"id": "j1", "data": {}}  # kept, unlike upstream
     # recorded in the error history (and published), as a raising action would be
-    assert fake_host.errors == [("bash", "Command failed (exit 3): disk full")]
+    assert fake_host.errors == [("bash", context["last_error"])]
 
 
 @pytest.mark.parametrize("key", ["3", 3])
@@ -218,7 +239,7 @@ async def test_timeout_kills_the_whole_group_even_a_grandchild_ignoring_sigterm(
         event = await run_action(bash(command, timeout=0.5), context)
     elapsed = trio.current_time() - start
     assert event == "error"
-    assert context["last_error"] == "Command timed out after 0.5 seconds"
+    assert context["last_error"] == f"Command timed out after 0.5 seconds\nCommand: {command}"
     assert context["last_error_exit_code"] is None
     pid = int(pidfile.read_text())
     assert not alive(pid)
@@ -286,7 +307,9 @@ transitions:
 actions:
   running:
     - type: bash
-      command: "printf '%s' {event_data.payload.n}; sh -c 'sleep 300 & echo $! > {pidfile}; wait'"
+      command: >-
+        printf '%s' {event_data.payload.n};
+        sh -c 'sleep 300 & echo $! > "$1"; wait' _ {pidfile}
       timeout: 60
 """
 
@@ -322,4 +345,4 @@ async def test_a_failure_is_a_bash_failure_whatever_the_action_is_registered_as(
     with trio.fail_after(10):
         assert await action.execute(context) == "error"
     assert context["last_error_action"] == "bash"
-    assert fake_host.errors == [("bash", "Command failed (exit 4): ")]
+    assert fake_host.errors == [("bash", "Command failed (exit 4): \nCommand: exit 4")]

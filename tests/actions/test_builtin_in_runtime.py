@@ -160,7 +160,9 @@ async def test_a_failing_command_is_in_the_error_history_and_published(tmp_path:
         await store.flush()
         [row] = await store.errors(machine="w")
     assert (row["action"], row["state"], row["job_id"]) == ("bash", "working", "job_9")
-    assert row["message"] == "Command failed (exit 3): disk full"
+    assert row["message"] == (
+        "Command failed (exit 3): disk full\nCommand: echo 'disk full' >&2; exit 3"
+    )
     [published] = [e.payload for e in recorder.events if e.type == "error"]
     assert published["error_message"] == row["message"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from statemachine_engine.config import interpolate, interpolate_shell, resolve_path
+from statemachine_engine.config import ShellCommand, interpolate, resolve_path, shell_command
 from statemachine_engine.config._interpolate import placeholders
 
 CONTEXT: dict[str, Any] = {
@@ -185,11 +186,21 @@ HOSTILE = [
 ]
 
 
-def sh_args(command: str) -> list[str]:
+def interpolate_shell(template: str, context: dict[str, Any]) -> ShellCommand:
+    return shell_command(template, context)
+
+
+def sh_args(command: ShellCommand) -> list[str]:
     """Run ``command`` under /bin/sh with a ``show`` function printing each argument
     NUL-terminated; returns the arguments it saw."""
-    script = 'show() { for a in "$@"; do printf \'%s\\0\' "$a"; done; }\n' + command
-    done = subprocess.run(["/bin/sh", "-c", script], capture_output=True, check=True, timeout=10)
+    script = 'show() { for a in "$@"; do printf \'%s\\0\' "$a"; done; }\n' + command.text
+    done = subprocess.run(
+        ["/bin/sh", "-c", script],
+        capture_output=True,
+        check=True,
+        timeout=10,
+        env={**os.environ, **command.env},
+    )
     return done.stdout.decode().split("\0")[:-1]
 
 
@@ -241,9 +252,10 @@ def test_shell_nested_substitutions_keep_the_value_verbatim(template: str, value
 
 
 def test_shell_keeps_the_templates_own_syntax() -> None:
-    template = "show \"$X\" '$X' \\{v} {v}; show done"
+    template = "show \"$X\" '$X' \\{v} {v}; show done ${v}"
     command = interpolate_shell(template, {"v": "a b"})
-    assert command == "show \"$X\" '$X' \\{v} 'a b'; show done"
+    assert command.text == 'show "$X" \'$X\' \\{v} "${SM_ARG_1}"; show done ${v}'
+    assert command.env == {"SM_ARG_1": "a b"}
 
 
 def test_shell_several_values_and_unknown_placeholder() -> None:
@@ -276,6 +288,10 @@ def test_shell_quoting_round_trips_arbitrary_text(value: str) -> None:
     ):
         command = interpolate_shell(template, {"v": value})
         out = subprocess.run(
-            ["/bin/sh", "-c", command], capture_output=True, check=True, timeout=10
+            ["/bin/sh", "-c", command.text],
+            capture_output=True,
+            check=True,
+            timeout=10,
+            env={**os.environ, **command.env},
         ).stdout
         assert out.decode("utf-8", "surrogateescape") == wrap.format(value)

@@ -3,28 +3,32 @@
 The command runs as ``/bin/sh -c COMMAND`` in its own process group. A timeout, or the
 machine leaving the state while it runs, kills the whole group (grandchildren included).
 
-Quoting. The runtime hands this action its ``command`` template uninterpolated
-(``RAW_KEYS``); placeholders are filled here by ``interpolate_shell``, which quotes each
-value for where it stands (bare word, inside ``'...'``, inside ``"..."``), so no value from
-an event payload or a job can add a command. As in the published package, a current job
-whose ``data`` holds a ``command`` overrides the YAML one, and while a job is current its
-``data`` fields (then the received payload's) are visible to placeholders, and
-``{primary|fallback}`` picks the first of two names that has a value.
+Values. The runtime hands this action its ``command`` template uninterpolated
+(``RAW_KEYS``); ``shell_command`` turns each placeholder into a reference to a variable
+(``"${SM_ARG_1}"``) that carries its value, so the shell expands values but never parses
+them, wherever they stand. A placeholder whose value the command would run as code
+(``eval``, ``sh -c``, ``ssh``, ...) is refused at load time and here. As in the published
+package, a current job whose ``data`` holds a ``command`` overrides the YAML one, and while
+a job is current its ``data`` fields (then the received payload's) are visible to
+placeholders, and ``{primary|fallback}`` picks the first of two names that has a value.
 
 Environment. The command inherits the runtime's environment, plus one variable per context
 entry whose key is an identifier and whose value is a string, number or boolean, named
 ``SM_`` + the key in upper case (``job_id`` -> ``SM_JOB_ID``; booleans are ``true`` /
 ``false``). The prefix means context data can never replace ``PATH``, ``HOME``,
 ``LD_PRELOAD`` or any other variable the shell and its programs trust. Values over 32 KiB
-are not exported. The ``env:`` key adds variables verbatim, after those, for YAML authors.
+are not exported. The ``env:`` key adds variables verbatim, after those, for YAML authors;
+the placeholders' ``SM_ARG_<N>`` come last.
 
 Output. The last 64 KiB of stdout and stderr are kept in the context as ``last_output``
 and ``last_error_output`` (trailing newlines removed) and, while the command runs, lines
 are streamed as ``activity_log`` events (stdout at level info, stderr at warning) at up
 to 20 lines a second after a burst of 100; the number of lines not streamed is reported
-once at the end.
+once at the end. Lines also go to the runtime's log at INFO, thinned per machine and
+command like transitions (the first 10, then every 1000th, with the count).
 
-Failure. A non-zero exit sets ``last_error`` ("Command failed (exit N): <stderr tail>"),
+Failure. A non-zero exit sets ``last_error`` ("Command failed (exit N): <stderr tail>" and,
+as in the published package, a second line "Command: <command>" with values filled in),
 ``last_error_action``, ``last_error_command`` and ``last_error_exit_code`` and returns
 ``error_mappings[N]`` if mapped (keys may be strings or numbers), else the ``error`` event.
 Unlike the published package, ``current_job`` is kept, so an error state can still fail
@@ -42,9 +46,15 @@ from typing import Any, ClassVar
 import trio
 
 from statemachine_engine.actions._base import ActionHost, BaseAction
+from statemachine_engine.actions.builtin._output_log import OutputLog
 from statemachine_engine.actions.builtin._shell import ShellResult, run_shell
 from statemachine_engine.actions.builtin._values import fail, unresolved
-from statemachine_engine.config import KNOWN_FILTERS, interpolate_shell, resolve_path
+from statemachine_engine.config import (
+    KNOWN_FILTERS,
+    interpolate,
+    resolve_path,
+    shell_command,
+)
 
 DEFAULT_TIMEOUT = 30.0
 ENV_PREFIX = "SM_"
@@ -63,19 +73,38 @@ class BashAction(BaseAction):
     """Run ``command`` with ``/bin/sh -c`` in its own process group; a timeout, or the
     machine leaving the state, kills the whole group.
 
-    Placeholders in ``command`` are filled with each value quoted for where it stands (a
-    bare word, inside ``'...'`` or ``"..."``), so no value from an event or a job can add
-    a command. While a job is current, its ``data`` fields (then the received payload's)
-    are visible to placeholders, ``{primary|fallback}`` takes the first with a value, and,
-    as in the published package, a ``command`` in the job's ``data`` replaces this one and
-    runs as given: whoever can add jobs for this machine chooses what it runs.
+    Placeholders in ``command`` reach the shell as variables, never as shell text: a plain
+    ``{x}`` becomes ``"${SM_ARG_1}"`` (one word, the value verbatim), one inside ``"..."``
+    or an unquoted here-document ``${SM_ARG_1}``, one inside ``'...'`` closes and reopens
+    the quotes around ``"${SM_ARG_1}"``; in a ``#`` comment it stays as written. So no
+    value from an event or a job can add a command, wherever the placeholder stands, and a
+    placeholder that sat in quotes gives the same string as before.
+
+    Where a program would run the value as code -- ``eval``, the script of ``sh -c`` /
+    ``bash -c`` (and ``su -c``, ``python -c``, ``perl -e``, ...), ``ssh``'s remote
+    command, a here-document or a pipe into a shell, or a quoted here-document (which
+    substitutes nothing) -- the configuration is refused at load time (and by
+    ``statemachine-validate`` and ``-lint``) with the file, line and YAML path. Refused,
+    not warned about: a warning that is overlooked leaves a hole any event sender can use.
+    The safe spelling passes the value as data: ``env: {NAME: "{x}"}`` and ``"$NAME"``
+    inside the code, or an argument (``sh -c 'echo "$1"' _ {x}``). In ``$((...))`` and
+    ``let`` a value must be an integer (the shell evaluates it there).
+
+    While a job is current, its ``data`` fields (then the received payload's) are visible
+    to placeholders, ``{primary|fallback}`` takes the first with a value, and, as in the
+    published package, a ``command`` in the job's ``data`` replaces this one and runs as
+    given (checked by the same rule): whoever can add jobs for this machine chooses what
+    it runs.
 
     The command gets the runtime's environment plus ``SM_<KEY>`` for each context value
-    that is a string, number or boolean (``job_id`` -> ``SM_JOB_ID``), then ``env:``. The
-    last 64 KiB of stdout and stderr go to ``last_output`` / ``last_error_output`` and
-    lines are streamed to the monitor's activity log while it runs. A failure sets
-    ``last_error``, ``last_error_command`` and ``last_error_exit_code`` and is recorded in
-    the error history; ``current_job`` is kept.
+    that is a string, number or boolean (``job_id`` -> ``SM_JOB_ID``), then ``env:``, then
+    the placeholders' ``SM_ARG_<N>``. The last 64 KiB of stdout and stderr go to
+    ``last_output`` / ``last_error_output``; lines are streamed to the monitor's activity
+    log while it runs and written to the runtime's log at INFO (the first 10 lines of a
+    command, then every 1000th: a polling loop does not flood it). A failure sets
+    ``last_error`` (as in the published package, its second line is ``Command: ...``),
+    ``last_error_command`` and ``last_error_exit_code`` and is recorded in the error
+    history; ``current_job`` is kept.
 
     Keys:
         command: the command template (required).
@@ -113,21 +142,28 @@ class BashAction(BaseAction):
                 machine,
                 ", ".join(missing),
             )
-        command = interpolate_shell(template, lookup)
-        description = self.config.get("description") or command
+        # what the command reads as, for logs and last_error; never run
+        shown = str(interpolate(template, lookup))
+        try:
+            command = shell_command(template, lookup)
+        except ValueError as exc:
+            return self._fail(context, f"bash: {exc}", command=shown)
+        description = self.config.get("description") or shown
         self.logger.info("[%s] bash: %s", machine, _shorten(str(description)))
 
-        streamer = _LineStreamer(getattr(self, "host", None), self.logger, machine)
+        streamer = _LineStreamer(
+            getattr(self, "host", None), OutputLog.of(machine, template, self.logger)
+        )
         try:
             result = await run_shell(
-                command,
+                command.text,
                 time_limit=timeout,
-                env={**os.environ, **context_env(context), **extra_env},
+                env={**os.environ, **context_env(context), **extra_env, **command.env},
                 on_line=streamer,
             )
         except OSError as exc:
             return self._fail(
-                context, f"bash: could not start /bin/sh: {exc.strerror or exc}", command=command
+                context, f"bash: could not start /bin/sh: {exc.strerror or exc}", command=shown
             )
         finally:
             streamer.finish()
@@ -136,12 +172,12 @@ class BashAction(BaseAction):
         context["last_error_output"] = result.stderr.rstrip("\n")
         if result.timed_out:
             return self._fail(
-                context, f"Command timed out after {timeout:g} seconds", command=command
+                context, f"Command timed out after {timeout:g} seconds", command=shown
             )
         code = result.returncode
         if code == 0:
             return self.event("success", "job_done")
-        return self._failed(context, result, command, mappings)
+        return self._failed(context, result, shown, mappings)
 
     def _template(self, context: Mapping[str, Any]) -> str:
         job_command = resolve_path(context, "current_job.data.command")
@@ -172,6 +208,8 @@ class BashAction(BaseAction):
     ) -> str | None:
         context["last_error_command"] = command
         context["last_error_exit_code"] = code
+        if command is not None:
+            message = f"{message}\nCommand: {_shorten(command, ERROR_TAIL)}"
         return fail(self, context, message, action_type="bash")
 
 
@@ -260,18 +298,18 @@ def _shorten(text: str, limit: int = 200) -> str:
 
 
 class _LineStreamer:
-    """Publishes output lines as activity_log events, rate-limited by a token bucket."""
+    """Publishes output lines as activity_log events, rate-limited by a token bucket, and
+    hands each to the runtime's log (which thins them)."""
 
-    def __init__(self, host: ActionHost | None, logger: Any, machine: str) -> None:
+    def __init__(self, host: ActionHost | None, log: OutputLog) -> None:
         self.host = host
-        self.logger = logger
-        self.machine = machine
+        self.log = log
         self.tokens = float(STREAM_BURST)
         self.stamp = trio.current_time()
         self.suppressed = 0
 
     def __call__(self, stream: str, line: str) -> None:
-        self.logger.debug("[%s] bash %s: %s", self.machine, stream, line)
+        self.log.line(stream, line)
         if self.host is None or not line.strip():
             return
         now = trio.current_time()
