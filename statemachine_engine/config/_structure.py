@@ -33,6 +33,15 @@ def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=True, forbid_extra_keys=True)
     conv.register_structure_hook(str, _strict_str)
     conv.register_structure_hook(bool, _strict_bool)
+    names = conv.get_structure_hook(tuple[str, ...])
+
+    def _names(value: Any, cls: Any) -> tuple[str, ...]:
+        # a lone name would otherwise be a tuple of its characters: one error per character
+        if isinstance(value, str | bytes):
+            raise TypeError(f"expected a list of names, got {describe(value)[:80]}")
+        return tuple(names(value, cls))
+
+    conv.register_structure_hook_func(lambda t: t == tuple[str, ...], _names)
     conv.register_structure_hook(
         Transition,
         cattrs.gen.make_dict_structure_fn(

@@ -1,4 +1,9 @@
-"""YAML reading: safe load that keeps positions, and the legacy comment state groups."""
+"""YAML reading: one bounded safe load that keeps positions, and the legacy comment state
+groups.
+
+Every tool and the runtime read YAML through :func:`load_yaml`: whatever the text, it gives
+the data or one :class:`ConfigError` with the line and column, in bounded time and memory
+(the limits are in ``config._yaml_loader``)."""
 
 from __future__ import annotations
 
@@ -6,7 +11,9 @@ import re
 from typing import Any
 
 import yaml
+from yaml.reader import ReaderError
 
+from statemachine_engine.config._yaml_loader import LimitError, Loader
 from statemachine_engine.errors import ConfigError, ConfigIssue
 
 #: a node's address in a document: keys and list indexes from the root, such as
@@ -14,21 +21,6 @@ from statemachine_engine.errors import ConfigError, ConfigIssue
 Path = tuple[str | int, ...]
 #: path -> (line, column), both from 1; ``(*path, "<key>")`` holds where a mapping key sits
 Positions = dict[Path, tuple[int, int]]
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader whose booleans are only true/false: `on`, `off`, `yes`, `no` stay strings."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"),
-)
 
 
 def format_path(path: Path) -> str:
@@ -40,33 +32,65 @@ def format_path(path: Path) -> str:
 
 
 def load_yaml(text: str, file: str | None = None) -> tuple[Any, Positions]:
-    """Parse one YAML document; return the data and the (line, column) of every node."""
-    loader = _Loader(text)
+    """Parse one YAML document; return the data and the (line, column) of every node.
+
+    Raises ConfigError with one issue, at its line and column, for a syntax error, a
+    character YAML does not allow, or a document past the loader's limits (alias bombs,
+    recursive aliases, deep nesting, huge values).
+    """
+    loader: Loader | None = None
     try:
+        loader = Loader(text)
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
+    except LimitError as exc:
+        raise _error(f"YAML refused: {exc.problem}", file, exc.problem_mark) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(p for p in (exc.context, exc.problem) if p) or str(exc)
-        raise ConfigError(
-            [
-                ConfigIssue(
-                    f"YAML syntax error: {problem}",
-                    file=file,
-                    line=mark.line + 1 if mark else None,
-                    column=mark.column + 1 if mark else None,
-                )
-            ],
-            file=file,
+        raise _error(f"YAML syntax error: {problem}", file, mark) from None
+    except ReaderError as exc:
+        line, column = _line_column(text, exc.position)
+        char = exc.character
+        what = f"character U+{char:04X}" if isinstance(char, int) else f"character {char!r}"
+        raise _error(
+            f"YAML error: {what} is not allowed in YAML ({exc.reason}); remove it or write it "
+            "as an escape inside a double-quoted string",
+            file,
+            None,
+            line,
+            column,
         ) from None
+    except RecursionError:
+        mark = loader.get_mark() if loader is not None else None
+        raise _error("YAML error: the document is nested too deeply", file, mark) from None
     except yaml.YAMLError as exc:
         raise ConfigError([ConfigIssue(f"YAML error: {exc}", file=file)], file=file) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     positions: Positions = {}
     if node is not None:
         _collect_positions(node, (), positions)
     return data, positions
+
+
+def _error(
+    message: str,
+    file: str | None,
+    mark: yaml.Mark | None,
+    line: int | None = None,
+    column: int | None = None,
+) -> ConfigError:
+    if mark is not None:
+        line, column = mark.line + 1, mark.column + 1
+    issue = ConfigIssue(message, file=file, line=line, column=column)
+    return ConfigError([issue], file=file)
+
+
+def _line_column(text: str, position: int) -> tuple[int, int]:
+    line = text.count("\n", 0, position) + 1
+    return line, position - (text.rfind("\n", 0, position) + 1) + 1
 
 
 def _collect_positions(node: yaml.Node, path: Path, out: Positions) -> None:
