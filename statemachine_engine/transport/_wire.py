@@ -11,6 +11,8 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from statemachine_engine import _strict_json as strict_json
+
 if TYPE_CHECKING:
     # imported where used: the blocking clients stay free of attrs (start-up time)
     from statemachine_engine.transport._protocol import MachineEvent, Message
@@ -130,7 +132,9 @@ def decode_object(line: bytes, what: str = "message") -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise WireError(f"{what} is not valid UTF-8 (bad byte at offset {exc.start})") from None
     try:
-        data = json.loads(text)
+        data = strict_json.loads(text)
+    except strict_json.NonStandardJSON as exc:
+        raise WireError(f"unusable JSON: {exc}") from None
     except json.JSONDecodeError as exc:
         raise WireError(
             f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"

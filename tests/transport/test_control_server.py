@@ -98,6 +98,10 @@ async def test_every_bad_line_gets_an_error_and_the_connection_goes_on(sock_dir:
                 # json.loads raises a plain ValueError past 4,300 digits (it ended the runtime)
                 (b'{"type": "go", "payload": {"n": ' + b"9" * 4301 + b"}}\n", "unusable JSON"),
                 (b'{"type": "go", "payload": ' + b"[" * 100_000 + b"\n", "nested too deeply"),
+                # relayed to the monitor, the browser's JSON.parse would reject these
+                (b'{"type": "go", "payload": {"x": NaN}}\n', "NaN is not a JSON value"),
+                (b'{"type": "go", "payload": [Infinity]}\n', "Infinity is not a JSON value"),
+                (b'{"type": "go", "payload": {"x": -1e999}}\n', "too large for a JSON number"),
             ]
             for line, error in cases:
                 await client.send(line)
