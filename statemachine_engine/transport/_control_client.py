@@ -57,10 +57,42 @@ def connect_error(
     elif isinstance(exc, PermissionError):
         reason = f"permission denied for {path} (the socket belongs to another user)"
     elif isinstance(exc, TimeoutError):
-        reason = f"timed out connecting to {path}"
+        reason = f"timed out connecting to {path} ({exc or 'no answer'})"
     else:
         reason = f"{exc.strerror or exc} ({path})"
     return TransportError(f"{who}: {reason}", target=target, path=path)
+
+
+def connect_unix(path: str, timeout: float) -> socket.socket:
+    """A stream socket connected to ``path``, in timeout mode with ``timeout`` seconds left.
+
+    A listener whose backlog is full makes ``connect`` fail at once with EAGAIN (it does
+    not wait, whatever the timeout): retry, backing off, until ``timeout`` has passed, then
+    raise TimeoutError. Any other failure is raised as it is.
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.005
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            sock.connect(path)
+        except BlockingIOError:
+            sock.close()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(
+                    f"its listen backlog stayed full for {timeout:g} s: the server is not "
+                    "accepting connections"
+                ) from None
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, 0.1)
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        return sock
 
 
 def send_message(
@@ -96,13 +128,11 @@ def send_to_socket(
             f"cannot send to {_who(target, path)}: {exc}", target=target, path=path
         ) from None
     deadline = time.monotonic() + timeout
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.settimeout(timeout)
-        try:
-            sock.connect(path)
-        except OSError as exc:
-            raise connect_error(exc, target, path) from None
+        sock = connect_unix(path, timeout)
+    except OSError as exc:
+        raise connect_error(exc, target, path) from None
+    try:
         try:
             sock.sendall(line)
             ack = _read_ack(sock, deadline)

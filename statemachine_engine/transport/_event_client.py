@@ -6,11 +6,10 @@ the monitor. Runtimes use :class:`SocketEventPublisher` instead, which never blo
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterable
 
 from statemachine_engine.errors import TransportError
-from statemachine_engine.transport._control_client import connect_error
+from statemachine_engine.transport._control_client import connect_error, connect_unix
 from statemachine_engine.transport._paths import DEFAULT_EVENT_SOCKET, check_socket_path
 from statemachine_engine.transport._protocol import MachineEvent
 from statemachine_engine.transport._wire import encode_event
@@ -25,13 +24,11 @@ def send_events(
     """
     check_socket_path(path)
     data = b"".join(encode_event(e) for e in events)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.settimeout(timeout)
-        try:
-            sock.connect(path)
-        except OSError as exc:
-            raise connect_error(exc, None, path, what="event socket", owner="the monitor") from None
+        sock = connect_unix(path, timeout)
+    except OSError as exc:
+        raise connect_error(exc, None, path, what="event socket", owner="the monitor") from None
+    try:
         try:
             sock.sendall(data)
         except OSError as exc:
