@@ -1,4 +1,9 @@
-"""Finding action classes: the built-ins, and ``*_action.py`` files in an ``--actions-dir``."""
+"""Finding action classes: the built-ins, and ``*_action.py`` files in an ``--actions-dir``.
+
+A custom action file that cannot be loaded (it fails to import, or does not define its
+class) does not stop a start, as in the published package: it is reported as a warning, and
+only a machine that uses its type is refused, at start, with the file's error.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,16 @@ import importlib.util
 import logging
 import sys
 import traceback
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from statemachine_engine.actions._base import BaseAction
 from statemachine_engine.actions.builtin import ALIASES, BUILTIN_ACTIONS
 from statemachine_engine.errors import ActionLoadError, ConfigIssue
+
+if TYPE_CHECKING:
+    from statemachine_engine.config import MachineSpec
 
 log = logging.getLogger(__name__)
 
@@ -77,34 +87,85 @@ class ActionRegistry:
         self.custom = discover(actions_dir) if custom is None else custom
         self.extra = dict(extra or {})
         self._classes: dict[str, type[BaseAction]] = dict(self.extra)
+        #: custom types whose file cannot be loaded, with why
+        self._broken: dict[str, ActionLoadError] = {}
+        self._warned: set[str] = set()
 
     def with_classes(self, extra: dict[str, type[BaseAction]]) -> ActionRegistry:
         """A registry that also knows ``extra`` classes by type (they win over files)."""
         merged = {**self.extra, **extra}
         registry = ActionRegistry(self.actions_dir, custom=self.custom, extra=merged)
         registry._classes = {**self._classes, **merged}
+        registry._broken = dict(self._broken)
+        registry._warned = set(self._warned)
         return registry
 
     def types(self) -> list[str]:
         return sorted({*BUILTIN_ACTIONS, *ALIASES, *self.custom, *self.extra})
 
     def __contains__(self, action_type: str) -> bool:
-        return (
+        """Whether a config may use ``action_type``.
+
+        A custom type whose file cannot be loaded raises that file's ActionLoadError: it is
+        a known type, and a machine that uses it must not start (see :meth:`require`).
+        """
+        known = (
             action_type in self.extra
             or action_type in self.custom
             or action_type in BUILTIN_ACTIONS
             or action_type in ALIASES
         )
+        if known and action_type not in self.extra:
+            self.require([action_type])
+        return known
 
-    def load_all(self) -> None:
-        """Import every custom action now, so a broken file fails at start, not mid-run."""
+    def load_all(self, *uses: MachineSpec) -> list[ConfigIssue]:
+        """Import every custom action now, so that no file fails mid-run.
+
+        A file that cannot be loaded is logged once as a warning and its issue returned;
+        raises its ActionLoadError only when one of the machines ``uses`` needs its type.
+        """
         for action_type in self.custom:
-            self.get(action_type)
+            try:
+                self.get(action_type)
+            except ActionLoadError:
+                continue
+        for spec in uses:
+            self.require(action_types(spec))
+        issues = []
+        for action_type, exc in self._broken.items():
+            issue = exc.issues[0]
+            issues.append(issue.replace(severity="warning"))
+            if action_type not in self._warned:
+                self._warned.add(action_type)
+                log.warning(
+                    "%s: warning: %s; a machine that uses type %r will not start",
+                    issue.location(),
+                    issue.message,
+                    action_type,
+                )
+        return issues
+
+    def require(self, types: Iterable[str]) -> None:
+        """Raise the ActionLoadError of the first of ``types`` whose file cannot be loaded."""
+        for action_type in types:
+            target = action_type if action_type in self.custom else ALIASES.get(action_type)
+            if target in self.custom and action_type not in self.extra:
+                self.get(target)
 
     def get(self, action_type: str) -> type[BaseAction]:
         cls = self._classes.get(action_type)
         if cls is None:
-            cls = self._classes[action_type] = self._load(action_type)
+            broken = self._broken.get(action_type)
+            if broken is not None:
+                # a new exception each time: re-raising one instance grows its traceback
+                raise ActionLoadError(broken.issues) from broken.__cause__
+            try:
+                cls = self._classes[action_type] = self._load(action_type)
+            except ActionLoadError as exc:
+                if action_type in self.custom:
+                    self._broken[action_type] = exc
+                raise
         return cls
 
     def _load(self, action_type: str) -> type[BaseAction]:
@@ -171,6 +232,13 @@ class ActionRegistry:
                 ]
             )
         return cls
+
+
+def action_types(spec: MachineSpec) -> set[str]:
+    """Every action type ``spec`` uses, in states and on transitions."""
+    used = {a.type for actions in spec.actions.values() for a in actions}
+    used |= {a.type for t in spec.transitions for a in t.actions}
+    return used
 
 
 def _line_in(exc: BaseException, file: Path) -> int | None:

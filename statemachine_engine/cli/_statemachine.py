@@ -143,8 +143,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         spec = load_config(args.config, actions_dir=args.actions_dir)
-        # every custom action file now, as the runtime would, before anything is started
-        get_registry(args.actions_dir).load_all()
+        # every custom action file now, before anything is started: a broken one is a
+        # warning, or an error when this machine uses it
+        get_registry(args.actions_dir).load_all(spec)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1

@@ -51,8 +51,8 @@ class ActionImports:
     """Custom action files that cannot be loaded, per actions folder, found by loading every
     ``*_action.py`` as the runtime does at start (once per folder and run of the checker).
 
-    ``dirs`` are the ``--actions-dir`` folders: the runtime refuses to start with any of
-    their files broken, used by the machine or not.
+    ``dirs`` are the ``--actions-dir`` folders: the runtime warns about their broken files
+    at start and refuses only a machine that uses one.
     """
 
     def __init__(self, actions_dirs: Iterable[str | Path] = ()) -> None:
@@ -132,18 +132,19 @@ def check_actions(doc: Document, catalog: ActionCatalog, imports: ActionImports)
                 if table.select(site.state, event) is None:
                     _unhandled(doc, site, info, key, event)
     for folder in imports.dirs:
-        for issue in imports.failures(folder).values():
+        for action_type, issue in imports.failures(folder).items():
             if issue.file in files_reported:
                 continue
             files_reported.add(issue.file)
-            # no line: the problem is in the action file, not at a place in this config
+            # no line: the problem is in the action file, not at a place in this config; a
+            # warning, as at start: the runtime refuses only a machine that uses the type
             doc.findings.append(
                 Finding(
                     "A006",
-                    "error",
-                    f"{issue.message} (at {_where(issue)}); the runtime loads every "
-                    f"*_action.py in the actions folder ({folder}) at start, used or not, and "
-                    "would refuse to run",
+                    "warning",
+                    f"{issue.message} (at {_where(issue)}); this machine does not use it: the "
+                    "runtime warns about it at start and refuses only a machine that uses "
+                    f"type {action_type!r}",
                     doc.file,
                     fix=f"fix {Path(str(issue.file)).name}, or move it out of {folder}",
                 )

@@ -1,7 +1,9 @@
-"""A custom action file that cannot be loaded: ``statemachine CONFIG`` refuses to start in
-one line that names the file, the line and the exception, and leaves nothing behind;
-``statemachine-validate``/``-lint`` and ``statemachine run [--check]`` report the same file, so
-the checker never passes a setup the runtime refuses to start."""
+"""A custom action file that cannot be loaded: ``statemachine CONFIG`` of a machine that uses
+its type refuses to start in one line that names the file, the line and the exception, and
+leaves nothing behind; a machine that does not use it starts, with a warning naming the file
+(as the published package runs). ``statemachine-validate``/``-lint`` and ``statemachine run
+[--check]`` report the same file with the same severity, so the checker never passes a setup
+the runtime refuses to start."""
 
 from __future__ import annotations
 
@@ -64,27 +66,49 @@ def where(file: Path, line: int | None) -> str:
     return f"{file}:{line}" if line is not None else str(file)
 
 
+def uses_oops(place: Place) -> Path:
+    config = place.root / "uses_oops.yaml"
+    config.write_text(USES_OOPS)
+    return config
+
+
 @pytest.mark.parametrize("kind", sorted(BROKEN))
-def test_the_runtime_refuses_to_start_in_one_line(
+def test_the_runtime_refuses_a_machine_that_uses_it_in_one_line(
     place: Place, kind: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     oops = broken_actions(place, kind)
+    uses_oops(place)
     _, line, says = BROKEN[kind]
     monkeypatch.chdir(place.root)
-    assert main(["hello.yaml", "--actions-dir", "actions", *place.flags()]) == 1
+    assert main(["uses_oops.yaml", "--actions-dir", "actions", *place.flags()]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err
     assert err.startswith(f"{where(oops, line)}: error: ")
     assert says in err
     assert not place.db.exists()
-    assert not place.control_socket("hello").exists()
+    assert not place.control_socket("uses_oops").exists()
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN))
+def test_a_machine_that_does_not_use_it_starts_with_a_warning(
+    place: Place, kind: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    oops = broken_actions(place, kind)
+    _, line, says = BROKEN[kind]
+    monkeypatch.chdir(place.root)
+    assert main(["quick.yaml", "--actions-dir", "actions", *place.flags()]) == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1, warnings  # once, though the runtime loads the folder again
+    assert f"{where(oops, line)}: warning: {says}" in warnings[0]
+    assert warnings[0].endswith("; a machine that uses type 'oops' will not start")
 
 
 @pytest.mark.slow
-def test_the_readme_machine_with_an_action_that_fails_to_import(place: Place) -> None:
+def test_a_machine_with_an_action_that_fails_to_import(place: Place) -> None:
     oops = broken_actions(place, "import")
+    uses_oops(place)
     result = subprocess.run(
-        [STATEMACHINE, "hello.yaml", "--actions-dir", "actions", *place.flags()],
+        [STATEMACHINE, "uses_oops.yaml", "--actions-dir", "actions", *place.flags()],
         capture_output=True,
         text=True,
         timeout=60,
@@ -94,29 +118,30 @@ def test_the_readme_machine_with_an_action_that_fails_to_import(place: Place) ->
     assert result.stderr == f"{oops}:1: error: $: {BROKEN['import'][2]}\n"
     assert result.stdout == ""
     assert not place.db.exists()
-    assert not place.control_socket("hello").exists()
+    assert not place.control_socket("uses_oops").exists()
 
 
 @pytest.mark.parametrize("kind", sorted(BROKEN))
-def test_validate_reports_a_file_the_machine_does_not_use(
+def test_validate_warns_of_a_file_the_machine_does_not_use(
     place: Place, kind: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     oops = broken_actions(place, kind)
     _, line, says = BROKEN[kind]
     actions = str(place.root / "actions")
-    assert main_validate(["--no-color", "--actions-dir", actions, str(place.config)]) == 1
+    assert main_validate(["--no-color", "--actions-dir", actions, str(place.config)]) == 0
     report = capsys.readouterr().out
-    assert "FAILED (1 error, 0 warnings)" in report
+    assert "OK (0 errors, 1 warning)" in report
     assert "A006" in report and says in report and f"(at {where(oops, line)})" in report
 
-    assert main_lint(["--format", "json", "--actions-dir", actions, str(place.config)]) == 1
+    assert main_lint(["--format", "json", "--actions-dir", actions, str(place.config)]) == 0
     [entry] = json.loads(capsys.readouterr().out)
     [finding] = entry["issues"]
     assert finding["code"] == "A006"
-    assert finding["severity"] == "error"
+    assert finding["severity"] == "warning"
     assert finding["file"] == str(place.config)
     assert finding["line"] is None  # the fault is in the action file, not in the config
     assert finding["message"].startswith(f"{says}")
+    assert finding["message"].endswith("refuses only a machine that uses type 'oops'")
     assert "oops_action.py" in finding["fix"]
 
 
@@ -147,20 +172,31 @@ machines:
 
 
 @pytest.mark.parametrize("check", [["--check"], []])
-def test_statemachine_run_reports_it_and_starts_nothing(
+def test_statemachine_run_refuses_a_machine_that_uses_it_and_starts_nothing(
     place: Place, check: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     oops = broken_actions(place, "import")
+    config = uses_oops(place)
     manifest = place.root / "statemachine-project.yaml"
-    manifest.write_text(MANIFEST.format(root=place.root))
+    manifest.write_text(MANIFEST.format(root=place.root).replace("hello.yaml", config.name))
     assert main(["run", str(manifest), *check]) == 1
     err = capsys.readouterr().err.splitlines()
-    # as statemachine-lint reports it: no line (the file is not used by the machine)
-    assert err[0].startswith(f"{place.config}: A006 error: {BROKEN['import'][2]} (at {oops}:1)")
-    assert err[1].startswith("    at $; fix: ")
+    # as statemachine-lint reports it: at the action that uses the type
+    assert err[0] == f"{config}:9:14: A006 error: {BROKEN['import'][2]} (at {oops}:1)"
+    assert err[1].startswith("    at $.actions.idle[0].type; fix: ")
     assert err[2:] == ["statemachine run: 1 error; nothing started"]
     assert not (place.root / "run").exists()
     assert not Path(f"{place.root}/pctl-demo.sock").exists()
+
+
+def test_statemachine_run_check_passes_a_file_no_machine_uses(
+    place: Place, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken_actions(place, "import")
+    manifest = place.root / "statemachine-project.yaml"
+    manifest.write_text(MANIFEST.format(root=place.root))
+    assert main(["run", str(manifest), "--check"]) == 0
+    assert capsys.readouterr().out == f"statemachine run: {manifest}: 1 machine entries checked\n"
 
 
 @pytest.mark.parametrize("check", [["--check"], []])
