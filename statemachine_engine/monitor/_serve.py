@@ -98,6 +98,7 @@ async def serve_monitor(
                         websocket_port,
                         allowed_origins=allowed_origins,
                         keepalive=keepalive,
+                        event_socket_active=partial(bool, listening_on is not None),
                     ),
                     flags.get("websocket", "port"),
                 )

@@ -5,13 +5,16 @@ Protocol, as the published package's monitor speaks it: the server sends
 published, and ``{"type": "ping", "timestamp"}`` every ``keepalive`` seconds. A client may
 send the texts ``ping`` (answered ``{"type": "pong"}``), ``refresh`` (answered with a new
 snapshot) and ``pong``. A client that falls behind is closed with code 1008 and a reason.
+
+The same port answers plain HTTP ``GET /health`` and ``GET /initial``, as the published
+package's server does (see ``_ws_http``).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +25,7 @@ import trio_websocket
 
 from statemachine_engine.monitor._hub import MonitorHub, Outgoing, Subscriber, SubscriberClosed
 from statemachine_engine.monitor._origin import origin_allowed
+from statemachine_engine.monitor._ws_http import PlainHttp, serve_connection, serve_tcp
 
 __all__ = ["EVENTS_PATH", "WebSocketMonitor", "serve_websocket"]
 
@@ -55,12 +59,14 @@ async def serve_websocket(
     allowed_origins: Collection[str] = (),
     keepalive: float = 10.0,
     paths: Sequence[str] = (EVENTS_PATH,),
+    event_socket_active: Callable[[], bool] = lambda: False,
     task_status: trio.TaskStatus[WebSocketMonitor] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the hub's events over WebSocket until cancelled.
 
     Use with ``await nursery.start(serve_websocket, hub, host, port)``; it returns once the
     port is bound (``port=0`` picks a free one; read it from the returned value).
+    ``event_socket_active`` tells ``/health`` whether events arrive on an event socket.
     """
     handler = partial(
         _handle,
@@ -70,19 +76,15 @@ async def serve_websocket(
         keepalive=keepalive,
         paths=frozenset(paths),
     )
+    plain = PlainHttp(
+        hub,
+        bind_host=host,
+        allowed_hosts=allowed_origins,
+        event_socket_active=event_socket_active,
+    )
+    connection = partial(serve_connection, websocket=handler, plain=plain)
     async with trio.open_nursery() as nursery:
-        server = await nursery.start(
-            partial(
-                trio_websocket.serve_websocket,
-                handler,
-                host,
-                port,
-                ssl_context=None,
-                disconnect_timeout=CLOSE_GRACE,
-            )
-        )
-        bound = server.listeners[0]
-        actual = bound.port if isinstance(bound, trio_websocket.Endpoint) else port
+        actual = await nursery.start(serve_tcp, connection, host, port)
         logger.info("WebSocket monitor listening on ws://%s:%d%s", host, actual, EVENTS_PATH)
         task_status.started(WebSocketMonitor(host, actual))
 
@@ -116,6 +118,21 @@ async def _handle(
         await request.reject(403, body=b"origin not allowed\n")
         return
     ws = await request.accept()
+    try:
+        await _serve_client(hub, ws, request, keepalive)
+    finally:
+        # a closing handshake, also when the server shuts down (cancelled)
+        with trio.move_on_after(CLOSE_GRACE) as scope:
+            scope.shield = True
+            await ws.aclose(1001, "server shutting down")
+
+
+async def _serve_client(
+    hub: MonitorHub,
+    ws: trio_websocket.WebSocketConnection,
+    request: trio_websocket.WebSocketRequest,
+    keepalive: float,
+) -> None:
     with hub.subscribe(name=f"websocket {request.remote}") as sub:
         logger.info("WebSocket client connected: %s (%d clients)", sub.name, hub.stats().clients)
         async with trio.open_nursery() as nursery:
