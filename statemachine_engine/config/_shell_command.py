@@ -32,7 +32,8 @@ from typing import Any
 import attrs
 
 from statemachine_engine.config._interpolate import MISSING, lookup, text_of
-from statemachine_engine.config._shell_scan import SAFE_SPELLING, Site, scan
+from statemachine_engine.config._shell_rules import SAFE_SPELLING
+from statemachine_engine.config._shell_scan import Site, scan
 
 #: prefix of the variables that carry placeholder values (``SM_ARG_1``, ...)
 ARG_PREFIX = "SM_ARG_"

@@ -13,32 +13,19 @@ variable, never spliced into the text): it can never make a value run as shell c
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 
 import attrs
 
+from statemachine_engine.config._shell_rules import code_hazard, command_words, runs_stdin
+
+_OPERATORS = ";&|<>()"
+
 #: the interpolation grammar of ``config._interpolate``
 PLACEHOLDER = re.compile(
     r"\{(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)"
     r"(?P<filters>(?:\|[A-Za-z_]+(?::[^{}|]*)?)*)\}"
-)
-
-#: programs that run their ``-c`` argument (or their standard input) as shell code
-SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox", "fish"})
-#: programs that run a ``-c`` / ``-e`` argument (or their standard input) as code
-INTERPRETERS = frozenset(
-    {"python", "python2", "python3", "perl", "ruby", "node", "nodejs", "php", "lua"}
-)
-_CODE_FLAGS = {**dict.fromkeys(SHELLS, "c"), **dict.fromkeys(INTERPRETERS, "ce")}
-_KEYWORDS = frozenset({"if", "then", "else", "elif", "while", "until", "do", "!", "time", "{"})
-_OPERATORS = ";&|<>()"
-
-#: the safe spelling offered for every hazard
-SAFE_SPELLING = (
-    'pass the value as data instead: set it with env: (e.g. env: {VALUE: "%s"}) and '
-    'write "$VALUE" inside the code, or give it as an argument (sh -c \'... "$1"\' _ %s)'
 )
 
 
@@ -72,64 +59,6 @@ class _Heredoc:
     strip_tabs: bool
     quoted: bool
     runner: str | None  # the program that reads the body as code, if any
-
-
-def _program(word: str) -> str:
-    name = os.path.basename(word)
-    return re.sub(r"\d+(\.\d+)*$", "", name) if name.startswith("python") else name
-
-
-def _command_words(words: list[str]) -> list[str]:
-    """The words from the command name on (assignments and keywords skipped)."""
-    i = 0
-    while i < len(words) and (
-        words[i] in _KEYWORDS or re.match(r"[A-Za-z_][A-Za-z0-9_]*=", words[i])
-    ):
-        i += 1
-    return words[i:]
-
-
-def code_hazard(words: list[str]) -> str | None:
-    """Why the next word of a command made of ``words`` is run as code, if it is."""
-    words = _command_words(words)
-    for i, word in enumerate(words):
-        name = _program(word)
-        if name == "eval":
-            return "eval runs its arguments as shell code"
-        if name == "ssh":
-            # every word after the host is the remote command, parsed by the remote shell
-            rest = [w for w in words[i + 1 :] if not w.startswith("-")]
-            if rest:
-                return "ssh runs its command words through the remote shell"
-        if name == "su" and "-c" in words[i + 1 :] and words[-1] == "-c":
-            return "su -c runs its argument as shell code"
-        flags = _CODE_FLAGS.get(name)
-        if flags is not None:
-            for j, option in enumerate(words[i + 1 :], start=i + 1):
-                if option == "--" or not option.startswith("-"):
-                    break
-                short = not option.startswith("--")
-                if short and any(f in option for f in flags) and j == len(words) - 1:
-                    return f"{name} {option} runs its argument as code"
-    return None
-
-
-def runs_stdin(words: list[str]) -> str | None:
-    """The shell or interpreter a command made of ``words`` is, when it runs its input."""
-    words = _command_words(words)
-    if not words:
-        return None
-    name = _program(words[0])
-    if name in ("ssh", "su"):
-        return name
-    flags = _CODE_FLAGS.get(name)
-    if flags is None:
-        return None
-    # with -c/-e or a script file the input is data, else it is the program
-    for option in words[1:]:
-        if not option.startswith("-") or any(f in option for f in flags):
-            return None
-    return name
 
 
 def scan(template: str) -> list[Site]:
@@ -168,7 +97,7 @@ class _Scanner:
         if match is None:
             return False
         where = {"'": "single", "$'": "ansi", '"': "double", "$((": "arith"}.get(frame.kind, "word")
-        if where == "word" and _command_words(frame.words)[:1] == ["let"]:
+        if where == "word" and command_words(frame.words)[:1] == ["let"]:
             where = "arith"  # let evaluates its arguments as arithmetic
         self._add(match, where)
         self._append(match.group(0))
