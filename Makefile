@@ -50,8 +50,21 @@ test: install browser lint typecheck
 test-quick: install
 	$(VENV)/bin/pytest -m "not slow" -q $(PYTEST_ARGS)
 
+# The demo's database and control socket are printed first, for statemachine-db in another
+# terminal. Ctrl-C stops the project (it exits 130); that ends the target without an error:
+# the recipe's shell survives the signal (trap) and reports the project's exit itself.
+DEMO_DIR := $(CURDIR)/examples/demo
+DEMO_DB  := $(DEMO_DIR)/data/demo.db
+DEMO_SOCKET := /tmp/statemachine-control-demo.sock
+
 demo: install
-	$(VENV)/bin/statemachine run examples/demo/statemachine-project.yaml
+	@echo "Demo database: $(DEMO_DB)"
+	@echo "Control socket: $(DEMO_SOCKET)"
+	@echo "In another terminal: $(VENV)/bin/statemachine-db --db $(DEMO_DB) list"
+	@echo "                     $(VENV)/bin/statemachine-db --db $(DEMO_DB) machine-state"
+	@echo "Ctrl-C stops the demo."
+	@trap ':' INT TERM; $(VENV)/bin/statemachine run $(DEMO_DIR)/statemachine-project.yaml; \
+	code=$$?; if [ $$code -ne 130 ] && [ $$code -ne 143 ]; then exit $$code; fi
 
 bench: install
 	$(PY) bench/run.py

@@ -2,7 +2,8 @@
 
 Every subcommand takes ``--db PATH`` (default ``$STATEMACHINE_DB``, else
 ``./data/pipeline.db``); listings take ``--format table|json``. Exit status: 0 on success,
-1 for bad input or something not found (one line on stderr, nothing written).
+2 for a usage mistake (an unknown flag, a missing argument), 1 for bad input or something
+not found (one line on stderr, nothing written).
 
 This module imports neither trio nor the runtime (nor attrs on its success paths): the short
 commands must start fast. It works on the database through the synchronous SQL layer.
@@ -182,7 +183,10 @@ def build_parser() -> _Parser:
         "show a machine's pending (undelivered) events, oldest first",
         listing=True,
     )
-    p.add_argument("machine", metavar="MACHINE")
+    # MACHINE, or --machine as in the other subcommands (SUPPRESS: an absent MACHINE does
+    # not overwrite --machine)
+    p.add_argument("machine", metavar="MACHINE", nargs="?", default=argparse.SUPPRESS)
+    p.add_argument("--machine", dest="machine", metavar="NAME", help="the same as MACHINE")
     p.add_argument("--mark-processed", action="store_true", help="then mark them processed")
 
     p = command("machine-state", cmd_machine_state, "running machines (registry)", listing=True)
@@ -224,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             # the subcommand's own usage, not the top level's, says what it takes
             where = parser.commands.get(args.command or "", parser)
             where.error(f"unrecognized arguments: {' '.join(extra)}")
+        if args.command == "process-events" and args.machine is None:
+            parser.commands["process-events"].error("give the machine: MACHINE or --machine")
     except SystemExit as exc:  # --help, or a usage mistake (already reported)
         return exc.code if isinstance(exc.code, int) else 1
     if getattr(args, "handler", None) is None:

@@ -32,7 +32,8 @@ class UserError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    """Usage mistakes exit with status 1 and one line, like every other bad input."""
+    """Usage mistakes exit with status 2 and one line, as argparse's do in every command
+    (bad input found later, such as a missing job, exits 1)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -40,7 +41,7 @@ class _Parser(argparse.ArgumentParser):
         self.commands: Mapping[str, argparse.ArgumentParser] = {}
 
     def error(self, message: str) -> NoReturn:
-        self.exit(1, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _positive_int(text: str) -> int:

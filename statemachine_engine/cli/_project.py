@@ -95,7 +95,8 @@ def main(argv: list[str]) -> int:
         count = f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
         print(f"statemachine run: {count}; nothing started", file=sys.stderr)
         return 1
-    say(f"{manifest.file}: {len(manifest.machines)} machine entries checked")
+    entries = len(manifest.machines)
+    say(f"{manifest.file}: {entries} machine {'entry' if entries == 1 else 'entries'} checked")
     if args.check:
         return 0
     try:

@@ -96,11 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also serve the live monitor (WebSocket and web UI) from this process",
     )
-    parser.add_argument("--ui-port", type=int, default=3001, help="web UI port with --monitor")
+    # a monitor flag without --monitor asks for the monitor: it implies --monitor
+    parser.add_argument("--ui-port", type=int, help="web UI port (default 3001); implies --monitor")
     parser.add_argument(
-        "--websocket-port", type=int, default=3002, help="WebSocket port with --monitor"
+        "--websocket-port", type=int, help="WebSocket port (default 3002); implies --monitor"
     )
-    parser.add_argument("--host", default="127.0.0.1", help="monitor address with --monitor")
+    parser.add_argument("--host", help="monitor address (default 127.0.0.1); implies --monitor")
     # set by a parent runtime that started this one as a child process
     parser.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--parent-fd", type=int, help=argparse.SUPPRESS)
@@ -124,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         code: int = run_project(argv[1:])
         return code
     args = build_parser().parse_args(argv)
+    monitor_flags = (args.ui_port, args.websocket_port, args.host)
+    args.monitor = args.monitor or any(flag is not None for flag in monitor_flags)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else getattr(logging, args.log_level),
         format=LOG_FORMAT,
@@ -161,9 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         from statemachine_engine.service import monitor_configs
 
         monitor = embedded_monitor(
-            host=args.host,
-            ui_port=args.ui_port,
-            websocket_port=args.websocket_port,
+            host=args.host or "127.0.0.1",
+            ui_port=3001 if args.ui_port is None else args.ui_port,
+            websocket_port=3002 if args.websocket_port is None else args.websocket_port,
             configs=monitor_configs([args.config], [spec]),
             flags={"ui": "--ui-port", "websocket": "--websocket-port"},
         )

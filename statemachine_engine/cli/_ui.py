@@ -19,7 +19,14 @@ def build_parser() -> argparse.ArgumentParser:
             "of templated instances and an activity log, fed by the machines' event socket."
         ),
     )
-    parser.add_argument("--port", type=int, default=3001, help="web UI port (default %(default)s)")
+    parser.add_argument(
+        "--port",
+        "--ui-port",
+        dest="port",
+        type=int,
+        default=3001,
+        help="web UI port (default %(default)s); --ui-port as in the other commands",
+    )
     parser.add_argument(
         "--websocket-port", type=int, default=3002, help="WebSocket port (default %(default)s)"
     )

@@ -88,14 +88,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_monitor(prog: str, *, log_level: str = "INFO", db: str | None = None, **serve: Any) -> int:
-    """Run :func:`serve_monitor` until SIGINT/SIGTERM; returns the exit code.
+    """Run :func:`serve_monitor` until SIGINT/SIGTERM; returns the exit code: 130 / 143
+    after SIGINT / SIGTERM, as every command of the package.
 
     A problem a user can fix (a port in use, an event socket another monitor owns, an
     unreadable database) is printed as one line, without a traceback.
     """
     logging.basicConfig(level=getattr(logging, log_level), format=LOG_FORMAT)
     try:
-        trio.run(partial(_run, _registry_path(db), serve))
+        signum = trio.run(partial(_run, _registry_path(db), serve))
     except StateMachineError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 1
@@ -107,11 +108,13 @@ def run_monitor(prog: str, *, log_level: str = "INFO", db: str | None = None, **
             print(f"{prog}: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        pass
-    return 0
+        return 128 + signal.SIGINT
+    return 128 + signum if signum is not None else 0
 
 
-async def _run(db: str | None, serve: dict[str, Any]) -> None:
+async def _run(db: str | None, serve: dict[str, Any]) -> int | None:
+    """Serve until a signal; returns its number (None when the servers ended first)."""
+    received = None
     registry = DatabaseRegistry(db) if db is not None else None
     async with trio.open_nursery() as nursery:
         server: MonitorServer = await nursery.start(partial(serve_monitor, store=registry, **serve))
@@ -126,7 +129,9 @@ async def _run(db: str | None, serve: dict[str, Any]) -> None:
                 server.hub.close()
                 await trio.sleep(SHUTDOWN_GRACE)
                 nursery.cancel_scope.cancel()
+                received = int(signum)
                 break
+    return received
 
 
 def _announce(server: MonitorServer) -> None:

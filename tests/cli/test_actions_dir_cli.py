@@ -196,7 +196,7 @@ def test_statemachine_run_check_passes_a_file_no_machine_uses(
     manifest = place.root / "statemachine-project.yaml"
     manifest.write_text(MANIFEST.format(root=place.root))
     assert main(["run", str(manifest), "--check"]) == 0
-    assert capsys.readouterr().out == f"statemachine run: {manifest}: 1 machine entries checked\n"
+    assert capsys.readouterr().out == f"statemachine run: {manifest}: 1 machine entry checked\n"
 
 
 @pytest.mark.parametrize("check", [["--check"], []])
