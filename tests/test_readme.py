@@ -64,3 +64,19 @@ def test_the_pytest_example_passes_as_the_readme_sets_it_up(tour: Path) -> None:
     result = run(tour, "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_hello.py")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+def test_the_embedded_example_runs_as_printed(tmp_path: Path) -> None:
+    # the README's block, run where examples/embedded keeps the worker.yaml it loads
+    code = _block(r"```python\n(import trio\nfrom statemachine_engine import open_runtime.*?)```")
+    script = tmp_path / "embedded_readme.py"
+    script.write_text(code)
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=ROOT / "examples" / "embedded",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ActorStatistics(name='worker', state='completed'")

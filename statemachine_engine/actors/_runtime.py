@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -197,21 +197,30 @@ async def open_runtime(
     Leaving the block normally waits for nothing: machines still running are stopped.
     Use ``await ref.wait_stopped()`` first to let them finish. ``actions`` adds action
     classes by type name (embedded use and tests), besides built-ins and ``actions_dir``.
+    Without ``store``, the runtime keeps no records unless ``$STATEMACHINE_DB`` names a
+    database, as for the commands: that one is then opened, and closed after the runtime.
     """
-    async with trio.open_nursery() as nursery:
-        runtime = Runtime(
-            nursery,
-            store=store,
-            publisher=publisher,
-            transport=transport,
-            actions_dir=actions_dir,
-            wall_clock=wall_clock,
-            mailbox_capacity=mailbox_capacity,
-            endpoint=endpoint,
-            actions=actions,
-            process_launcher=process_launcher,
-        )
-        try:
-            yield runtime
-        finally:
-            nursery.cancel_scope.cancel()
+    from statemachine_engine.persistence import DB_ENV_VAR
+
+    async with AsyncExitStack() as stack:
+        if store is None and os.environ.get(DB_ENV_VAR):
+            from statemachine_engine.persistence import open_store, resolve_db_path
+
+            store = await stack.enter_async_context(open_store(resolve_db_path(None)))
+        async with trio.open_nursery() as nursery:
+            runtime = Runtime(
+                nursery,
+                store=store,
+                publisher=publisher,
+                transport=transport,
+                actions_dir=actions_dir,
+                wall_clock=wall_clock,
+                mailbox_capacity=mailbox_capacity,
+                endpoint=endpoint,
+                actions=actions,
+                process_launcher=process_launcher,
+            )
+            try:
+                yield runtime
+            finally:
+                nursery.cancel_scope.cancel()

@@ -310,7 +310,7 @@ async def _maybe_store(store: Any) -> AsyncIterator[Any]:
 
 def simulate(
     configs: Sequence[str | Path | MachineSpec | MachineSetup],
-    events: Sequence[ScheduledEvent] | str | Path = (),
+    events: Sequence[ScheduledEvent | Mapping[str, Any]] | str | Path = (),
     *,
     until: float = 60.0,
     store: Any = "memory",
@@ -318,6 +318,9 @@ def simulate(
     seed: int = 0,
 ) -> SimulationResult:
     """Simulate machines from YAML files (or specs) with scripted events; returns the trace.
+
+    ``events``: the path of an EVENTS.yaml, or its entries as a list of dicts
+    (``{"at": 1, "target": "worker", "type": "go"}``), or ScheduledEvent objects.
 
     Machine names default to ``metadata.machine_name``, else the file stem. ``store`` is
     ``"memory"`` (an in-memory SQLite store), None, or a store object.
@@ -340,7 +343,12 @@ def simulate(
                 f"two simulated machines are named {setup.name!r}; names must be unique"
             )
         seen.add(setup.name)
-    scheduled = load_events(events, seen) if isinstance(events, str | Path) else list(events)
+    if isinstance(events, str | Path):
+        scheduled = load_events(events, seen)
+    elif all(isinstance(event, ScheduledEvent) for event in events):
+        scheduled = [event for event in events if isinstance(event, ScheduledEvent)]
+    else:  # dicts, as an EVENTS.yaml holds them: {at, target, type, payload}
+        scheduled = parse_events(list(events), machines=seen)
 
     async def main() -> SimulationResult:
         return await run_simulation(

@@ -27,6 +27,7 @@ def test_the_examples_are_the_expected_ones() -> None:
         "controller_worker",
         "custom_actions",
         "demo",
+        "embedded",
         "patient_records",
         "simple_worker",
         "timeout_demo",
