@@ -54,3 +54,13 @@ def test_every_module_of_the_mermaid_build_the_ui_loads_is_package_data() -> Non
 def test_no_python_file_of_node_modules_becomes_a_package() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert config["tool"]["setuptools"]["packages"]["find"]["namespaces"] is False
+
+
+def test_the_packaging_configuration_is_the_one_setuptools_builds_without_warnings() -> None:
+    # verified with setuptools 84: a table license is deprecated (a warning box), and
+    # include-package-data made it warn once per UI data folder ("Package would be
+    # ignored"); the package-data globs above are what the wheel carries either way
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert config["project"]["license"] == "MIT"
+    assert config["build-system"]["requires"] == ["setuptools>=77"]
+    assert config["tool"]["setuptools"]["include-package-data"] is False
