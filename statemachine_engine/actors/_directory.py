@@ -40,6 +40,9 @@ class Directory:
             raise KeyError(target)
         if actor.terminated.is_set():
             raise ActorStopped(actor.name, actor.status)
+        if actor.durable:
+            await actor.deliver(message)  # acknowledged once its inbox row is committed
+            return
         try:
             # no schedule point while there is room: a pipelined sender's lines go into the
             # mailbox in one pass, instead of one pass of the scheduler per message

@@ -6,6 +6,8 @@ import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from statemachine_engine.fsm import record_failure
 from statemachine_engine.transport import Message
 
@@ -70,6 +72,14 @@ class MachineHost:
             job_id=job_id,
             source=self._actor.name,
         )
+        journal = self._actor.journal
+        if journal is not None:
+            # durable: into the outbox with the step, delivered once that is committed
+            message = attrs.evolve(message, message_id=journal.outgoing_id())
+            journal.post(message)
+            await journal.settle()
+            self._services.outbox.post(message)
+            return
         status = "failed"
         try:
             await self._services.directory.deliver(message)
@@ -104,6 +114,7 @@ class MachineHost:
             context=context,
             on_done=on_done,
             process=process,
+            parent_run=actor.journal.run_id if actor.journal is not None else None,
         )
 
     def wall_time(self) -> float:

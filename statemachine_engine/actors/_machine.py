@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
-from statemachine_engine.actors._action_runner import ActionRunner
+from statemachine_engine.actors._durable import DurableSteps
 from statemachine_engine.actors._host import MachineHost
+from statemachine_engine.actors._journal import ENTRY, TRANSITION, Journal, Position
 from statemachine_engine.actors._machine_log import TransitionLog
 from statemachine_engine.actors._mailbox import WAKE_UP, Fire, Mailbox
 from statemachine_engine.actors._ref import ActorRef, ActorStatistics
@@ -56,7 +57,7 @@ class _Waiter:
     reached: bool = False
 
 
-class MachineActor(Mailbox, ActionRunner):
+class MachineActor(Mailbox, DurableSteps):
     """Runs one machine. Created and started by the runtime; reached through ActorRef."""
 
     def __init__(
@@ -68,13 +69,16 @@ class MachineActor(Mailbox, ActionRunner):
         registry: ActionRegistry,
         capacity: int,
         services: MachineServices,
+        *,
+        journal: Journal | None = None,
+        resume: Position | None = None,
     ) -> None:
         self.spec = spec
         self.table = table
         self.name = name
         self.registry = registry
         self.capacity = capacity
-        self.state = spec.initial_state
+        self.state = resume.state if resume is not None else spec.initial_state
         self.status = "starting"
         self.context = context
         context["machine_name"] = name
@@ -100,6 +104,10 @@ class MachineActor(Mailbox, ActionRunner):
         self._internal_run = 0
         self._busy_reported = False
         self._log: TransitionLog | None = None
+        #: a durable machine's checkpoints (None: the machine lives in memory only)
+        self._journal = journal
+        self._resume = resume
+        self._killed = False
         self.events_received = 0
         self.transitions = 0
         self.events_dropped = 0
@@ -135,6 +143,8 @@ class MachineActor(Mailbox, ActionRunner):
                 for waiter in waiters:
                     waiter.event.set()
             self._waiters.clear()
+            if self._journal is not None and not self._killed:
+                self._journal.ended(reason)
             self._reporter.machine_stopped(self.name, self.state, self.spec, reason)
             self.terminated.set()
 
@@ -178,10 +188,13 @@ class MachineActor(Mailbox, ActionRunner):
     # -- the loop ------------------------------------------------------------------------
 
     async def _main(self) -> None:
-        uses_start = any(t.event == "start" for t in self.spec.transitions)
-        fire = await self._enter(self.spec.initial_state)
-        if uses_start:
-            self._hold(Message(type="start", target=self.name, source="runtime"), first=True)
+        if self._resume is not None:
+            fire = await self._resumed(self._resume)
+        else:
+            uses_start = any(t.event == "start" for t in self.spec.transitions)
+            fire = await self._enter(self.spec.initial_state)
+            if uses_start:
+                self._hold(Message(type="start", target=self.name, source="runtime"), first=True)
         while not self.table.is_final(self.state):
             if self._stopping:
                 return
@@ -189,9 +202,14 @@ class MachineActor(Mailbox, ActionRunner):
                 fire = await self._idle()
             fire = await self._fire(fire)
 
-    async def _enter(self, state: str) -> Fire | None:
+    async def _enter(
+        self, state: str, *, resumed: bool = False, due: float | None = None, done: int = 0
+    ) -> Fire | None:
         """Enter ``state``: arm its deadline, run its entry actions. Returns the transition
-        decided while they ran, or None when the machine is idle in ``state``."""
+        decided while they ran, or None when the machine is idle in ``state``.
+
+        A machine ``resumed`` in ``state`` passes its timer's remaining seconds (``due``)
+        and the number of entry actions it had completed (``done``)."""
         self.state = state
         self.context["current_state"] = state
         timer = self.table.first_timer(state)
@@ -200,10 +218,13 @@ class MachineActor(Mailbox, ActionRunner):
             self._timer = None
         else:
             seconds, event = timer
-            self._deadline = trio.current_time() + seconds
+            self._deadline = trio.current_time() + (seconds if due is None else due)
             self._timer = Fire(self.table.select(state, event), event, None)  # type: ignore[arg-type]
             self._entry += 1
             self._timers.arm(self._deadline, self, self._entry)
+        journal = self._journal
+        if journal is not None and not resumed:
+            journal.entered(state, timer[0] if timer else None, self.context)
         waiters = self._waiters.pop(state, None)
         if waiters:
             for waiter in waiters:
@@ -213,15 +234,17 @@ class MachineActor(Mailbox, ActionRunner):
         if self.table.is_final(state):
             if actions:  # they run to the end; the events they return are ignored
                 with trio.CancelScope() as self._state_scope:
-                    for action in actions:
-                        await self._run_action(action)
+                    for index in range(done, len(actions)):
+                        await self._step_action(actions[index], ENTRY, index)
                 self._state_scope = None
             return None
-        if not actions:
+        if not actions or done >= len(actions):
             return None
-        return await self._busy(state, actions)
+        return await self._busy(state, actions, done)
 
-    async def _busy(self, state: str, actions: tuple[ActionSpec, ...]) -> Fire | None:
+    async def _busy(
+        self, state: str, actions: tuple[ActionSpec, ...], done: int = 0
+    ) -> Fire | None:
         """Run the entry actions in the state scope. The scope carries the state's deadline,
         and :meth:`interrupt` cancels it when a sender delivers an event that fires from
         this state -- so the mailbox is watched without a task of its own."""
@@ -236,8 +259,8 @@ class MachineActor(Mailbox, ActionRunner):
             if self._stopping or waiting is not None:
                 scope.cancel()
             try:
-                for action in actions:
-                    event = await self._run_action(action)
+                for index in range(done, len(actions)):
+                    event = await self._step_action(actions[index], ENTRY, index)
                     if event is None:
                         continue
                     found = dispose_returned(self.table, state, event)
@@ -246,6 +269,9 @@ class MachineActor(Mailbox, ActionRunner):
                         continue
                     fire = Fire(found, event, None)
                     break
+                else:
+                    if self._journal is not None:
+                        self._journal.finished(ENTRY, len(actions), self.context)
             finally:
                 self._state_scope = self._busy_scope = None
         if fire is not None or self._stopping:
@@ -265,6 +291,9 @@ class MachineActor(Mailbox, ActionRunner):
         return None
 
     async def _idle(self) -> Fire:
+        journal = self._journal
+        if journal is not None and journal.unsettled:
+            await journal.settle()  # the actions' end is on disk before the machine waits
         state = self.state
         table = self.table
         held = self._held
@@ -313,6 +342,15 @@ class MachineActor(Mailbox, ActionRunner):
         transition = fire.transition
         self.transitions += 1
         self._reporter.transition(self.name, source, transition.to, fire.event, self.context)
+        if self._journal is not None:
+            self._journal.fired(
+                source,
+                transition.to,
+                fire.event,
+                fire.message.message_id if fire.message is not None else None,
+                self.context,
+                has_actions=bool(transition.actions),
+            )
         store = self._store
         if store is not None and store.backlogged:
             await store.wait_for_room()  # backpressure: history is never dropped
@@ -322,13 +360,16 @@ class MachineActor(Mailbox, ActionRunner):
                 log = self._log = TransitionLog(self.name)
             log.log(source, fire.event, transition.to)
         if transition.actions:
-            with trio.CancelScope() as self._state_scope:
-                for action in transition.actions:
-                    await self._run_action(action, in_transition=True)
-            self._state_scope = None
+            await self._transition_actions(transition.actions, 0)
             if self._stopping:
                 return None
         return await self._enter(transition.to)
+
+    async def _transition_actions(self, actions: tuple[ActionSpec, ...], done: int) -> None:
+        with trio.CancelScope() as self._state_scope:
+            for index in range(done, len(actions)):
+                await self._step_action(actions[index], TRANSITION, index, in_transition=True)
+        self._state_scope = None
 
     def _accept(self, message: Message) -> None:
         """An external event fires: it becomes ``event_data``; ``context_map`` promotes."""

@@ -21,6 +21,7 @@ from statemachine_engine.fsm import HOLD, HeldQueue, dispose
 from statemachine_engine.transport import Message
 
 if TYPE_CHECKING:
+    from statemachine_engine.actors._journal import Journal
     from statemachine_engine.fsm import Table
 
 #: the timer queue's wake-up token; never seen outside the mailbox
@@ -55,10 +56,20 @@ class Mailbox:
     _deadline: float
     _held: HeldQueue[Message] | None
     _held_dropped: int
+    _journal: Journal | None
 
     async def deliver(self, message: Message) -> None:
         """Put ``message`` in the mailbox, waiting while it is full; ActorStopped once the
-        machine has stopped."""
+        machine has stopped.
+
+        A durable machine first records it in its inbox and returns once that is committed;
+        a message whose id it has recorded before is a duplicate, dropped here."""
+        journal = self._journal
+        if journal is not None:
+            recorded = await journal.receive(message)
+            if recorded is None:
+                return
+            message = recorded
         try:
             await self._send.send(message)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -66,11 +77,34 @@ class Mailbox:
         self.interrupt(message)
 
     def deliver_nowait(self, message: Message) -> None:
-        """Like :meth:`deliver`, but MailboxFull instead of waiting."""
+        """Like :meth:`deliver`, but MailboxFull instead of waiting (a durable machine's inbox
+        row is queued, not waited for, and duplicates are not recognised)."""
+        if self._journal is not None:
+            if self._receive.statistics().current_buffer_used >= self.capacity:
+                raise MailboxFull(self.name, self.capacity)
+            message = self._journal.receive_soon(message)
         try:
             self._send.send_nowait(message)
         except trio.WouldBlock:
             raise MailboxFull(self.name, self.capacity) from None
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            raise ActorStopped(self.name, self.status) from None
+        self.interrupt(message)
+
+    def preload(self, messages: list[Message]) -> list[Message]:
+        """Put messages recorded before a resume in the mailbox before the machine starts;
+        returns those that did not fit (deliver them with :meth:`redeliver`)."""
+        for index, message in enumerate(messages):
+            try:
+                self._send.send_nowait(message)
+            except trio.WouldBlock:
+                return messages[index:]
+        return []
+
+    async def redeliver(self, message: Message) -> None:
+        """Deliver a message its inbox already holds (recorded before a resume)."""
+        try:
+            await self._send.send(message)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             raise ActorStopped(self.name, self.status) from None
         self.interrupt(message)
@@ -136,6 +170,8 @@ class Mailbox:
         if dropped is not None:
             self.events_dropped += 1
             self._held_dropped += 1
+            if self._journal is not None:
+                self._journal.unused(dropped)
             log_held_dropped(self.name, self._held_dropped, dropped.type, self.capacity)
 
     async def _wait_mailbox(self) -> Message | None:
@@ -150,4 +186,6 @@ class Mailbox:
 
     def _drop(self, message: Message) -> None:
         self.events_dropped += 1
+        if self._journal is not None:
+            self._journal.unused(message)
         log_unhandled(self.name, message.type, self.state)

@@ -126,12 +126,19 @@ class Runtime:
         context: Mapping[str, Any] | None = None,
         mailbox_capacity: int | None = None,
         actions_dir: str | Path | None = None,
+        fresh: bool = False,
+        durable: bool | None = None,
     ) -> ActorRef:
         """Start a machine and return its ref once it can receive events.
 
         ``spec`` is a loaded :class:`MachineSpec` or the path of its YAML file. ``name``
         defaults to ``metadata.machine_name``, else the file stem. ``actions_dir`` gives
         this machine its own custom actions folder (default: the runtime's).
+
+        A durable machine (``durable: true`` in its YAML, or ``durable=True`` here) that has
+        a checkpoint in the store resumes from it -- ``context`` is then ignored -- unless
+        ``fresh`` discards the checkpoint. ConfigError when the checkpoint names a state the
+        config no longer has; StateMachineError when another live process runs it.
         """
         return await self._spawner.spawn(
             spec,
@@ -139,7 +146,17 @@ class Runtime:
             context=context,
             mailbox_capacity=mailbox_capacity,
             actions_dir=actions_dir,
+            fresh=fresh,
+            durable=durable,
         )
+
+    def kill(self, name: str) -> None:
+        """Stop machine ``name`` as SIGKILL would stop its process: no clean-up is recorded,
+        and a durable machine keeps its checkpoint as last committed (tests of resuming)."""
+        actor = self._directory.running(name)
+        if actor is None:
+            raise KeyError(name)
+        actor.kill()
 
     def running_names(self) -> list[str]:
         """The names of the machines running in this runtime, sorted."""

@@ -8,6 +8,7 @@ import attrs
 
 if TYPE_CHECKING:
     from statemachine_engine.actors._directory import Directory
+    from statemachine_engine.actors._outbox import Outbox
     from statemachine_engine.actors._reporter import Reporter
     from statemachine_engine.actors._spawner import Spawner
     from statemachine_engine.actors._timers import TimerQueue
@@ -23,3 +24,4 @@ class MachineServices:
     spawner: Spawner  # start_fsm children, in process or as processes
     directory: Directory  # where the events a machine sends go
     store: Store | None  # for actions, and backpressure on the history
+    outbox: Outbox  # delivers what durable machines send, once committed

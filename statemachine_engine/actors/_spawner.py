@@ -6,28 +6,34 @@ through the runtime's :class:`ProcessLauncher`.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import trio
 
 from statemachine_engine._liveness import pid_alive
 from statemachine_engine.actions import ActionRegistry, get_registry
+from statemachine_engine.actors._journal import Journal, Position, new_run_id
 from statemachine_engine.actors._launcher import ChildRequest, ProcessLauncher
 from statemachine_engine.actors._machine import MachineActor
+from statemachine_engine.actors._outbox import Outbox
 from statemachine_engine.actors._services import MachineServices
 from statemachine_engine.config import MachineSpec, load_config
 from statemachine_engine.errors import ConfigError, StateMachineError
 from statemachine_engine.fsm import Table, compile_spec
+from statemachine_engine.persistence import loads_context
+from statemachine_engine.transport import Message
 
 if TYPE_CHECKING:
     from statemachine_engine.actors._directory import Directory
     from statemachine_engine.actors._ref import ActorRef
     from statemachine_engine.actors._reporter import Reporter
     from statemachine_engine.actors._timers import TimerQueue
-    from statemachine_engine.persistence import Store
+    from statemachine_engine.persistence import Recovery, Store
 
 logger = logging.getLogger("statemachine_engine.runtime")
 
@@ -57,8 +63,20 @@ class Spawner:
         self.mailbox_capacity = mailbox_capacity
         #: starts ``start_fsm process: true`` machines; None where processes cannot be started
         self.process_launcher = process_launcher
+        self._reporter = reporter
+        self.outbox = Outbox(
+            nursery,
+            directory=directory,
+            reporter=reporter,
+            log=store.durable if store is not None else None,
+        )
         self._services = MachineServices(
-            reporter=reporter, timers=timers, spawner=self, directory=directory, store=store
+            reporter=reporter,
+            timers=timers,
+            spawner=self,
+            directory=directory,
+            store=store,
+            outbox=self.outbox,
         )
         self._tables: dict[int, tuple[MachineSpec, Table]] = {}
 
@@ -70,8 +88,12 @@ class Spawner:
         context: Mapping[str, Any] | None = None,
         mailbox_capacity: int | None = None,
         actions_dir: str | Path | None = None,
+        fresh: bool = False,
+        durable: bool | None = None,
+        parent: _Parent | None = None,
     ) -> ActorRef:
-        """What :meth:`Runtime.spawn` does (see there)."""
+        """What :meth:`Runtime.spawn` does (see there). ``parent``: the durable machine whose
+        ``start_fsm`` starts this one (its children are durable too)."""
         registry = self.registry
         if actions_dir is not None:
             registry = get_registry(actions_dir)
@@ -86,16 +108,28 @@ class Spawner:
         if existing is not None and not existing.terminated.is_set():
             raise StateMachineError(f"a machine named {name!r} is already running")
         _check_actions(spec, registry)
+        table = self._table(spec)
+        context = dict(context or {})
+        journal = recovery = None
+        if (spec.durable if durable is None else durable) or parent is not None:
+            journal, recovery = await self._open_journal(spec, table, name, fresh, parent)
+            if recovery is not None:
+                context = loads_context(recovery.checkpoint.get("context"))
         actor = MachineActor(
             spec,
-            self._table(spec),
+            table,
             name,
-            dict(context or {}),
+            context,
             registry,
             mailbox_capacity or self.mailbox_capacity,
             self._services,
+            journal=journal,
+            resume=Position.from_row(recovery.checkpoint) if recovery is not None else None,
         )
         machines[name] = actor
+        late: list[Message] = []
+        if recovery is not None:
+            late = actor.preload([_message(text) for _, text in recovery.inbox])
         started = False
         try:
             ref: ActorRef = await self._nursery.start(actor.run)
@@ -104,7 +138,83 @@ class Spawner:
             # a machine that never started leaves no entry behind to block its name
             if not started and machines.get(name) is actor:
                 del machines[name]
+        if recovery is not None:
+            for message in late:
+                await actor.redeliver(message)
+            for _, _, text in recovery.outbox:
+                self.outbox.post(_message(text))
+            if journal is not None:
+                await self._resume_children(ref, journal.run_id)
         return ref
+
+    async def _open_journal(
+        self, spec: MachineSpec, table: Table, name: str, fresh: bool, parent: _Parent | None
+    ) -> tuple[Journal, Recovery | None]:
+        """The journal of a durable machine, and the checkpoint it resumes from (None: it
+        starts fresh -- there is none, ``fresh`` discarded it, or it belongs to an earlier
+        run of the parent that starts it)."""
+        if self._store is None:
+            raise ConfigError(
+                f"machine {name!r} is durable: it needs a store (--db)", file=spec.source
+            )
+        log = self._store.durable
+        recovery = None if fresh else await log.recover(name)
+        if (
+            recovery is not None
+            and parent is not None
+            and recovery.checkpoint.get("parent_run") != parent.run_id
+        ):
+            recovery = None  # a new run of the parent starts its children afresh
+        if recovery is None:
+            discarded = await log.discard(name)
+            if fresh and any(discarded):
+                logger.info(
+                    "%s: starting fresh; its checkpoint was discarded (%d pending messages in"
+                    " its inbox and %d in its outbox marked discarded)",
+                    name,
+                    discarded[1],
+                    discarded[2],
+                )
+            journal = Journal(name, log, self._reporter.wall_time, run_id=new_run_id())
+        else:
+            row = recovery.checkpoint
+            pid = row.get("pid")
+            if row.get("status") == "running" and pid != self._pid and pid_alive(pid):
+                raise StateMachineError(
+                    f"durable machine {name!r} is running in process {pid}; stop it first"
+                )
+            position = Position.from_row(row)
+            check_position(spec, table, name, position)
+            journal = Journal(
+                name, log, self._reporter.wall_time, run_id=str(row["run_id"]), resume=position
+            )
+        context = recovery.checkpoint.get("context") if recovery is not None else None
+        log.started(name, journal.row(spec, parent, self._pid, context))
+        return journal, recovery
+
+    async def _resume_children(self, parent: ActorRef, run_id: str) -> None:
+        """Resume the ``start_fsm`` children (in this runtime) of a resumed durable parent."""
+        assert self._store is not None
+        for row in await self._store.durable.children(parent.name, run_id):
+            if row.get("process") or self._directory.running(row["machine_name"]) is not None:
+                continue
+            config_path = row.get("config_path")
+            if not config_path:
+                continue
+            on_done = row.get("on_done")
+            try:
+                ref = await self.spawn(
+                    config_path,
+                    name=row["machine_name"],
+                    parent=_Parent(parent.name, run_id, on_done),
+                )
+            except StateMachineError as exc:
+                logger.error(
+                    "cannot resume %s, started by %s: %s", row["machine_name"], parent.name, exc
+                )
+                continue
+            if on_done:
+                self._nursery.start_soon(_report_done, ref, parent, on_done)
 
     def _table(self, spec: MachineSpec) -> Table:
         cached = self._tables.get(id(spec))
@@ -123,9 +233,12 @@ class Spawner:
         context: Mapping[str, Any] | None,
         on_done: str | None,
         process: bool,
+        parent_run: str | None = None,
     ) -> str:
         """Start a ``start_fsm`` child of ``parent``; returns its name. ``on_done`` is sent to
-        the parent when the child stops; ``report_error`` fails the parent's action."""
+        the parent when the child stops; ``report_error`` fails the parent's action.
+        ``parent_run``: the run of a durable parent -- its in-process children are durable
+        too, and resume with it."""
         path = resolve_config_path(config_path, parent_source)
         await self._refuse_taken_name(name)
         if process:
@@ -142,7 +255,8 @@ class Spawner:
                 )
             )
             return name
-        ref = await self.spawn(path, name=name, context=context)
+        child_of = _Parent(parent.name, parent_run, on_done) if parent_run else None
+        ref = await self.spawn(path, name=name, context=context, parent=child_of)
         if on_done:
             self._nursery.start_soon(_report_done, ref, parent, on_done)
         return name
@@ -159,6 +273,37 @@ class Spawner:
         raise StateMachineError(
             f"a machine named {name!r} is already running (process {row.get('pid')})"
         )
+
+
+@attrs.frozen
+class _Parent:
+    """The durable machine (and its run) that starts a child with ``start_fsm``."""
+
+    name: str
+    run_id: str
+    on_done: str | None
+
+
+def check_position(spec: MachineSpec, table: Table, name: str, at: Position) -> None:
+    """Refuse a checkpoint the config cannot carry on from (states renamed since)."""
+    fix = "start it with --fresh to discard the checkpoint"
+    if at.state not in spec.all_states:
+        raise ConfigError(
+            f"the checkpoint of {name!r} is in state {at.state!r}, which this config no"
+            f" longer has; {fix}",
+            file=spec.source,
+        )
+    if at.phase == "transition" and table.select(at.from_state or "", at.event or "") is None:
+        raise ConfigError(
+            f"the checkpoint of {name!r} is in the middle of the transition"
+            f" {at.from_state!r} --{at.event}--> {at.state!r}, which this config no longer"
+            f" has; {fix}",
+            file=spec.source,
+        )
+
+
+def _message(text: str) -> Message:
+    return Message.from_dict(json.loads(text))
 
 
 def _check_actions(spec: MachineSpec, registry: ActionRegistry) -> None:

@@ -102,6 +102,8 @@ class MachineSpec:
     transitions: tuple[Transition, ...] = ()
     actions: Mapping[str, tuple[ActionSpec, ...]] = attrs.field(factory=dict)
     template: bool = False
+    #: checkpointed at every step and resumed after any stop that did not end it
+    durable: bool = False
     final_states: frozenset[str] = frozenset()
     state_groups: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
     known_context: tuple[str, ...] = ()

@@ -23,6 +23,7 @@ TOP_LEVEL_KEYS = (
     "transitions",
     "actions",
     "template",
+    "durable",
     "final_states",
     "state_groups",
     "known_context",

@@ -11,6 +11,13 @@ from typing import TYPE_CHECKING
 from statemachine_engine._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
+    "CheckpointRecord": "statemachine_engine.persistence._records",
+    "DurableLog": "statemachine_engine.persistence._store_durable",
+    "INBOX_STATUSES": "statemachine_engine.persistence._durable_sql",
+    "OUTBOX_STATUSES": "statemachine_engine.persistence._durable_sql",
+    "Recovery": "statemachine_engine.persistence._store_durable",
+    "dumps_context": "statemachine_engine.persistence._codec",
+    "loads_context": "statemachine_engine.persistence._codec",
     "DB_ENV_VAR": "statemachine_engine.persistence._paths",
     "DEFAULT_DB_PATH": "statemachine_engine.persistence._paths",
     "EVENT_STATUSES": "statemachine_engine.persistence._records_sql",
@@ -34,6 +41,7 @@ _EXPORTS: dict[str, str] = {
 #: the synchronous SQL layer, for scripts and other processes (``jobs_sql.claim_next(conn,
 #: ...)`` on a connection from :func:`connect`)
 _MODULES: dict[str, str] = {
+    "durable_sql": "statemachine_engine.persistence._durable_sql",
     "jobs_sql": "statemachine_engine.persistence._jobs_sql",
     "records_sql": "statemachine_engine.persistence._records_sql",
 }
@@ -42,16 +50,24 @@ __all__ = [
     "DB_ENV_VAR",
     "DEFAULT_DB_PATH",
     "EVENT_STATUSES",
+    "INBOX_STATUSES",
     "JOB_STATUSES",
+    "OUTBOX_STATUSES",
     "SCHEMA_VERSION",
+    "CheckpointRecord",
+    "DurableLog",
     "Job",
     "JobQueue",
     "NewJob",
     "Recorder",
+    "Recovery",
     "SqliteStore",
     "Store",
     "connect",
+    "dumps_context",
+    "durable_sql",
     "jobs_sql",
+    "loads_context",
     "open_memory_store",
     "open_store",
     "read_registry",
@@ -62,12 +78,16 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from statemachine_engine.persistence import _durable_sql as durable_sql
     from statemachine_engine.persistence import _jobs_sql as jobs_sql
     from statemachine_engine.persistence import _records_sql as records_sql
+    from statemachine_engine.persistence._codec import dumps_context, loads_context
+    from statemachine_engine.persistence._durable_sql import INBOX_STATUSES, OUTBOX_STATUSES
     from statemachine_engine.persistence._jobs_sql import JOB_STATUSES, NewJob
     from statemachine_engine.persistence._open import open_memory_store, open_store
     from statemachine_engine.persistence._paths import DB_ENV_VAR, DEFAULT_DB_PATH, resolve_db_path
     from statemachine_engine.persistence._protocol import Job, JobQueue, Recorder, Store
+    from statemachine_engine.persistence._records import CheckpointRecord
     from statemachine_engine.persistence._records_sql import EVENT_STATUSES
     from statemachine_engine.persistence._registry_file import read_registry
     from statemachine_engine.persistence._schema import (
@@ -77,6 +97,7 @@ if TYPE_CHECKING:
         transaction,
     )
     from statemachine_engine.persistence._store import SqliteStore
+    from statemachine_engine.persistence._store_durable import DurableLog, Recovery
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, modules=_MODULES)

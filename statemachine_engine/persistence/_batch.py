@@ -16,10 +16,18 @@ from typing import Any, Generic, TypeVar
 import trio
 
 from statemachine_engine.errors import StoreError
+from statemachine_engine.persistence import _durable_sql as durable
 from statemachine_engine.persistence import _records_sql as records
 from statemachine_engine.persistence._records import (
+    CheckpointRecord,
+    DeliveredRecord,
+    DurableEndRecord,
+    DurableStartRecord,
     ErrorRecord,
     EventRecord,
+    InboxMarkRecord,
+    InboxRecord,
+    OutboxRecord,
     Record,
     StartRecord,
     StopRecord,
@@ -105,6 +113,13 @@ _KINDS: dict[type[Any], str] = {
     StopRecord: "stop",
     ErrorRecord: "error",
     EventRecord: "event",
+    DurableStartRecord: "checkpoint",
+    CheckpointRecord: "checkpoint",
+    DurableEndRecord: "checkpoint",
+    InboxRecord: "inbox",
+    InboxMarkRecord: "inbox",
+    OutboxRecord: "outbox",
+    DeliveredRecord: "outbox",
 }
 
 
@@ -123,6 +138,9 @@ def _write_record(
             records.update_machine(
                 conn, machine, current_state=to_state, timestamp=timestamp, context=snapshots[index]
             )
+        return
+    if type(item) is CheckpointRecord:
+        _write_checkpoint(conn, item)
         return
     match item:
         case StartRecord(machine, state, config_type, pid, endpoint, timestamp):
@@ -159,6 +177,49 @@ def _write_record(
                 status=status,
                 now=timestamp,
             )
+        case _:
+            _write_durable(conn, item)
+
+
+def _write_checkpoint(conn: sqlite3.Connection, item: CheckpointRecord) -> None:
+    # the record's fields from ``state`` to ``timestamp`` are the UPDATE's, in its order
+    durable.write_checkpoints(conn, [(*item[1:12], item.machine)])
+    if item.message_id is not None:
+        durable.mark_inbox(
+            conn, [("handled", item.timestamp, item.step, item.machine, item.message_id)]
+        )
+
+
+def _write_durable(conn: sqlite3.Connection, item: Record) -> None:
+    match item:
+        case DurableStartRecord(_, row):
+            durable.start_checkpoint(conn, row)
+        case DurableEndRecord(machine, status, timestamp):
+            durable.end_checkpoint(conn, machine, status, timestamp)
+        case InboxRecord(machine, message_id, source, event_type, message, timestamp):
+            durable.receive(
+                conn,
+                target=machine,
+                message_id=message_id,
+                source=source,
+                event_type=event_type,
+                message=message,
+                now=timestamp,
+            )
+        case InboxMarkRecord(machine, message_id, status, step, timestamp):
+            durable.mark_inbox(conn, [(status, timestamp, step, machine, message_id)])
+        case OutboxRecord(message_id, source, target, event_type, message, timestamp):
+            durable.post(
+                conn,
+                message_id=message_id,
+                source=source,
+                target=target,
+                event_type=event_type,
+                message=message,
+                now=timestamp,
+            )
+        case DeliveredRecord(message_id, attempts, timestamp):
+            durable.mark_delivered(conn, [(timestamp, attempts, message_id)])
 
 
 def _run_request(conn: sqlite3.Connection, req: Request[Any], now: float, path: str) -> None:

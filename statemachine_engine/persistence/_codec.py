@@ -65,3 +65,8 @@ def _fallback(value: Any) -> Any:
 def row_dict(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
     """``row_factory`` giving plain dicts keyed by column name."""
     return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
+
+
+#: a machine's context as a column (NULL when empty), and back (a checkpoint, the registry)
+dumps_context = dumps
+loads_context = loads_object

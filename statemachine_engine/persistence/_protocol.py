@@ -17,6 +17,7 @@ import attrs
 
 if TYPE_CHECKING:
     from statemachine_engine.persistence._jobs_sql import NewJob
+    from statemachine_engine.persistence._store_durable import DurableLog
 
 
 @attrs.frozen(hash=False)
@@ -207,6 +208,9 @@ class JobQueue(Protocol):
 @runtime_checkable
 class Store(Recorder, JobQueue, Protocol):
     """Everything a runtime uses. Implementations also provide registry reads."""
+
+    #: checkpoints, inbox and outbox of durable machines (see ``_store_durable``)
+    durable: DurableLog
 
     async def machines(self) -> Sequence[Mapping[str, Any]]:
         """Registry rows: machine_name, current_state, config_type, pid, endpoint,

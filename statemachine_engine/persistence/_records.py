@@ -65,9 +65,96 @@ class EventRecord(NamedTuple):
     timestamp: float
 
 
+class DurableStartRecord(NamedTuple):
+    """A durable machine started or resumed: its whole ``durable_machines`` row."""
+
+    machine: str
+    row: tuple[Any, ...]
+
+
+class CheckpointRecord(NamedTuple):
+    """A step of a durable machine: where it is now, and the inbox message the step used."""
+
+    machine: str
+    state: str
+    from_state: str | None
+    event: str | None
+    phase: str
+    action_index: int
+    attempt: int
+    #: the context as JSON text, taken when the step was made
+    context: str | None
+    entered_at: float | None
+    deadline: float | None
+    step: int
+    timestamp: float
+    message_id: str | None
+
+
+class DurableEndRecord(NamedTuple):
+    """A durable machine stopped: ``final`` (its row goes), ``stopped`` or ``crashed``."""
+
+    machine: str
+    status: str
+    timestamp: float
+
+
+class InboxRecord(NamedTuple):
+    """A message a durable machine was given without waiting (``send_nowait``)."""
+
+    machine: str
+    message_id: str
+    source: str | None
+    event_type: str
+    message: str
+    timestamp: float
+
+
+class InboxMarkRecord(NamedTuple):
+    """An inbox message used up without firing: ``unhandled`` (or ``handled``)."""
+
+    machine: str
+    message_id: str
+    status: str
+    step: int | None
+    timestamp: float
+
+
+class OutboxRecord(NamedTuple):
+    """A message a durable machine sends, recorded before it is delivered."""
+
+    message_id: str
+    source: str
+    target: str
+    event_type: str
+    message: str
+    timestamp: float
+
+
+class DeliveredRecord(NamedTuple):
+    """An outbox message its target acknowledged."""
+
+    message_id: str
+    attempts: int
+    timestamp: float
+
+
 #: a TransitionRecord from a tuple of its fields, without the NamedTuple's Python-level
 #: ``__new__`` (half the cost): one is built on every transition of every machine
 transition_record = partial(tuple.__new__, TransitionRecord)
 
 #: everything a recorder call queues
-Record = StartRecord | TransitionRecord | StopRecord | ErrorRecord | EventRecord
+Record = (
+    StartRecord
+    | TransitionRecord
+    | StopRecord
+    | ErrorRecord
+    | EventRecord
+    | DurableStartRecord
+    | CheckpointRecord
+    | DurableEndRecord
+    | InboxRecord
+    | InboxMarkRecord
+    | OutboxRecord
+    | DeliveredRecord
+)

@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import NoReturn
 
+from statemachine_engine.persistence import _durable_sql as durable
 from statemachine_engine.persistence._codec import errors, row_dict
 from statemachine_engine.persistence._paths import MEMORY
 
 #: the version this program writes; migrations bring older databases up to it
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 DEFAULT_BUSY_TIMEOUT = 10.0
 
@@ -159,7 +160,10 @@ def _migrate_to_1(conn: sqlite3.Connection) -> None:
 
 
 #: MIGRATIONS[n] brings a database from version n to n + 1
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_to_1,)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _migrate_to_1,
+    durable.create_tables,
+)
 
 
 def connect(
@@ -270,7 +274,7 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
 def drop_all(conn: sqlite3.Connection) -> None:
     """Drop every table this program created (``recreate-database``)."""
     with transaction(conn):
-        for table in (*_COLUMNS, "schema_version", "realtime_events"):
+        for table in (*_COLUMNS, *durable.TABLES, "schema_version", "realtime_events"):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 

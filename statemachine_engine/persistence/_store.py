@@ -36,6 +36,7 @@ from statemachine_engine.persistence._records import (
     StopRecord,
     transition_record,
 )
+from statemachine_engine.persistence._store_durable import DurableLog
 from statemachine_engine.persistence._store_holdings import Holdings
 from statemachine_engine.persistence._store_jobs import SqliteJobs
 from statemachine_engine.persistence._store_reads import StoreReads
@@ -60,6 +61,8 @@ class SqliteStore:
         self._clock = clock
         self._writer = Writer(connections, clock=clock, capacity=queue_size)
         self._reads = StoreReads(connections, self._writer)
+        #: checkpoints, inbox and outbox of durable machines
+        self.durable = DurableLog(self._writer, clock=clock)
         self._holdings = Holdings(
             self._writer,
             clock=clock,
@@ -95,6 +98,11 @@ class SqliteStore:
                 maintenance.cancel()
                 self._holdings.closing()
                 self._writer.close(timeout=close_timeout)
+
+    def crash(self) -> None:
+        """Stop writing as kill -9 of the process would: writes queued and not yet committed
+        are lost. For tests of what a restart resumes from; the store is unusable after."""
+        self._writer.abandon()
 
     @property
     def path(self) -> str:

@@ -267,6 +267,16 @@ class Writer:
         if self._scope is not None:
             self._scope.deadline = min(self._scope.deadline, trio.current_time() + timeout)
 
+    def abandon(self) -> None:
+        """Stop as the process's death would stop it: what is queued and not committed is
+        lost, and nothing more is written (tests of what survives kill -9)."""
+        self._closed = True
+        self._send.close()
+        left = _drain(self._receive)
+        self._give_up(left)
+        if self._scope is not None:
+            self._scope.cancel()
+
     async def _commit(self, batch: Sequence[Record | Request[Any]]) -> None:
         if any(_given_up(item) for item in batch):
             # its caller was cancelled before it ran: a claim nobody receives is not made

@@ -54,6 +54,9 @@ class Message:
     source: str | None = None
     #: any other fields of the message as received, kept for ``event_data``
     extra: Mapping[str, Any] = attrs.field(factory=dict)
+    #: the id a durable machine's inbox knows the message by (a resent message keeps it,
+    #: so that it is recognised as a duplicate); None: the receiver gives it one
+    message_id: str | None = None
 
     def as_event_data(self) -> dict[str, Any]:
         """The dict actions see as ``{event_data}``: the whole message, payload decoded."""
@@ -72,7 +75,7 @@ class Message:
         data: dict[str, Any] = dict(self.extra)
         data["type"] = self.type
         data["payload"] = self.payload if self.payload is not None else {}
-        for key in ("target", "job_id", "source"):
+        for key in ("target", "job_id", "source", "message_id"):
             value = getattr(self, key)
             if value is not None:
                 data[key] = value
@@ -92,10 +95,13 @@ class Message:
             raise ValueError("'target' must be a string")
         job_id = data.get("job_id")
         source = data.get("source")
+        message_id = data.get("message_id")
+        if message_id is not None and (not isinstance(message_id, str) or not message_id):
+            raise ValueError("'message_id' must be a non-empty string")
         extra = {
             k: v
             for k, v in data.items()
-            if k not in ("type", "payload", "target", "job_id", "source")
+            if k not in ("type", "payload", "target", "job_id", "source", "message_id")
         }
         return cls(
             type=kind,
@@ -104,6 +110,7 @@ class Message:
             job_id=str(job_id) if job_id is not None else None,
             source=str(source) if source is not None else None,
             extra=extra,
+            message_id=message_id,
         )
 
 

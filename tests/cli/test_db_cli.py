@@ -19,7 +19,7 @@ import pytest
 
 from statemachine_engine.cli._db import main
 from statemachine_engine.cli._db_common import parse_when
-from statemachine_engine.persistence import connect, jobs_sql, records_sql
+from statemachine_engine.persistence import SCHEMA_VERSION, connect, jobs_sql, records_sql
 
 EPOCH = 1_700_000_000.0
 
@@ -251,7 +251,7 @@ def test_status_counts(cli: Any) -> None:
     assert "Total:" in out and "Pending:" in out
     data = cli("status", "--format", "json").json()
     assert data["jobs"] == {"pending": 2, "processing": 0, "completed": 1, "failed": 0, "total": 3}
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == SCHEMA_VERSION
 
 
 def test_cleanup_and_reset_processing(cli: Any, db: Path) -> None:

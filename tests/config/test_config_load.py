@@ -229,7 +229,7 @@ events:
     )
     assert spec.extra == {"stats": ["idle"], "x_custom": {"a": 1}}
     top_keys = (
-        "actions, actions_root, description, events, final_states, initial_state, known_context,"
+        "actions, actions_root, description, durable, events, final_states, initial_state, known_context,"
         " metadata, name, state_groups, states, template, transitions"
     )
     assert [str(w) for w in spec.warnings] == [

@@ -1,0 +1,89 @@
+"""The durable side of a machine actor: actions run after their start is committed, resume."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from statemachine_engine.actors._action_runner import ActionRunner
+from statemachine_engine.actors._journal import TRANSITION, Journal, Position
+
+if TYPE_CHECKING:
+    from statemachine_engine.actors._mailbox import Fire
+    from statemachine_engine.actors._reporter import Reporter
+    from statemachine_engine.config import ActionSpec
+    from statemachine_engine.fsm import Table
+
+logger = logging.getLogger("statemachine_engine.machine")
+
+
+class DurableSteps(ActionRunner):
+    """The part of :class:`MachineActor` that a journal changes (a mixin: the actor sets the
+    attributes below; a machine without a journal runs its actions as they come)."""
+
+    table: Table
+    _journal: Journal | None
+    _killed: bool
+    _stopping: bool
+    _reporter: Reporter
+
+    if TYPE_CHECKING:
+
+        def cancel(self) -> None: ...
+
+        async def _enter(
+            self, state: str, *, resumed: bool = False, due: float | None = None, done: int = 0
+        ) -> Fire | None: ...
+
+        async def _transition_actions(self, actions: tuple[ActionSpec, ...], done: int) -> None: ...
+
+    @property
+    def durable(self) -> bool:
+        return self._journal is not None
+
+    @property
+    def journal(self) -> Journal | None:
+        """A durable machine's checkpoint writer (None: the machine lives in memory)."""
+        return self._journal
+
+    def kill(self) -> None:
+        """Stop the machine as SIGKILL would stop its process: a durable machine keeps its
+        checkpoint as it was last written (simulations and tests of resuming)."""
+        self._killed = True
+        self.cancel()
+
+    async def _step_action(
+        self, action: ActionSpec, phase: str, index: int, *, in_transition: bool = False
+    ) -> str | None:
+        """Run one action; a durable machine first commits that it starts."""
+        journal = self._journal
+        if journal is None:
+            return await self._run_action(action, in_transition=in_transition)
+        journal.starting(phase, index, self.context)
+        await journal.settle()
+        event = await self._run_action(action, in_transition=in_transition)
+        journal.unsettled = True
+        return event
+
+    async def _resumed(self, at: Position) -> Fire | None:
+        """Carry on from a checkpoint: the transition's remaining actions, or the state's,
+        with its timer due at its original wall-clock deadline."""
+        logger.info("resuming %s in %s (entered %s)", self.name, at.state, _when(at.entered_at))
+        if at.phase == TRANSITION:
+            transition = self.table.select(at.from_state or "", at.event or "")
+            if transition is not None:
+                await self._transition_actions(transition.actions, at.action_index)
+                if self._stopping:
+                    return None
+            return await self._enter(at.state)
+        due = None
+        if at.deadline is not None:
+            due = max(0.0, at.deadline - self._reporter.wall_time())
+        return await self._enter(at.state, resumed=True, due=due, done=at.action_index)
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "at an unknown time"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))

@@ -1,0 +1,137 @@
+"""DurableLog: the store's part for durable machines -- checkpoints, inbox and outbox.
+
+Steps, inbox marks and outbox rows are queued like the history (they ride the same group
+commit); a machine that must not go on before they are on disk -- it is about to run an
+action, or to acknowledge a message -- waits for :meth:`DurableLog.barrier`, which returns
+once everything queued before it is committed. Receiving a message is a request: the caller
+learns whether the message is new or a duplicate only from the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from statemachine_engine.persistence import _durable_sql as durable
+from statemachine_engine.persistence._records import (
+    CheckpointRecord,
+    DeliveredRecord,
+    DurableEndRecord,
+    DurableStartRecord,
+    InboxMarkRecord,
+    InboxRecord,
+    OutboxRecord,
+)
+from statemachine_engine.persistence._writer import Writer
+
+
+@attrs.frozen
+class Recovery:
+    """What a durable machine resumes from: its checkpoint row, the messages it was given
+    and has not used (oldest first), and the messages it sent that are not acknowledged."""
+
+    checkpoint: Mapping[str, Any]
+    inbox: Sequence[tuple[str, str]]  # (message id, message JSON)
+    outbox: Sequence[tuple[str, str, str]]  # (message id, target, message JSON)
+
+
+class DurableLog:
+    """Checkpoints, inbox and outbox of the durable machines of one store."""
+
+    __slots__ = ("_clock", "_writer")
+
+    def __init__(self, writer: Writer, *, clock: Callable[[], float]) -> None:
+        self._writer = writer
+        self._clock = clock
+
+    # -- queued with the history ---------------------------------------------------------
+
+    def started(self, machine: str, row: tuple[Any, ...]) -> None:
+        """A machine starts or resumes: its whole row (see ``_durable_sql``)."""
+        self._writer.record(DurableStartRecord(machine, row))
+
+    def step(self, record: CheckpointRecord) -> None:
+        self._writer.record(record)
+
+    def ended(self, machine: str, status: str) -> None:
+        """``final`` removes the checkpoint; ``stopped`` / ``crashed`` keep it."""
+        self._writer.record(DurableEndRecord(machine, status, self._clock()))
+
+    def used(self, machine: str, message_id: str, status: str, step: int | None) -> None:
+        """An inbox message that fired nothing (``unhandled``)."""
+        self._writer.record(InboxMarkRecord(machine, message_id, status, step, self._clock()))
+
+    def received_soon(
+        self, machine: str, message_id: str, source: str | None, event_type: str, message: str
+    ) -> None:
+        """Record a message without waiting (a duplicate is not detected)."""
+        self._writer.record(
+            InboxRecord(machine, message_id, source, event_type, message, self._clock())
+        )
+
+    def post(
+        self, message_id: str, source: str, target: str, event_type: str, message: str
+    ) -> None:
+        """Record a message to send; it is delivered once a barrier has committed it."""
+        self._writer.record(
+            OutboxRecord(message_id, source, target, event_type, message, self._clock())
+        )
+
+    def delivered(self, message_id: str, attempts: int) -> None:
+        self._writer.record(DeliveredRecord(message_id, attempts, self._clock()))
+
+    # -- waited for ------------------------------------------------------------------------
+
+    async def barrier(self) -> None:
+        """Return once everything queued before this call is committed."""
+        await self._writer.request(_nothing)
+
+    async def receive(
+        self, machine: str, message_id: str, source: str | None, event_type: str, message: str
+    ) -> bool:
+        """Record a message for ``machine``, committed before this returns; False when that
+        message id was recorded before (a duplicate: counted, not to be delivered)."""
+        return await self._writer.request(
+            lambda conn, now: durable.receive(
+                conn,
+                target=machine,
+                message_id=message_id,
+                source=source,
+                event_type=event_type,
+                message=message,
+                now=now,
+            )
+        )
+
+    async def recover(self, machine: str) -> Recovery | None:
+        """The checkpoint of ``machine`` with its pending messages, or None."""
+
+        def read(conn: Any, _now: float) -> Recovery | None:
+            row = durable.load_checkpoint(conn, machine)
+            if row is None:
+                return None
+            inbox = [(r["message_id"], r["message"]) for r in durable.pending_inbox(conn, machine)]
+            outbox = [
+                (r["message_id"], r["target_machine"], r["message"])
+                for r in durable.pending_outbox(conn, machine)
+            ]
+            return Recovery(row, inbox, outbox)
+
+        return await self._writer.request(read)
+
+    async def children(self, parent: str, parent_run: str) -> list[dict[str, Any]]:
+        """Checkpoints of the children a parent's run started."""
+        return await self._writer.request(
+            lambda conn, _now: durable.children(conn, parent, parent_run)
+        )
+
+    async def discard(self, machine: str) -> tuple[int, int, int]:
+        """Remove a checkpoint (``--fresh``); the machine's pending inbox and outbox rows are
+        marked discarded. Returns how many (checkpoints, inbox, outbox) rows it changed."""
+        return await self._writer.request(lambda conn, now: durable.discard(conn, machine, now))
+
+
+def _nothing(_conn: Any, _now: float) -> None:
+    return None
