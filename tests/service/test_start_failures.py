@@ -95,9 +95,11 @@ def test_a_monitor_port_in_use_is_one_transport_error(folder: Path) -> None:
 
 
 def test_a_project_with_an_action_that_cannot_load_starts_nothing(folder: Path) -> None:
-    # what `statemachine run` would meet if its check were skipped
+    # what `statemachine run` would meet if its check were skipped; the machine uses the
+    # broken type (a file no machine uses is only a warning, and the project would run)
     (folder / "actions").mkdir()
     (folder / "actions" / "oops_action.py").write_text("import nonexistent_mod\n")
+    (folder / "m.yaml").write_text(MACHINE + "actions:\n  idle:\n    - {type: oops}\n")
     (folder / "statemachine-project.yaml").write_text(
         f"name: demo\ndb: data/demo.db\nactions_dir: actions\nmonitor: false\n"
         f"control_socket_prefix: {folder}/ctl\nevent_socket_path: {folder}/ev.sock\n"
