@@ -34,11 +34,10 @@ if TYPE_CHECKING:
     from statemachine_engine.transport import Message
 
 #: context keys an action of a durable machine reads: which start of this action this is
-#: (1 the first), and whether it is a retry (the process died while it may have run)
+#: (1 the first), and whether it is a retry (the process died while it may have run); a
+#: ``bash`` command reads them as ``$SM_ACTION_ATTEMPT`` and ``$SM_ACTION_RETRY``
 ATTEMPT_KEY = "action_attempt"
 RETRY_KEY = "action_retry"
-#: the same for a ``bash`` command, as an environment variable
-ATTEMPT_ENV = "STATEMACHINE_ACTION_ATTEMPT"
 
 TRANSITION = "transition"
 ENTRY = "entry"

@@ -30,6 +30,10 @@ class ChildRequest:
     #: records a failure as the parent's action error (``last_error``, error history,
     #: monitor): called with (action type, message)
     report_error: Callable[[str, str], None] | None = None
+    #: the machine is durable although its YAML may not say so (a project's ``durable:``)
+    durable: bool = False
+    #: discard its durable checkpoint and start at its initial state
+    fresh: bool = False
 
 
 class ProcessLauncher(Protocol):

@@ -49,12 +49,20 @@ class Outbox:
         self._reporter = reporter
         self._log = log
         self._queues: dict[str, deque[Message]] = {}
+        self._drained: trio.Event | None = None
         #: deliveries that failed and were retried
         self.retries = 0
 
     def pending(self) -> int:
         """Messages handed here and not acknowledged yet."""
         return sum(len(queue) for queue in self._queues.values())
+
+    async def wait_drained(self) -> None:
+        """Wait until every message handed here is acknowledged."""
+        while self._queues:
+            if self._drained is None:
+                self._drained = trio.Event()
+            await self._drained.wait()
 
     def post(self, message: Message) -> None:
         """Deliver ``message`` (committed to its sender's outbox) after those sent before it
@@ -74,6 +82,9 @@ class Outbox:
                 queue.popleft()
         finally:
             del self._queues[target]
+            if not self._queues and self._drained is not None:
+                self._drained.set()
+                self._drained = None
 
     async def _deliver(self, message: Message) -> None:
         attempts = 0

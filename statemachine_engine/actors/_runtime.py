@@ -150,6 +150,19 @@ class Runtime:
             durable=durable,
         )
 
+    def outbox_pending(self) -> int:
+        """Messages sent by durable machines and not acknowledged yet."""
+        return self._spawner.outbox.pending()
+
+    async def drain_outbox(self, within: float) -> int:
+        """Wait up to ``within`` seconds for the messages durable machines sent to be
+        acknowledged; returns how many are still undelivered (they stay in the outbox and
+        go out when their sender next starts)."""
+        outbox = self._spawner.outbox
+        with trio.move_on_after(within):
+            await outbox.wait_drained()
+        return outbox.pending()
+
     def kill(self, name: str) -> None:
         """Stop machine ``name`` as SIGKILL would stop its process: no clean-up is recorded,
         and a durable machine keeps its checkpoint as last committed (tests of resuming)."""

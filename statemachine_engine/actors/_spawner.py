@@ -158,15 +158,22 @@ class Spawner:
                 f"machine {name!r} is durable: it needs a store (--db)", file=spec.source
             )
         log = self._store.durable
-        recovery = None if fresh else await log.recover(name)
-        if (
-            recovery is not None
-            and parent is not None
+        recovery = await log.recover(name)
+        ended = recovery is not None and recovery.checkpoint.get("status") == "final"
+        if recovery is not None and ended:
+            # an earlier run ended with messages not delivered yet: they still go out
+            for _, _, text in recovery.outbox:
+                self.outbox.post(_message(text))
+        # a new run of the parent starts its children afresh
+        other_run = (
+            parent is not None
+            and recovery is not None
             and recovery.checkpoint.get("parent_run") != parent.run_id
-        ):
-            recovery = None  # a new run of the parent starts its children afresh
+        )
+        if ended or fresh or other_run:
+            recovery = None
         if recovery is None:
-            discarded = await log.discard(name)
+            discarded = await log.discard(name, outbox=not ended)
             if fresh and any(discarded):
                 logger.info(
                     "%s: starting fresh; its checkpoint was discarded (%d pending messages in"

@@ -39,6 +39,17 @@ def main(argv: list[str]) -> int:
         "--check", action="store_true", help="only validate the project, then exit (0 = clean)"
     )
     parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="durable machines discard their checkpoints and start at their initial states",
+    )
+    parser.add_argument(
+        "--sync",
+        choices=("normal", "full"),
+        help="override the manifest's sync (commit durability: normal survives kill -9,"
+        " full also a power loss)",
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         type=str.upper,
@@ -89,6 +100,10 @@ def main(argv: list[str]) -> int:
         manifest = attrs.evolve(manifest, control_socket_prefix=args.control_socket_prefix)
     if args.event_socket_path:
         manifest = attrs.evolve(manifest, event_socket_path=args.event_socket_path)
+    if args.sync:
+        manifest = attrs.evolve(manifest, sync=args.sync)
+    if args.fresh:
+        manifest = attrs.evolve(manifest, fresh=True)
     errors = check_project(manifest)
     if errors:
         print("\n".join(line for lines in errors for line in lines), file=sys.stderr)

@@ -102,6 +102,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--websocket-port", type=int, help="WebSocket port (default 3002); implies --monitor"
     )
     parser.add_argument("--host", help="monitor address (default 127.0.0.1); implies --monitor")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="a durable machine: discard its checkpoint and start at its initial state",
+    )
+    parser.add_argument(
+        "--durable",
+        action="store_true",
+        help="checkpoint the machine and resume it after any stop, as 'durable: true' does",
+    )
+    parser.add_argument(
+        "--sync",
+        choices=("normal", "full"),
+        default="normal",
+        help="commit durability: normal survives kill -9 (default), full also a power loss",
+    )
     # set by a parent runtime that started this one as a child process
     parser.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--parent-fd", type=int, help=argparse.SUPPRESS)
@@ -181,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         monitor=monitor,
         ready_fd=args.ready_fd,
         parent_fd=args.parent_fd,
+        durable=args.durable,
+        fresh=args.fresh,
+        sync=args.sync,
     )
     try:
         return run_machine_process(options)

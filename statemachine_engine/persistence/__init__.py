@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "NewJob": "statemachine_engine.persistence._jobs_sql",
     "Recorder": "statemachine_engine.persistence._protocol",
     "SCHEMA_VERSION": "statemachine_engine.persistence._schema",
+    "SYNC_MODES": "statemachine_engine.persistence._open",
     "SqliteStore": "statemachine_engine.persistence._store",
     "Store": "statemachine_engine.persistence._protocol",
     "connect": "statemachine_engine.persistence._schema",
@@ -54,6 +55,7 @@ __all__ = [
     "JOB_STATUSES",
     "OUTBOX_STATUSES",
     "SCHEMA_VERSION",
+    "SYNC_MODES",
     "CheckpointRecord",
     "DurableLog",
     "Job",
@@ -84,7 +86,7 @@ if TYPE_CHECKING:
     from statemachine_engine.persistence._codec import dumps_context, loads_context
     from statemachine_engine.persistence._durable_sql import INBOX_STATUSES, OUTBOX_STATUSES
     from statemachine_engine.persistence._jobs_sql import JOB_STATUSES, NewJob
-    from statemachine_engine.persistence._open import open_memory_store, open_store
+    from statemachine_engine.persistence._open import SYNC_MODES, open_memory_store, open_store
     from statemachine_engine.persistence._paths import DB_ENV_VAR, DEFAULT_DB_PATH, resolve_db_path
     from statemachine_engine.persistence._protocol import Job, JobQueue, Recorder, Store
     from statemachine_engine.persistence._records import CheckpointRecord

@@ -72,25 +72,32 @@ class Connections(Protocol):
 
 
 async def open_connections(
-    path: str, *, busy_timeout: float, inline_writes: bool = True
+    path: str, *, busy_timeout: float, inline_writes: bool = True, synchronous: str = "normal"
 ) -> Connections:
     """Open ``path`` (schema created or migrated) and return its connections.
 
     ``inline_writes=False`` sends every write transaction to the write connection's thread.
+    ``synchronous="full"`` makes every commit wait for the disk (power-loss safe).
     """
     if path == MEMORY:
         return MemoryConnections(connect(MEMORY))
-    writer = await trio.to_thread.run_sync(lambda: _open_writer(path, busy_timeout, inline_writes))
+    writer = await trio.to_thread.run_sync(
+        lambda: _open_writer(path, busy_timeout, inline_writes, synchronous)
+    )
     return FileConnections(path, writer, busy_timeout=busy_timeout, inline_writes=inline_writes)
 
 
-def _open_writer(path: str, busy_timeout: float, inline_writes: bool) -> sqlite3.Connection:
+def _open_writer(
+    path: str, busy_timeout: float, inline_writes: bool, synchronous: str
+) -> sqlite3.Connection:
     # the schema is created or migrated waiting for other processes, as any lock wait
     conn = connect(path, busy_timeout=busy_timeout, check_same_thread=False)
     conn.execute("PRAGMA wal_autocheckpoint = 0")  # done in the thread, see above
     # a log that a checkpoint let start over is cut back to this size, so that its size on
     # disk tells when the next checkpoint is due
     conn.execute(f"PRAGMA journal_size_limit = {CHECKPOINT_BYTES // 4}")
+    if synchronous == "full":
+        conn.execute("PRAGMA synchronous = FULL")
     if inline_writes:
         conn.execute("PRAGMA busy_timeout = 0")  # the inline path must never wait
     return conn

@@ -126,15 +126,21 @@ def write_checkpoints(conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -
 
 
 def end_checkpoint(conn: sqlite3.Connection, machine: str, status: str, now: float) -> None:
-    """A machine stopped: ``final`` removes its row (it starts fresh next time); ``stopped``
-    and ``crashed`` keep it for a resume."""
+    """A machine stopped: ``final`` removes its row (it starts fresh next time) -- unless
+    messages it sent are still in its outbox: the row then stays, ``final``, so that the
+    next start delivers them; ``stopped`` and ``crashed`` keep it for a resume."""
     if status == "final":
-        conn.execute("DELETE FROM durable_machines WHERE machine_name = ?", (machine,))
-    else:
-        conn.execute(
-            "UPDATE durable_machines SET status = ?, updated_at = ? WHERE machine_name = ?",
-            (status, now, machine),
-        )
+        removed = conn.execute(
+            "DELETE FROM durable_machines WHERE machine_name = ? AND NOT EXISTS"
+            " (SELECT 1 FROM outbox WHERE source_machine = ? AND status = 'pending')",
+            (machine, machine),
+        ).rowcount
+        if removed:
+            return
+    conn.execute(
+        "UPDATE durable_machines SET status = ?, updated_at = ? WHERE machine_name = ?",
+        (status, now, machine),
+    )
 
 
 def load_checkpoint(conn: sqlite3.Connection, machine: str) -> dict[str, Any] | None:
@@ -159,9 +165,12 @@ def checkpoints(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     return list(conn.execute("SELECT * FROM durable_machines ORDER BY machine_name"))
 
 
-def discard(conn: sqlite3.Connection, machine: str, now: float) -> tuple[int, int, int]:
+def discard(
+    conn: sqlite3.Connection, machine: str, now: float, *, outbox: bool = True
+) -> tuple[int, int, int]:
     """``--fresh``: remove the checkpoint; the pending inbox and outbox rows of the machine
-    are kept, marked ``discarded``. Returns (checkpoints, inbox, outbox) rows affected."""
+    are kept, marked ``discarded`` (the outbox's only with ``outbox``). Returns the
+    (checkpoints, inbox, outbox) rows affected."""
     removed = conn.execute(
         "DELETE FROM durable_machines WHERE machine_name = ?", (machine,)
     ).rowcount
@@ -170,12 +179,14 @@ def discard(conn: sqlite3.Connection, machine: str, now: float) -> tuple[int, in
         " WHERE target_machine = ? AND status = 'pending'",
         (now, machine),
     ).rowcount
-    outbox = conn.execute(
+    if not outbox:
+        return removed, inbox, 0
+    dropped = conn.execute(
         "UPDATE outbox SET status = 'discarded', delivered_at = ?"
         " WHERE source_machine = ? AND status = 'pending'",
         (now, machine),
     ).rowcount
-    return removed, inbox, outbox
+    return removed, inbox, dropped
 
 
 # -- inbox -------------------------------------------------------------------------------

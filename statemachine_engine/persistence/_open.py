@@ -16,6 +16,9 @@ from statemachine_engine.persistence._paths import MEMORY
 from statemachine_engine.persistence._schema import DEFAULT_BUSY_TIMEOUT
 from statemachine_engine.persistence._store import SqliteStore
 
+#: the durability of a commit: ``normal`` survives kill -9, ``full`` also a power loss
+SYNC_MODES = ("normal", "full")
+
 
 @asynccontextmanager
 async def open_store(
@@ -30,6 +33,7 @@ async def open_store(
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     close_timeout: float = 10.0,
     inline_writes: bool = True,
+    synchronous: str = "normal",
 ) -> AsyncIterator[SqliteStore]:
     """Open the store at ``path`` (``":memory:"`` for a private in-memory database).
 
@@ -41,11 +45,20 @@ async def open_store(
     A write transaction on a file runs on the trio thread when SQLite's lock is free, and
     in the write connection's thread (waiting up to ``busy_timeout`` seconds for the lock)
     when another process holds it; ``inline_writes=False`` always uses the thread.
+
+    ``synchronous``: ``"normal"`` (WAL, a commit does not wait for the disk: nothing
+    committed is lost when the process is killed, the last commits may be lost with the
+    power) or ``"full"`` (every commit waits for the disk: power-loss safe, slower).
     """
+    if synchronous not in SYNC_MODES:
+        raise ValueError(f"synchronous must be one of {', '.join(SYNC_MODES)}, got {synchronous!r}")
     if lease_seconds <= 0 or not math.isfinite(lease_seconds):
         raise ValueError(f"lease_seconds must be a positive number, got {lease_seconds}")
     connections = await open_connections(
-        os.fspath(path), busy_timeout=busy_timeout, inline_writes=inline_writes
+        os.fspath(path),
+        busy_timeout=busy_timeout,
+        inline_writes=inline_writes,
+        synchronous=synchronous,
     )
     store = SqliteStore(
         connections,

@@ -127,10 +127,13 @@ class DurableLog:
             lambda conn, _now: durable.children(conn, parent, parent_run)
         )
 
-    async def discard(self, machine: str) -> tuple[int, int, int]:
-        """Remove a checkpoint (``--fresh``); the machine's pending inbox and outbox rows are
-        marked discarded. Returns how many (checkpoints, inbox, outbox) rows it changed."""
-        return await self._writer.request(lambda conn, now: durable.discard(conn, machine, now))
+    async def discard(self, machine: str, *, outbox: bool = True) -> tuple[int, int, int]:
+        """Remove a checkpoint (``--fresh``); the machine's pending inbox rows -- and outbox
+        rows, with ``outbox`` -- are marked discarded. Returns how many (checkpoints, inbox,
+        outbox) rows it changed."""
+        return await self._writer.request(
+            lambda conn, now: durable.discard(conn, machine, now, outbox=outbox)
+        )
 
 
 def _nothing(_conn: Any, _now: float) -> None:

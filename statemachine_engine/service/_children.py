@@ -51,6 +51,8 @@ class LaunchSettings:
     log_dir: str = "logs"
     #: the children's working directory (None: this process's)
     cwd: str | None = None
+    #: the store's commit durability (``--sync``)
+    sync: str = "normal"
 
 
 @attrs.define
@@ -90,6 +92,8 @@ class ChildProcesses:
             argv += ["--actions-dir", os.path.abspath(actions_dir)]
         if context:
             argv += ["--initial-context", json.dumps(dict(context), default=str)]
+        if settings.sync != "normal":
+            argv += ["--sync", settings.sync]
         return argv
 
     async def launch(self, request: ChildRequest, *, actions_dir: str | None = None) -> None:
@@ -108,6 +112,8 @@ class ChildProcesses:
         # dies (even by SIGKILL) the child reads end of file and stops itself
         life_read, life_write = os.pipe()
         argv = self.argv(request.config_path, name, request.context, actions_dir)
+        argv += ["--durable"] if request.durable else []
+        argv += ["--fresh"] if request.fresh else []
         argv += ["--ready-fd", str(ready_write), "--parent-fd", str(life_read)]
         try:
             out = await trio.to_thread.run_sync(open, str(log_file), "ab")

@@ -16,7 +16,13 @@ from typing import Any
 import attrs
 
 from statemachine_engine.config import MachineSpec
-from statemachine_engine.service._wiring import MonitorHook, Wired, Wiring, run_wired
+from statemachine_engine.service._wiring import (
+    MonitorHook,
+    Wired,
+    Wiring,
+    drain_outbox,
+    run_wired,
+)
 
 log = logging.getLogger("statemachine_engine.service")
 
@@ -35,6 +41,10 @@ class ProcessOptions:
     parent_fd: int | None = None  # a pipe the parent holds open: end of file = it is gone
     #: the monitor served from this process (``statemachine_engine.monitor.embedded_monitor``)
     monitor: MonitorHook | None = None
+    #: durable although its YAML may not say so; discard its checkpoint; commit durability
+    durable: bool = False
+    fresh: bool = False
+    sync: str = "normal"
 
 
 def run_machine_process(options: ProcessOptions) -> int:
@@ -53,16 +63,25 @@ def run_machine_process(options: ProcessOptions) -> int:
         monitor=options.monitor,
         log_dir=options.log_dir,
         parent_fd=options.parent_fd,
+        sync=options.sync,
     )
 
     async def main(wired: Wired) -> int:
-        ref = await wired.runtime.spawn(options.spec, name=options.name, context=options.context)
+        ref = await wired.runtime.spawn(
+            options.spec,
+            name=options.name,
+            context=options.context,
+            fresh=options.fresh,
+            durable=True if options.durable else None,
+        )
         if options.ready_fd is not None:
             # ready means registered: the parent reads the child's row (its pid, its
             # endpoint) as soon as it is told
             await wired.store.flush()
             _signal_ready(options.ready_fd)
-        return 1 if await ref.wait_stopped() == "crashed" else 0
+        status = await ref.wait_stopped()
+        await drain_outbox(wired.runtime)
+        return 1 if status == "crashed" else 0
 
     return run_wired(wiring, main, report=log.log)
 

@@ -3,6 +3,7 @@
 ```yaml
 name: demo                        # names the project's control socket
 db: data/demo.db                  # default: $STATEMACHINE_DB, else ./data/pipeline.db
+sync: normal                      # commit durability: normal (survives kill -9) or full
 actions_dir: actions              # default custom actions folder for every machine
 event_socket_path: /tmp/statemachine-events.sock
 control_socket_prefix: /tmp/statemachine-control
@@ -16,6 +17,7 @@ machines:
     context: {}                   # initial context
     actions_dir: other_actions
     process: false                # true: run in its own process
+    durable: false                # true: checkpointed and resumed, as 'durable: true' in its YAML
 ```
 
 Relative paths are relative to the manifest's folder.
@@ -43,8 +45,9 @@ _TOP = (
     "jobs",
     "machines",
     "description",
+    "sync",
 )
-_MACHINE = ("config", "name", "instances", "context", "actions_dir", "process")
+_MACHINE = ("config", "name", "instances", "context", "actions_dir", "process", "durable")
 _MONITOR = ("host", "ui_port", "websocket_port", "enabled")
 _JOB = ("job_id", "job_type", "machine_type", "data", "priority")
 
@@ -57,6 +60,7 @@ class MachineEntry:
     context: Mapping[str, Any] = attrs.field(factory=dict)
     actions_dir: str | None = None
     process: bool = False
+    durable: bool = False
 
     def names(self, default: str) -> list[str]:
         base = self.name or default
@@ -84,6 +88,10 @@ class Manifest:
     control_socket_prefix: str | None = None
     monitor: MonitorSettings | None = attrs.field(factory=MonitorSettings)
     jobs: tuple[Mapping[str, Any], ...] = ()
+    #: the store's commit durability: ``normal`` survives kill -9, ``full`` a power loss
+    sync: str = "normal"
+    #: durable machines discard their checkpoints and start afresh (``run --fresh``)
+    fresh: bool = False
 
 
 def load_manifest(path: str | Path) -> Manifest:
@@ -167,6 +175,10 @@ def load_manifest(path: str | Path) -> Manifest:
         if not isinstance(process, bool):
             bad((*where, "process"), "'process' must be true or false")
             process = False
+        durable = item.get("durable", False)
+        if not isinstance(durable, bool):
+            bad((*where, "durable"), "'durable' must be true or false")
+            durable = False
         name = item.get("name")
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
             bad((*where, "name"), "'name' must be a machine name without '/'")
@@ -179,6 +191,7 @@ def load_manifest(path: str | Path) -> Manifest:
                 context=dict(context),
                 actions_dir=resolve_folder(item.get("actions_dir"), (*where, "actions_dir")),
                 process=process,
+                durable=durable,
             )
         )
 
@@ -221,6 +234,10 @@ def load_manifest(path: str | Path) -> Manifest:
                 bad(("jobs", i, str(key)), f"unknown key {key!r}; valid: {', '.join(_JOB)}")
         jobs.append(dict(job))
 
+    sync = data.get("sync", "normal")
+    if sync not in ("normal", "full"):
+        bad(("sync",), f"'sync' must be normal or full, got {sync!r}")
+        sync = "normal"
     actions_dir = resolve_folder(data.get("actions_dir"), ("actions_dir",))
     name = data.get("name") or Path(path).resolve().parent.name
     if issues and any(i.severity == "error" for i in issues):
@@ -236,4 +253,5 @@ def load_manifest(path: str | Path) -> Manifest:
         control_socket_prefix=data.get("control_socket_prefix"),
         monitor=monitor,
         jobs=tuple(jobs),
+        sync=str(sync),
     )

@@ -21,7 +21,7 @@ from statemachine_engine.config import MachineSpec, load_config
 from statemachine_engine.errors import ConfigError, DuplicateJob
 from statemachine_engine.persistence import Store, resolve_db_path
 from statemachine_engine.service._manifest import Manifest
-from statemachine_engine.service._wiring import MonitorHook, Wired, Wiring, run_wired
+from statemachine_engine.service._wiring import MonitorHook, Wired, Wiring, drain_outbox, run_wired
 from statemachine_engine.transport import DEFAULT_EVENT_SOCKET
 
 
@@ -63,6 +63,7 @@ def run_project(manifest: Manifest, *, say: Callable[[str], None] = print) -> in
         monitor=_monitor(manifest, event_socket, [s for s, _ in specs.values()], say),
         log_dir=str(Path(manifest.root) / "logs"),
         cwd=manifest.root,
+        sync=manifest.sync,
     )
 
     async def main(wired: Wired) -> int:
@@ -75,14 +76,25 @@ def run_project(manifest: Manifest, *, say: Callable[[str], None] = print) -> in
                 spec, actions_dir = specs[entry.config]
                 for name in entry.names(spec.default_name):
                     if entry.process:
-                        request = ChildRequest(entry.config, name, entry.context)
+                        request = ChildRequest(
+                            entry.config,
+                            name,
+                            entry.context,
+                            durable=entry.durable,
+                            fresh=manifest.fresh,
+                        )
                         launch = partial(wired.launcher.launch, actions_dir=actions_dir)
                         starting.start_soon(launch, request)
                         processes.append(name)
                         continue
                     refs.append(
                         await wired.runtime.spawn(
-                            spec, name=name, context=entry.context, actions_dir=actions_dir
+                            spec,
+                            name=name,
+                            context=entry.context,
+                            actions_dir=actions_dir,
+                            fresh=manifest.fresh,
+                            durable=True if entry.durable else None,
                         )
                     )
         say(
@@ -96,6 +108,7 @@ def run_project(manifest: Manifest, *, say: Callable[[str], None] = print) -> in
                 code = 1
         for name in processes:
             await wired.launcher.wait(name)
+        await drain_outbox(wired.runtime)
         return code
 
     async def queue_jobs(store: Store) -> None:

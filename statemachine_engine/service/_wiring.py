@@ -35,8 +35,13 @@ from statemachine_engine.transport import (
     control_socket_path,
 )
 
+log = logging.getLogger("statemachine_engine.service")
+
 #: how long shutdown may take before the process gives up waiting (the issue allows 5 s)
 SHUTDOWN_GRACE = 4.0
+#: how long a process whose machines have ended waits for their sent messages to be
+#: acknowledged before it exits (those left go out when their sender next starts)
+OUTBOX_GRACE = 30.0
 
 #: ``start(store, event_socket_publisher, nursery)``: starts the monitor's servers in
 #: ``nursery`` and returns the publisher the runtime is built with (see
@@ -66,6 +71,8 @@ class Wiring:
     cwd: str | None = None
     #: a pipe the parent holds open: end of file means it is gone (a child runtime)
     parent_fd: int | None = None
+    #: the store's commit durability: ``normal`` survives kill -9, ``full`` a power loss
+    sync: str = "normal"
 
 
 @attrs.frozen
@@ -75,6 +82,20 @@ class Wired:
     runtime: Runtime
     store: Store
     launcher: ChildProcesses
+
+
+async def drain_outbox(runtime: Runtime) -> None:
+    """Once the machines have ended: wait (bounded) for what durable ones sent to arrive."""
+    if runtime.outbox_pending():
+        log.info("waiting for %d sent messages to be acknowledged", runtime.outbox_pending())
+    left = await runtime.drain_outbox(OUTBOX_GRACE)
+    if left:
+        log.warning(
+            "%d sent messages not acknowledged after %g s; they stay in the outbox and go out"
+            " when their sender next starts",
+            left,
+            OUTBOX_GRACE,
+        )
 
 
 def run_wired(
@@ -162,7 +183,10 @@ async def _run(
 ) -> int:
     event_socket = wiring.event_socket_path or DEFAULT_EVENT_SOCKET
     control_path = control_socket_path(wiring.name, wiring.control_socket_prefix)
-    async with open_store(wiring.db) as store, trio.open_nursery() as services:
+    async with (
+        open_store(wiring.db, synchronous=wiring.sync) as store,
+        trio.open_nursery() as services,
+    ):
         if prepare is not None:
             await prepare(store)
         socket_publisher: SocketEventPublisher | None = None
@@ -180,6 +204,7 @@ async def _run(
                 actions_dir=wiring.actions_dir,
                 log_dir=wiring.log_dir,
                 cwd=wiring.cwd,
+                sync=wiring.sync,
             ),
             services,
         )
