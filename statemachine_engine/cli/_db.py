@@ -25,6 +25,7 @@ from statemachine_engine.cli._db_common import (
     _Parser,
     _positive_int,
 )
+from statemachine_engine.cli._db_durable import cmd_inbox, cmd_outbox
 from statemachine_engine.cli._db_jobs import (
     cmd_add_job,
     cmd_cleanup,
@@ -48,6 +49,7 @@ from statemachine_engine.cli._db_records import (
     cmd_send_event,
     cmd_transition_history,
 )
+from statemachine_engine.persistence import INBOX_STATUSES, OUTBOX_STATUSES
 from statemachine_engine.persistence import jobs_sql as jobs
 
 
@@ -193,6 +195,19 @@ def build_parser() -> _Parser:
     p.add_argument("--machine", help="only this machine")
     p = command("machine-status", cmd_machine_state, "same as machine-state", listing=True)
     p.add_argument("--machine", help="only this machine")
+
+    for name, handler, what, statuses in (
+        ("inbox", cmd_inbox, "messages received by durable machines", INBOX_STATUSES),
+        ("outbox", cmd_outbox, "messages sent by durable machines", OUTBOX_STATUSES),
+    ):
+        p = command(name, handler, f"{what}, newest first", listing=True)
+        p.add_argument("--machine", help="only this machine's")
+        p.add_argument(
+            "--status",
+            choices=(*statuses, "duplicates") if name == "inbox" else statuses,
+            help="only these (inbox: duplicates = received more than once)",
+        )
+        p.add_argument("--limit", type=_positive_int, default=50)
 
     for name, handler, what in (
         ("transition-history", cmd_transition_history, "state transitions"),

@@ -16,6 +16,7 @@ from statemachine_engine.cli._db_common import (
     _database,
     _json_arg,
 )
+from statemachine_engine.cli._db_durable import checkpoint_json, not_running, print_checkpoints
 from statemachine_engine.cli._db_output import (
     json_ready,
     local_time,
@@ -166,17 +167,22 @@ def cmd_machine_state(args: argparse.Namespace) -> int:
     with _database(args) as conn:
         if args.machine:
             row = records.get_machine(conn, args.machine)
-            if row is None:
-                raise UserError(f"machine {args.machine!r} is not registered")
-            rows = [row]
+            rows = [row] if row is not None else []
         else:
             rows = records.list_machines(conn)
-    for row in rows:
-        row["alive"] = _pid_alive(row["pid"])
+        for row in rows:
+            row["alive"] = _pid_alive(row["pid"])
+        live = [row["machine_name"] for row in rows if row["alive"] is not False]
+        resting = not_running(conn, live, args.machine)
+    if args.machine and not rows and not resting:
+        raise UserError(f"machine {args.machine!r} is not registered")
     if args.format == "json":
-        print_json([json_ready(row) for row in rows])
-    elif not rows:
+        print_json([json_ready(row) for row in rows] + [checkpoint_json(r) for r in resting])
+        return 0
+    if not rows and not resting:
         print("No machine state data found (no machine is registered)")
+    elif not rows:
+        print("No machine is running")
     else:
         alive = {True: "yes", False: "NO (stale row)", None: "?"}
         print(
@@ -196,6 +202,8 @@ def cmd_machine_state(args: argparse.Namespace) -> int:
                 ),
             )
         )
+    if resting:
+        print_checkpoints(resting)
     return 0
 
 
