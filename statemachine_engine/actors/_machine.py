@@ -129,6 +129,8 @@ class MachineActor(Mailbox, DurableSteps):
             await self._main()
             if self.table.is_final(self.state):
                 reason = "final"
+            elif self._killed:
+                reason = "killed"
         except trio.ClosedResourceError:
             pass  # cancel() closed the mailbox while the machine waited on it
         except Exception as exc:  # the supervisor boundary: record, mark crashed, go on

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
-from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +17,17 @@ import attrs
 import trio
 import trio.testing
 
-from statemachine_engine.actors import Runtime, open_runtime
-from statemachine_engine.config import MachineSpec, load_config, load_yaml
-from statemachine_engine.errors import ConfigError, ConfigIssue
+from statemachine_engine.actors import ActorRef, Runtime, open_runtime
+from statemachine_engine.config import MachineSpec, load_config
+from statemachine_engine.errors import ConfigError
+from statemachine_engine.testing._schedule import (
+    Scheduled,
+    ScheduledCrash,
+    ScheduledEvent,
+    load_events,
+    parse_events,
+)
 from statemachine_engine.transport import FanoutPublisher, MachineEvent, Publisher
-
-
-@attrs.frozen
-class ScheduledEvent:
-    """An event fed to ``target`` at virtual time ``at`` (seconds from the start)."""
-
-    at: float
-    target: str
-    type: str
-    payload: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -134,85 +131,6 @@ class MachineSetup:
     context: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-def load_events(path: str | Path, machines: Collection[str] | None = None) -> list[ScheduledEvent]:
-    """Read an EVENTS.yaml: a list of ``{at, target, type, payload}``.
-
-    With ``machines``, a target that names none of them is an error at its place in the file.
-    """
-    file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read events file: {exc.strerror}", file=file) from None
-    data, positions = load_yaml(text, file)
-    return parse_events(data, file=file, positions=positions, machines=machines)
-
-
-def parse_events(
-    data: Any,
-    *,
-    file: str | None = None,
-    positions: Mapping[Any, tuple[int, int]] | None = None,
-    machines: Collection[str] | None = None,
-) -> list[ScheduledEvent]:
-    positions = positions or {}
-    issues: list[ConfigIssue] = []
-
-    def bad(path: tuple[Any, ...], message: str) -> None:
-        at = path
-        while at and at not in positions:  # a missing key: point at the item holding it
-            at = at[:-1]
-        line, col = positions.get(at, (None, None))
-        where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
-        issues.append(ConfigIssue(message, path=where, file=file, line=line, column=col))
-
-    if data is None:
-        return []
-    if not isinstance(data, list):
-        bad((), "an events file is a list of {at, target, type, payload}")
-        raise ConfigError(issues, file=file)
-    events: list[ScheduledEvent] = []
-    for i, item in enumerate(data):
-        if not isinstance(item, Mapping):
-            bad((i,), "expected a mapping with at, target, type and optional payload")
-            continue
-        at, target, kind = item.get("at", 0), item.get("target"), item.get("type")
-        payload = item.get("payload") or {}
-        ok = True
-        if not isinstance(at, int | float) or isinstance(at, bool) or at < 0:
-            bad((i, "at"), f"'at' must be a number of seconds >= 0, got {at!r}")
-            ok = False
-        if not isinstance(target, str) or not target:
-            bad((i, "target"), "'target' must name a machine")
-            ok = False
-        elif machines is not None and target not in machines:
-            bad(
-                (i, "target"),
-                f"no simulated machine is named {target!r}; "
-                f"machines: {', '.join(sorted(machines))}",
-            )
-            ok = False
-        if not isinstance(kind, str) or not kind:
-            bad((i, "type"), "'type' must name an event")
-            ok = False
-        if not isinstance(payload, Mapping):
-            bad((i, "payload"), "'payload' must be a mapping")
-            ok = False
-        unknown = set(item) - {"at", "target", "type", "payload"}
-        if unknown:
-            bad(
-                (i,),
-                f"unknown keys {', '.join(sorted(map(str, unknown)))}; "
-                "use at, target, type, payload",
-            )
-            ok = False
-        if ok:
-            events.append(ScheduledEvent(float(at), str(target), str(kind), dict(payload)))
-    if issues:
-        raise ConfigError(issues, file=file)
-    return sorted(events, key=lambda e: e.at)  # stable: same-time events keep file order
-
-
 @contextlib.contextmanager
 def _deterministic_scheduling(seed: int) -> Iterator[None]:
     """Seed trio's scheduler coin, so that tasks woken together run in the same order on
@@ -236,7 +154,7 @@ def _deterministic_scheduling(seed: int) -> Iterator[None]:
 
 async def run_simulation(
     machines: Sequence[MachineSetup],
-    events: Sequence[ScheduledEvent] = (),
+    events: Sequence[Scheduled] = (),
     *,
     until: float = 60.0,
     store: Any = None,
@@ -268,7 +186,9 @@ async def run_simulation(
             async with trio.open_nursery() as nursery:
                 # stable: events at the same time keep their given order
                 timeline = sorted(events, key=lambda e: e.at)
-                nursery.start_soon(_feed, runtime, timeline, start)
+                setups = {m.name: m for m in machines}
+                feed = _Feed(runtime, setups, recorder, start, nursery)
+                nursery.start_soon(feed.run, timeline)
                 for ref in refs:
                     nursery.start_soon(ref.wait_stopped)
         end = trio.current_time() - start
@@ -287,14 +207,39 @@ async def run_simulation(
     )
 
 
-async def _feed(runtime: Runtime, events: list[ScheduledEvent], start: float) -> None:
-    for event in events:
-        await trio.sleep_until(start + event.at)
-        try:
-            ref = runtime.ref(event.target)
-        except KeyError:
-            continue  # that machine has stopped: the event is lost, as it would be live
-        await ref.send(event.type, dict(event.payload), source="simulation")
+@attrs.define
+class _Feed:
+    """Feeds the timeline: events to machines, and crashes."""
+
+    runtime: Runtime
+    setups: Mapping[str, MachineSetup]
+    recorder: _TraceRecorder
+    start: float
+    nursery: trio.Nursery
+
+    async def run(self, timeline: list[Scheduled]) -> None:
+        for item in timeline:
+            await trio.sleep_until(self.start + item.at)
+            if isinstance(item, ScheduledCrash):
+                if item.target in self.runtime.running_names():
+                    down = self.runtime.ref(item.target)
+                    self.runtime.kill(item.target)
+                    self.nursery.start_soon(self._restart, item, down)
+                continue
+            try:
+                ref = self.runtime.ref(item.target)
+            except KeyError:
+                continue  # that machine has stopped: the event is lost, as it would be live
+            await ref.send(item.type, dict(item.payload), source="simulation")
+
+    async def _restart(self, crash: ScheduledCrash, killed: ActorRef) -> None:
+        """Start a crashed machine again once it is down: a durable one resumes."""
+        await killed.wait_stopped()
+        await trio.sleep(crash.down)
+        setup = self.setups[crash.target]
+        self.recorder.stopped.pop(setup.name, None)
+        ref = await self.runtime.spawn(setup.spec, name=setup.name, context=setup.context)
+        await ref.wait_stopped()
 
 
 @contextlib.asynccontextmanager
@@ -310,7 +255,7 @@ async def _maybe_store(store: Any) -> AsyncIterator[Any]:
 
 def simulate(
     configs: Sequence[str | Path | MachineSpec | MachineSetup],
-    events: Sequence[ScheduledEvent | Mapping[str, Any]] | str | Path = (),
+    events: Sequence[Scheduled | Mapping[str, Any]] | str | Path = (),
     *,
     until: float = 60.0,
     store: Any = "memory",
@@ -320,7 +265,8 @@ def simulate(
     """Simulate machines from YAML files (or specs) with scripted events; returns the trace.
 
     ``events``: the path of an EVENTS.yaml, or its entries as a list of dicts
-    (``{"at": 1, "target": "worker", "type": "go"}``), or ScheduledEvent objects.
+    (``{"at": 1, "target": "worker", "type": "go"}``, ``{"at": 2, "crash": "worker"}``), or
+    ScheduledEvent and ScheduledCrash objects.
 
     Machine names default to ``metadata.machine_name``, else the file stem. ``store`` is
     ``"memory"`` (an in-memory SQLite store), None, or a store object.
@@ -345,8 +291,8 @@ def simulate(
         seen.add(setup.name)
     if isinstance(events, str | Path):
         scheduled = load_events(events, seen)
-    elif all(isinstance(event, ScheduledEvent) for event in events):
-        scheduled = [event for event in events if isinstance(event, ScheduledEvent)]
+    elif all(isinstance(event, ScheduledEvent | ScheduledCrash) for event in events):
+        scheduled = [e for e in events if isinstance(e, ScheduledEvent | ScheduledCrash)]
     else:  # dicts, as an EVENTS.yaml holds them: {at, target, type, payload}
         scheduled = parse_events(list(events), machines=seen)
 
