@@ -135,6 +135,15 @@ def _migrate_to_1(conn: sqlite3.Connection) -> None:
             body = ", ".join(f"{name} {decl}" for name, decl, _ in columns)
             conn.execute(f"CREATE TABLE {table} ({body})")
             continue
+        # a table of this name that lacks the published package's columns belongs to some
+        # other program: refuse the file rather than change it (the migration rolls back)
+        missing = [name for name, _, add in columns if add is None and name not in existing]
+        if missing:
+            raise errors().StoreError(
+                f"{_path_of(conn)} is not a statemachine-engine database: its table {table!r}"
+                f" has no column {', '.join(missing[:3])}; nothing was changed (point --db at"
+                " another file)"
+            )
         for name, decl, add_decl in columns:
             if name not in existing:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {add_decl or decl}")
@@ -157,6 +166,11 @@ def _migrate_to_1(conn: sqlite3.Connection) -> None:
             conn.execute(f'DROP INDEX "{row["name"]}"')
     for name, target in _INDEXES.items():
         conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
+
+
+def _path_of(conn: sqlite3.Connection) -> str:
+    row = conn.execute("PRAGMA database_list").fetchone()
+    return str(row["file"] or "the database") if row else "the database"
 
 
 #: MIGRATIONS[n] brings a database from version n to n + 1

@@ -106,6 +106,24 @@ def test_a_file_that_is_not_a_database(tmp_dir: Path) -> None:
         connect(path)
 
 
+def test_another_programs_database_is_refused_and_left_as_it_was(tmp_dir: Path) -> None:
+    path = tmp_dir / "theirs.db"
+    theirs = sqlite3.connect(path)
+    theirs.execute("CREATE TABLE jobs (x INTEGER, y TEXT)")
+    theirs.execute("INSERT INTO jobs VALUES (1, 'keep')")
+    theirs.commit()
+    theirs.close()
+    with pytest.raises(StoreError, match=r"theirs\.db is not a statemachine-engine database"):
+        connect(path)
+    theirs = sqlite3.connect(path)
+    try:
+        tables = [r[0] for r in theirs.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        assert tables == ["jobs"]
+        assert theirs.execute("SELECT * FROM jobs").fetchall() == [(1, "keep")]
+    finally:
+        theirs.close()
+
+
 def test_a_directory_is_not_a_database(tmp_dir: Path) -> None:
     with pytest.raises(StoreError, match="is a directory"):
         connect(tmp_dir)
