@@ -48,8 +48,9 @@ def run_project(manifest: Manifest, *, say: Callable[[str], None] = print) -> in
         actions_dir = entry.actions_dir or manifest.actions_dir
         specs[entry.config] = (load_config(entry.config, actions_dir=actions_dir), actions_dir)
     # every custom action file now, as the runtime would, before anything is started
+    # (a broken file is a warning, an error when a machine of the project uses its type)
     for actions_dir in dict.fromkeys([manifest.actions_dir, *(s[1] for s in specs.values())]):
-        get_registry(actions_dir).load_all()
+        get_registry(actions_dir).load_all(*(s for s, d in specs.values() if d == actions_dir))
     event_socket = manifest.event_socket_path or DEFAULT_EVENT_SOCKET
     wiring = Wiring(
         db=manifest.db or resolve_db_path(None),
