@@ -11,7 +11,6 @@ statemachine --version
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -147,11 +146,12 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else getattr(logging, args.log_level),
         format=LOG_FORMAT,
     )
+    from statemachine_engine import _strict_json
     from statemachine_engine.config import load_config
     from statemachine_engine.errors import ConfigError, StateMachineError
 
     try:
-        context: Any = json.loads(args.initial_context)
+        context: Any = _strict_json.loads(args.initial_context)
     except ValueError as exc:
         return fail(f"--initial-context is not valid JSON: {exc}")
     if not isinstance(context, dict):

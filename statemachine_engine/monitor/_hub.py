@@ -9,7 +9,6 @@ waits for a slow subscriber (it drops it instead).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from statemachine_engine import _strict_json
 from statemachine_engine._thinning import worth_logging
 from statemachine_engine.monitor._fanout import Fanout, Subscriber, SubscriberClosed
 from statemachine_engine.monitor._machine_table import MachineTable, Registry
@@ -100,7 +100,7 @@ class MonitorHub:
         """Validate one line from the event socket and publish it; an invalid line is
         counted and dropped, never forwarded. Returns whether the line was an event."""
         try:
-            data = json.loads(line)
+            data = _strict_json.loads(line)
             if not isinstance(data, dict):
                 raise ValueError("an event must be a JSON object")
             event = MachineEvent.from_dict(data)

@@ -10,12 +10,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from statemachine_engine import _strict_json
 from statemachine_engine.transport._wire import MAX_LINE_BYTES as MAX_LINE_BYTES
 from statemachine_engine.transport._wire import encode_json
 
@@ -37,7 +37,7 @@ def decode_payload(payload: Any) -> Any:
         text = payload.strip()
         if text[:1] in ("{", "["):
             try:
-                return json.loads(text)
+                return _strict_json.loads(text)
             except ValueError:
                 return payload
     return payload

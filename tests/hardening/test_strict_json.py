@@ -35,3 +35,31 @@ def test_every_socket_line_refuses_it(value: str) -> None:
         )
     with pytest.raises(WireError, match="unusable JSON"):
         parse_ack(b'{"ok": true, "v": %s}' % value.encode())
+
+
+@pytest.mark.parametrize("value", NON_STANDARD)
+def test_the_monitor_drops_an_event_line_with_it(value: str) -> None:
+    from statemachine_engine.monitor import MonitorHub
+
+    hub = MonitorHub()
+    line = '{"machine_name": "m", "type": "state_change", "payload": {"v": ' + value + "}}"
+    assert hub.feed_line(line) is False
+    assert hub.invalid == 1 and hub.events_relayed == 0
+
+
+def test_a_payload_string_with_it_stays_a_string() -> None:
+    from statemachine_engine.transport import decode_payload
+
+    assert decode_payload('{"v": NaN}') == '{"v": NaN}'
+    assert decode_payload('{"v": 1}') == {"v": 1}
+
+
+def test_initial_context_with_it_is_refused(tmp_path, capsys) -> None:
+    from statemachine_engine.cli._statemachine import main
+
+    config = tmp_path / "m.yaml"
+    config.write_text("initial_state: a\nstates: [a]\n")
+    assert (
+        main([str(config), "--db", str(tmp_path / "d.db"), "--initial-context", '{"x": NaN}']) == 1
+    )
+    assert "NaN is not a JSON value" in capsys.readouterr().err
