@@ -68,8 +68,15 @@ def build_parser() -> _Parser:
     parser.commands = sub.choices
 
     def command(
-        name: str, handler: Callable[[argparse.Namespace], int], help: str, *, listing: bool
+        name: str,
+        handler: Callable[[argparse.Namespace], int],
+        help: str,
+        *,
+        listing: bool,
+        existing: bool = False,
     ) -> argparse.ArgumentParser:
+        """``existing``: the command reads (or changes) what a database holds, so it refuses
+        one that does not exist instead of creating it (a mistyped --db)."""
         p = sub.add_parser(name, help=help, description=help)
         # also accepted after the subcommand; SUPPRESS keeps the global value otherwise
         p.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help="database file")
@@ -77,20 +84,20 @@ def build_parser() -> _Parser:
             p.add_argument(
                 "--format", choices=("table", "json"), default="table", help="output format"
             )
-        p.set_defaults(handler=handler)
+        p.set_defaults(handler=handler, existing=existing)
         return p
 
-    command("status", cmd_status, "job counts by status", listing=True).add_argument(
+    command("status", cmd_status, "job counts by status", listing=True, existing=True).add_argument(
         "--type", help="only jobs of this type"
     )
 
-    p = command("list", cmd_list, "list jobs, newest first", listing=True)
+    p = command("list", cmd_list, "list jobs, newest first", listing=True, existing=True)
     p.add_argument("--status", choices=JOB_STATUSES)
     p.add_argument("--type", help="only jobs of this type")
     p.add_argument("--machine-type", help="only jobs routed to this machine type")
     p.add_argument("--limit", type=_positive_int, default=20)
 
-    p = command("details", cmd_details, "show one job", listing=True)
+    p = command("details", cmd_details, "show one job", listing=True, existing=True)
     p.add_argument("job_id", metavar="JOB_ID")
 
     p = command("cleanup", cmd_cleanup, "delete jobs of one status", listing=False)
@@ -174,7 +181,13 @@ def build_parser() -> _Parser:
         "--timeout", type=float, default=5.0, help="seconds to wait for the acknowledgement (5)"
     )
 
-    p = command("list-events", cmd_list_events, "list audited events, newest first", listing=True)
+    p = command(
+        "list-events",
+        cmd_list_events,
+        "list audited events, newest first",
+        listing=True,
+        existing=True,
+    )
     p.add_argument("--target")
     p.add_argument("--status", choices=EVENT_STATUSES)
     p.add_argument("--limit", type=_positive_int, default=20)
@@ -184,6 +197,7 @@ def build_parser() -> _Parser:
         cmd_process_events,
         "show a machine's pending (undelivered) events, oldest first",
         listing=True,
+        existing=True,
     )
     # MACHINE, or --machine as in the other subcommands (SUPPRESS: an absent MACHINE does
     # not overwrite --machine)
@@ -191,16 +205,24 @@ def build_parser() -> _Parser:
     p.add_argument("--machine", dest="machine", metavar="NAME", help="the same as MACHINE")
     p.add_argument("--mark-processed", action="store_true", help="then mark them processed")
 
-    p = command("machine-state", cmd_machine_state, "running machines (registry)", listing=True)
+    p = command(
+        "machine-state",
+        cmd_machine_state,
+        "running machines (registry)",
+        listing=True,
+        existing=True,
+    )
     p.add_argument("--machine", help="only this machine")
-    p = command("machine-status", cmd_machine_state, "same as machine-state", listing=True)
+    p = command(
+        "machine-status", cmd_machine_state, "same as machine-state", listing=True, existing=True
+    )
     p.add_argument("--machine", help="only this machine")
 
     for name, handler, what, statuses in (
         ("inbox", cmd_inbox, "messages received by durable machines", INBOX_STATUSES),
         ("outbox", cmd_outbox, "messages sent by durable machines", OUTBOX_STATUSES),
     ):
-        p = command(name, handler, f"{what}, newest first", listing=True)
+        p = command(name, handler, f"{what}, newest first", listing=True, existing=True)
         p.add_argument("--machine", help="only this machine's")
         p.add_argument(
             "--status",
@@ -213,7 +235,7 @@ def build_parser() -> _Parser:
         ("transition-history", cmd_transition_history, "state transitions"),
         ("error-history", cmd_error_history, "recorded errors"),
     ):
-        p = command(name, handler, f"{what}, newest first", listing=True)
+        p = command(name, handler, f"{what}, newest first", listing=True, existing=True)
         p.add_argument("--machine", help="only this machine")
         p.add_argument("--hours", type=_non_negative, help="only the last N hours")
         p.add_argument("--limit", type=_positive_int, default=20)
@@ -223,6 +245,7 @@ def build_parser() -> _Parser:
         cmd_list_errors,
         "recorded errors and failed jobs, newest first",
         listing=True,
+        existing=True,
     )
     p.add_argument("--limit", type=_positive_int, default=50)
 
@@ -231,6 +254,7 @@ def build_parser() -> _Parser:
         cmd_machine_health,
         "machines, stuck jobs, retries and recent errors at a glance",
         listing=True,
+        existing=True,
     )
     return parser
 

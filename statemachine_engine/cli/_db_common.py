@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from typing import Any, NoReturn
 from statemachine_engine.cli._db_output import (
     shorten,
 )
-from statemachine_engine.persistence import connect, resolve_db_path
+from statemachine_engine.persistence import DB_ENV_VAR, connect, resolve_db_path
 from statemachine_engine.persistence import jobs_sql as jobs
 from statemachine_engine.persistence import records_sql as records
 
@@ -110,8 +111,16 @@ def _json_arg(flag: str, text: str | None, *, want_object: bool) -> Any:
 
 @contextmanager
 def _database(args: argparse.Namespace, *, migrate: bool = True) -> Iterator[sqlite3.Connection]:
-    """The database of ``--db`` (created on first use), closed afterwards."""
-    conn = connect(resolve_db_path(args.db), migrate=migrate)
+    """The database of ``--db`` (created on first use), closed afterwards.
+
+    A command marked ``existing`` (it reads or changes what a database holds) refuses a
+    database that does not exist: a mistyped path must not become a new, empty database
+    (and folders) that then answers "no jobs".
+    """
+    path = resolve_db_path(args.db)
+    if getattr(args, "existing", False) and not os.path.exists(path):
+        raise UserError(f"no database at {path}; check --db / ${DB_ENV_VAR}")
+    conn = connect(path, migrate=migrate)
     try:
         yield conn
     finally:

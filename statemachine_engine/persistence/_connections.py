@@ -20,6 +20,14 @@ this process can slip in meanwhile, so the checkpoint catches up and the log sta
 Reads use a small pool of read connections from worker threads, so reads never wait for a
 commit (WAL) and never block the loop.
 
+The write connection holds the file it opened, even after the path stops naming it. A
+database deleted (or replaced) under a running runtime would take its writes into an
+unlinked file while other processes write to a new one: every few seconds a write
+transaction first checks that the path still names the file opened
+(:meth:`FileConnections.check_file`), and from then on every transaction and read fails
+with :class:`DatabaseFileGone`, which the store's maintenance does not retry: the runtime
+stops, naming the file.
+
 The in-memory database is one connection used inline on the trio thread for everything.
 It never touches a disk; running it inline keeps simulations deterministic (a thread
 hand-off would let an autojump clock leap ahead while SQLite works).
@@ -52,8 +60,14 @@ MAX_READERS = 4
 CHECKPOINT_BYTES = 4 * 1024 * 1024
 #: inline commits between two looks at the log's size
 CHECKPOINT_CHECK_EVERY = 100
+#: seconds between two checks that the path still names the database file opened
+FILE_CHECK_SECONDS = 2.0
 #: SQLite's primary result codes for "another connection holds the lock"
 _BUSY_CODES = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED
+
+
+class DatabaseFileGone(StoreError):
+    """The database file was deleted or replaced while this process had it open."""
 
 
 class Connections(Protocol):
@@ -67,6 +81,10 @@ class Connections(Protocol):
         ...
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
+
+    def check_file(self) -> None:
+        """Raise DatabaseFileGone when the path no longer names the file opened."""
+        ...
 
     def close(self) -> None: ...
 
@@ -84,7 +102,18 @@ async def open_connections(
     writer = await trio.to_thread.run_sync(
         lambda: _open_writer(path, busy_timeout, inline_writes, synchronous)
     )
-    return FileConnections(path, writer, busy_timeout=busy_timeout, inline_writes=inline_writes)
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        writer.close()
+        raise StoreError(f"cannot open the database {path}: {exc.strerror or exc}") from None
+    return FileConnections(
+        path,
+        writer,
+        busy_timeout=busy_timeout,
+        inline_writes=inline_writes,
+        identity=(st.st_dev, st.st_ino),
+    )
 
 
 def _open_writer(
@@ -128,9 +157,14 @@ class FileConnections:
         *,
         busy_timeout: float,
         inline_writes: bool = True,
+        identity: tuple[int, int] | None = None,
     ) -> None:
         self.path = path
         self._conn = writer
+        # (st_dev, st_ino) of the file opened; None: not watched
+        self._identity = identity
+        self._next_file_check = trio.current_time() + FILE_CHECK_SECONDS
+        self._gone: str | None = None  # why the file is no longer ours, once it is not
         self._writer = _WriterThread(writer, path)
         self._wal = path + "-wal"
         self._inline = inline_writes
@@ -147,6 +181,9 @@ class FileConnections:
 
     async def transaction(self, fn: Callable[[sqlite3.Connection], T], *, inline: bool = True) -> T:
         self._check_open()
+        if trio.current_time() >= self._next_file_check:
+            self._next_file_check = trio.current_time() + FILE_CHECK_SECONDS
+            self.check_file()
         try:
             if inline and self._inline and not self._checkpoint_due:
                 try:
@@ -231,9 +268,32 @@ class FileConnections:
             self.path, busy_timeout=self._busy_timeout, check_same_thread=False, migrate=False
         )
 
+    def check_file(self) -> None:
+        if self._gone is None and self._identity is not None:
+            try:
+                st = os.stat(self.path)
+            except FileNotFoundError:
+                what = "was deleted"
+            except OSError:
+                return  # cannot look (a folder made unreadable): no news is no proof
+            else:
+                if (st.st_dev, st.st_ino) == self._identity:
+                    return
+                what = "was replaced by another file"
+            # (logged by the writer whose write it fails)
+            self._gone = (
+                f"the database {self.path} {what} while this process was writing to it;"
+                " stopping: its writes would be lost, and jobs others add would not reach it"
+                " (restore the file, or start again to use the new one)"
+            )
+        if self._gone is not None:
+            raise DatabaseFileGone(self._gone)
+
     def _check_open(self) -> None:
         if self._closed:
             raise StoreError(f"the store for {self.path} is closed")
+        if self._gone is not None:
+            raise DatabaseFileGone(self._gone)
 
     def close(self) -> None:
         self._closed = True
@@ -312,6 +372,9 @@ class MemoryConnections:
         self._check_open()
         await trio.lowlevel.checkpoint()
         return _call_reporting(fn, self._conn, MEMORY)
+
+    def check_file(self) -> None:
+        pass  # no file to lose
 
     def _check_open(self) -> None:
         if self._closed:

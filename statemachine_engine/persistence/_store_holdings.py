@@ -19,6 +19,7 @@ import trio
 
 from statemachine_engine.errors import StoreError
 from statemachine_engine.persistence import _jobs_sql as jobs
+from statemachine_engine.persistence._connections import DatabaseFileGone
 from statemachine_engine.persistence._leases import LeaseBook
 from statemachine_engine.persistence._protocol import Job
 from statemachine_engine.persistence._reserve import Key, Reserves
@@ -215,7 +216,9 @@ class Holdings:
 
     async def run_maintenance(self) -> None:
         """Renew held leases, requeue lapsed ones and give back lapsed reserves, until
-        cancelled."""
+        cancelled. Raises DatabaseFileGone when the database file was deleted or replaced
+        (its writes, which check the file every few seconds, found it out): that ends the
+        store and so the runtime, instead of writing on into a file nobody reads."""
         next_sweep = trio.current_time() + self.sweep_interval
         next_renew = trio.current_time() + self._renew_period()
         while True:
@@ -232,6 +235,8 @@ class Holdings:
                 if now >= next_sweep:
                     await self.requeue_expired()
                     next_sweep = now + self.sweep_interval
+            except DatabaseFileGone:
+                raise
             except StoreError as exc:
                 # a locked or failing database must not end maintenance: retry next round
                 logger.warning("store maintenance failed (will retry): %s", exc)

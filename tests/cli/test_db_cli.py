@@ -301,7 +301,8 @@ def test_send_event_to_no_running_machine_records_it_and_exits_3(cli: Any, db: P
     assert as_json["delivered"] is False and as_json["id"] == 2 and as_json["note"]
 
 
-def test_send_event_with_bad_payload_writes_nothing(cli: Any) -> None:
+def test_send_event_with_bad_payload_writes_nothing(cli: Any, db: Path) -> None:
+    connect(db).close()
     result = cli("send-event", "--target", "w", "--type", "go", "--payload", "{oops")
     assert result.code == 1 and "not valid JSON" in result.err
     assert cli("list-events", "--format", "json").json() == []
@@ -337,6 +338,7 @@ def test_list_and_process_and_clean_events(cli: Any) -> None:
 
 
 def test_machine_state(cli: Any, db: Path) -> None:
+    connect(db).close()
     assert "No machine state data found" in cli("machine-state").out
     _seed_history(db)
     table = cli("machine-state").out
@@ -423,6 +425,7 @@ def test_environment_variable_names_the_database(
     assert "from_env" in _jobs(db)
     # --db after the subcommand works too
     other = db.with_name("other.db")
+    connect(other).close()
     assert main(["list", "--db", str(other), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
 
