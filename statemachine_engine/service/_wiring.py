@@ -5,11 +5,12 @@ asked for: it decides the publisher the runtime is built with), the transport to
 runtimes, the process launcher, the runtime, and last the control server. Then the caller's
 ``main`` starts its machines and waits for them.
 
-Shutdown runs in the reverse order, in two stages. SIGINT or SIGTERM (or, for a child
-process, the end of its parent's lifeline pipe) cancels only the machines and the child
-processes: the store, the publisher or monitor and the control server stay up while the
-machines clean up, so their last records (registry rows removed, ``machine_terminated``)
-still reach the database and the monitor. A second signal, or a clean-up longer than
+Shutdown runs in the reverse order, in two stages. SIGINT, SIGTERM or SIGHUP (a closed
+terminal, a dropped SSH session) -- or, for a child process, the end of its parent's
+lifeline pipe -- cancels only the machines and the child processes: the store, the
+publisher or monitor and the control server stay up while the machines clean up, so their
+last records (registry rows removed, ``machine_terminated``) still reach the database and
+the monitor. A second signal, or a clean-up longer than
 SHUTDOWN_GRACE, stops everything at once.
 """
 
@@ -142,9 +143,9 @@ async def _watch_signals(
     outcome: dict[str, int],
     report: Report,
 ) -> None:
-    """The first SIGINT/SIGTERM stops the machines; a second one, or a clean-up that takes
+    """The first SIGINT/SIGTERM/SIGHUP stops the machines; a second one, or a clean-up that takes
     longer than SHUTDOWN_GRACE, stops everything at once."""
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
         async for signum in signals:
             outcome["code"] = 128 + signum
             report(logging.INFO, f"received {signal.Signals(signum).name}; stopping")

@@ -64,9 +64,14 @@ async def _kill_and_check(cluster: Cluster, config: Path, rng: random.Random) ->
     for _ in range(rng.randrange(1, 4)):
         seen = len(_lines(cluster))
         line = await cluster.wait_db(
-            "an action to start",
-            lambda seen=seen: next((ln for ln in _lines(cluster)[seen:] if ln[0] == "start"), None),
+            "an action to start (or the machine to finish)",
+            lambda seen=seen, runtime=runtime: next(
+                (ln for ln in _lines(cluster)[seen:] if ln[0] == "start"),
+                ["finished"] if runtime.returncode is not None else None,
+            ),
         )
+        if line == ["finished"]:
+            break  # the last action was the one killed: nothing is left to kill
         await trio.sleep(rng.uniform(0.0, 0.15))  # well inside its 0.3 s
         runtime.send_signal(signal.SIGKILL)
         await runtime.wait()

@@ -12,6 +12,15 @@ When the shell exits on its own, processes it put in the background are left run
 ``cmd > log 2>&1 &`` idiom starts a service on purpose); if they still hold the output
 pipes, reading stops ``DRAIN_GRACE`` seconds after the shell exited. A process that starts
 its own session (``setsid``) leaves the group and is never killed by this module.
+
+A command must not outlive a runtime that was killed while it ran (SIGKILL leaves no
+chance to clean up, and a job rescued from the dead runtime would run it twice). So the
+group's leader is a small wrapper shell (:data:`_WRAPPER`) whose standard input is this
+process's *lifeline*, a pipe whose write end only this process holds: a subshell of the
+wrapper reads it, and end of file -- the runtime is gone -- kills the group. The wrapper
+runs the command as its child with /dev/null as input, then stops the watcher and exits
+with the command's status (re-raising the signal that killed it), so a process the command
+put in the background on purpose keeps running.
 """
 
 from __future__ import annotations
@@ -39,6 +48,35 @@ LINE_LIMIT = 2000
 
 #: ``on_line(stream, line)`` with stream ``"stdout"`` or ``"stderr"``; must not block
 LineSink = Callable[[str, str], None]
+
+
+#: the read end of this process's lifeline pipe (see the module docstring), made on first use
+_lifeline: int | None = None
+#: the write end: held open for the life of the process, never inherited
+_lifeline_keep: list[int] = []
+
+#: the group's leader: watch the lifeline (stdin) in a subshell, run the command ("$1").
+#: (A background list's input is /dev/null unless redirected: hence the copy on fd 3.)
+_WRAPPER = """\
+exec 3<&0
+(read -r _ <&3; kill -9 -$$) &
+watcher=$!
+exec 3<&-
+/bin/sh -c "$1" </dev/null
+status=$?
+kill -9 "$watcher" 2>/dev/null
+if [ "$status" -gt 128 ] && [ "$status" -lt 160 ]; then kill -"$((status - 128))" $$; fi
+exit "$status"
+"""
+
+
+def _lifeline_fd() -> int:
+    global _lifeline
+    if _lifeline is None:
+        read, write = os.pipe()  # both non-inheritable: only wrappers get the read end
+        _lifeline_keep.append(write)
+        _lifeline = read
+    return _lifeline
 
 
 @attrs.frozen
@@ -175,8 +213,8 @@ async def run_shell(
     """
     with real_work():
         process = await trio.lowlevel.open_process(
-            ["/bin/sh", "-c", command],
-            stdin=subprocess.DEVNULL,
+            ["/bin/sh", "-c", _WRAPPER, "sh", command],
+            stdin=_lifeline_fd(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
