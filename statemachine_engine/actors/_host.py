@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from statemachine_engine.errors import TransportError
 from statemachine_engine.fsm import record_failure
 from statemachine_engine.transport import Message
 
@@ -84,6 +85,10 @@ class MachineHost:
         try:
             await self._services.directory.deliver(message)
             status = "delivered"
+        except TransportError as exc:
+            if _may_have_arrived(exc):
+                status = "unknown"
+            raise
         finally:
             self._services.reporter.event_sent(
                 source=self._actor.name,
@@ -119,3 +124,11 @@ class MachineHost:
 
     def wall_time(self) -> float:
         return self._services.reporter.wall_time()
+
+
+def _may_have_arrived(exc: TransportError) -> bool:
+    """Whether the target may still handle a message whose delivery failed: it went to a
+    control socket, but no acknowledgement came back (a timeout, a connection broken after
+    the write). Refusals (DeliveryError) and failed connects (their own TransportError
+    subclass) are certain failures, and so are local ones, which name no socket path."""
+    return type(exc) is TransportError and exc.path is not None

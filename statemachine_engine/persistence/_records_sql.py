@@ -13,8 +13,9 @@ from typing import Any
 
 from statemachine_engine.persistence._codec import loads_any, loads_object
 
-#: delivery statuses of ``machine_events`` rows
-EVENT_STATUSES = ("pending", "delivered", "failed", "processed")
+#: delivery statuses of ``machine_events`` rows: ``failed`` when the target certainly did
+#: not take the event, ``unknown`` when it may have (sent, but no acknowledgement came)
+EVENT_STATUSES = ("pending", "delivered", "failed", "processed", "unknown")
 
 
 # -- registry -------------------------------------------------------------------------

@@ -3,7 +3,13 @@
 A runtime serves one Unix stream socket (``{prefix}-{machine_name}.sock``). Each line is
 parsed into a :class:`Message` and handed to the caller's ``router``; the reply is
 ``{"ok": true}`` once the router returned, or ``{"ok": false, "error": "..."}`` when the
-line was unusable or the router refused it. A bad line never ends the connection.
+line was unusable or the router refused it (an empty line too). A bad line never ends the
+connection.
+
+At most ``max_connections`` connections are served at once (1,000 by default): one more is
+answered ``{"ok": false, "error": "too many connections"}`` and closed, and the refusal is
+logged once, then thinned. An idle-connection flood then costs no more than that many file
+descriptors.
 
 The router is awaited before the next line of that connection is read, so a router that
 blocks (a full mailbox) slows that sender down through the socket's own flow control;
@@ -12,6 +18,7 @@ nothing is dropped. Connections are served concurrently.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -19,6 +26,7 @@ from typing import Any
 import attrs
 import trio
 
+from statemachine_engine._thinning import worth_logging
 from statemachine_engine.errors import ActorStopped, StateMachineError
 from statemachine_engine.transport import _sockio
 from statemachine_engine.transport._protocol import Message
@@ -43,6 +51,11 @@ Router = Callable[[Message], Awaitable[Mapping[str, Any] | None]]
 
 _RECEIVE_BYTES = 65536
 
+#: connections served at once unless the server is told otherwise
+DEFAULT_MAX_CONNECTIONS = 1000
+TOO_MANY_CONNECTIONS = "too many connections"
+EMPTY_LINE = "empty line"
+
 
 @attrs.define
 class ControlServerStatistics:
@@ -50,6 +63,8 @@ class ControlServerStatistics:
     connections_total: int = 0
     messages_accepted: int = 0
     messages_refused: int = 0
+    #: connections closed at once because ``max_connections`` were open
+    connections_refused: int = 0
 
 
 def _refusal(exc: BaseException, message: Message) -> str:
@@ -68,8 +83,19 @@ class ControlServer:
     task closes every connection and removes the socket file.
     """
 
-    def __init__(self, path: str, router: Router, *, max_line_bytes: int = MAX_LINE_BYTES) -> None:
+    def __init__(
+        self,
+        path: str,
+        router: Router,
+        *,
+        max_line_bytes: int = MAX_LINE_BYTES,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, got {max_connections}")
         self.path = path
+        #: connections served at once; more are refused
+        self.max_connections = max_connections
         self._router = router
         self._max_line_bytes = max_line_bytes
         self._stats = ControlServerStatistics()
@@ -89,6 +115,9 @@ class ControlServer:
         )
 
     async def _serve(self, stream: trio.SocketStream) -> None:
+        if self._stats.connections_open >= self.max_connections:
+            await self._refuse(stream)
+            return
         self._stats.connections_open += 1
         self._stats.connections_total += 1
         try:
@@ -98,6 +127,23 @@ class ControlServer:
             log.debug("control connection on %s closed by the peer", self.path)
         finally:
             self._stats.connections_open -= 1
+
+    async def _refuse(self, stream: trio.SocketStream) -> None:
+        """Answer one line saying why, then close (by the caller)."""
+        self._stats.connections_refused += 1
+        refused = self._stats.connections_refused
+        if worth_logging(refused):
+            log.warning(
+                "control socket %s: %s (limit %d): refused a connection (%d so far)",
+                self.path,
+                TOO_MANY_CONNECTIONS,
+                self.max_connections,
+                refused,
+            )
+        # a new connection's buffer is empty: this never waits (a peer gone already: no one
+        # to tell)
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            await _sockio.send_all(stream.socket, ack_error(TOO_MANY_CONNECTIONS))
 
     async def _converse(self, stream: trio.SocketStream) -> None:
         sock = stream.socket
@@ -109,23 +155,20 @@ class ControlServer:
             lines: list[bytes | LineTooLong] = reader.feed(data) if data else list(reader.finish())
             # Replies to one chunk of lines go out in one write: a sender that pipelines
             # costs one syscall per chunk, not per message.
-            replies: list[bytes] = []
-            for line in lines:
-                reply = await self._answer(line)
-                if reply is not None:
-                    replies.append(reply)
+            replies = [await self._answer(line) for line in lines]
             if replies:
                 await _sockio.send_all(sock, b"".join(replies))
             if not data:
                 return
 
-    async def _answer(self, line: bytes | LineTooLong) -> bytes | None:
+    async def _answer(self, line: bytes | LineTooLong) -> bytes:
         if isinstance(line, LineTooLong):
             self._stats.messages_refused += 1
             log.warning("control socket %s: %s", self.path, too_long_error(self._max_line_bytes))
             return ack_error(too_long_error(self._max_line_bytes))
         if not line.strip():
-            return None  # blank lines (a trailing newline from a shell) are not messages
+            self._stats.messages_refused += 1
+            return ack_error(EMPTY_LINE)
         try:
             message = parse_message(line)
         except WireError as exc:

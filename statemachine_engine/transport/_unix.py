@@ -7,6 +7,12 @@ Both servers (control socket, event socket) bind through :func:`bind_unix_socket
 * a socket a live server answers on is refused ("already running");
 * the new socket is created owner-only (0600) and unlinked on close only if the path still
   names *this* socket, so a successor's socket is never removed.
+
+:func:`serve_unix_socket` accepts connections itself rather than through
+``trio.serve_listeners``: out of file descriptors (EMFILE), that one logs a traceback every
+0.1 s for as long as it lasts. Here accepting pauses for :data:`ACCEPT_PAUSE` and says so
+once, then thinned; the connections waiting in the backlog are taken once descriptors are
+free again.
 """
 
 from __future__ import annotations
@@ -22,12 +28,18 @@ from collections.abc import Awaitable, Callable
 import attrs
 import trio
 
+from statemachine_engine._thinning import worth_logging
 from statemachine_engine.errors import TransportError
 from statemachine_engine.transport._paths import check_socket_path
 
 log = logging.getLogger(__name__)
 
 _PROBE_TIMEOUT = 1.0
+
+#: errors of accept(2) that mean the process or system is out of a resource for now
+_CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
+#: seconds accepting pauses after one of them
+ACCEPT_PAUSE = 0.1
 
 
 @attrs.define
@@ -158,7 +170,46 @@ async def serve_unix_socket(
     try:
         async with trio.open_nursery() as nursery:
             on_ready()
-            await trio.serve_listeners(handler, [bound.listener], handler_nursery=nursery)
+            await _accept_forever(bound, handler, nursery, what)
     finally:
         with trio.CancelScope(shield=True):
             await bound.aclose()
+
+
+async def _accept_forever(
+    bound: BoundSocket,
+    handler: Callable[[trio.SocketStream], Awaitable[None]],
+    nursery: trio.Nursery,
+    what: str,
+) -> None:
+    pauses = 0
+    while True:
+        try:
+            stream = await bound.listener.accept()
+        except OSError as exc:
+            if exc.errno not in _CAPACITY_ERRNOS:
+                raise
+            pauses += 1
+            if worth_logging(pauses):
+                log.warning(
+                    "%s %s: cannot accept a connection: %s (%s); pausing accepting for %g s"
+                    " (%d times so far)",
+                    what,
+                    bound.path,
+                    os.strerror(exc.errno),
+                    errno.errorcode[exc.errno],
+                    ACCEPT_PAUSE,
+                    pauses,
+                )
+            await trio.sleep(ACCEPT_PAUSE)
+            continue
+        nursery.start_soon(_handle, stream, handler)
+
+
+async def _handle(
+    stream: trio.SocketStream, handler: Callable[[trio.SocketStream], Awaitable[None]]
+) -> None:
+    try:
+        await handler(stream)
+    finally:
+        await trio.aclose_forcefully(stream)
