@@ -33,7 +33,7 @@ from statemachine_engine.actors._machine_log import TransitionLog
 from statemachine_engine.actors._mailbox import WAKE_UP, Fire, Mailbox
 from statemachine_engine.actors._ref import ActorRef, ActorStatistics
 from statemachine_engine.config import ActionSpec, MachineSpec, resolve_path
-from statemachine_engine.errors import ActorStopped
+from statemachine_engine.errors import ActorStopped, StateMachineError
 from statemachine_engine.fsm import DROP, IGNORE, HeldQueue, dispose, dispose_returned
 from statemachine_engine.transport import Message
 
@@ -164,6 +164,11 @@ class MachineActor(Mailbox, DurableSteps):
     async def wait_state(self, state: str) -> None:
         if self.state == state:
             return
+        if state not in self.spec.all_states:
+            raise StateMachineError(
+                f"machine {self.name!r} has no state {state!r}; its states: "
+                + ", ".join(self.spec.all_states)
+            )
         if self.terminated.is_set():
             raise ActorStopped(self.name, f"{self.status} in state {self.state!r}")
         waiter = _Waiter()

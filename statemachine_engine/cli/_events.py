@@ -16,7 +16,12 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     parser.add_argument("--machine", metavar="NAME", help="only events of this machine")
-    parser.add_argument("--format", choices=("human", "json"), default="human")
+    parser.add_argument(
+        "--format",
+        choices=("human", "json", "compact"),
+        default="human",
+        help="human (default), json (one object per line) or compact (one short line)",
+    )
     parser.add_argument(
         "--duration", type=float, metavar="SECONDS", help="stop after this many seconds"
     )

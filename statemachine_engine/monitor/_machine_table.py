@@ -54,7 +54,11 @@ class MachineTable:
             name = row.get("machine_name")
             if isinstance(name, str) and name not in self.rows:
                 self.rows[name] = {k: row[k] for k in SNAPSHOT_KEYS if k in row}
-        logger.info("machine table seeded with %d machines from the registry", len(rows))
+        logger.info(
+            "machine table seeded with %d machine%s from the registry",
+            len(rows),
+            "" if len(rows) == 1 else "s",
+        )
 
     def listing(self) -> list[dict[str, Any]]:
         """A copy of every row, sorted by machine name."""

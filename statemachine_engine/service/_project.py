@@ -99,7 +99,7 @@ def run_project(manifest: Manifest, *, say: Callable[[str], None] = print) -> in
                         )
                     )
         say(
-            f"{len(refs)} machines running in this process"
+            f"{_count(len(refs), 'machine')} running in this process"
             + (f", {len(processes)} in their own processes" if processes else "")
             + "; press Ctrl-C to stop"
         )
@@ -116,6 +116,10 @@ def run_project(manifest: Manifest, *, say: Callable[[str], None] = print) -> in
         await _queue_jobs(store, manifest, say)
 
     return run_wired(wiring, main, report=lambda level, text: say(text), prepare=queue_jobs)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _monitor(

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 @attrs.define
 class EventPrinter:
-    """Formats events as ``human`` lines or ``json`` lines, filtered by machine name."""
+    """Formats events as ``human``, ``json`` or ``compact`` lines, filtered by machine name."""
 
     format: str = "human"
     machine: str | None = None
@@ -45,7 +45,8 @@ class EventPrinter:
                 summary = ", ".join(
                     f"{m.get('machine_name')}={m.get('current_state')}" for m in machines
                 )
-                self.out.write(f"# {len(machines)} machines running: {summary or '-'}\n")
+                count = f"{len(machines)} machine{'' if len(machines) == 1 else 's'}"
+                self.out.write(f"# {count} running: {summary or '-'}\n")
                 self.out.flush()
             return
         if self.machine is not None and data.get("machine_name") != self.machine:
@@ -53,9 +54,25 @@ class EventPrinter:
         self.count += 1
         if self.format == "json":
             self.out.write(json.dumps(data, separators=(",", ":"), default=str) + "\n")
+        elif self.format == "compact":
+            self.out.write(compact(data) + "\n")
         else:
             self.out.write(human(data) + "\n")
         self.out.flush()
+
+
+def compact(data: Mapping[str, Any]) -> str:
+    """One short line, as the published package's ``--format compact`` prints it."""
+    payload = data.get("payload") or {}
+    machine = data.get("machine_name", "unknown")
+    kind = data.get("type")
+    if kind == "state_change":
+        return f"{machine} → {payload.get('to_state')}"
+    if kind == "job_started":
+        return f"{machine} ▶️ {payload.get('job_id')}"
+    if kind == "job_completed":
+        return f"{machine} ✅ {payload.get('job_id')}"
+    return f"{machine} • {kind}"
 
 
 def human(data: Mapping[str, Any]) -> str:
@@ -145,7 +162,7 @@ def print_events(
     printer = EventPrinter(format=format, machine=machine)
 
     def announce(text: str) -> None:
-        if format == "human":
+        if format != "json":  # (json output is for programs: nothing but the events)
             print(f"# {text}", file=sys.stderr)
 
     async def main() -> None:
@@ -165,5 +182,5 @@ def print_events(
         return 1
     except KeyboardInterrupt:
         pass
-    announce(f"{printer.count} events")
+    announce(f"{printer.count} event{'' if printer.count == 1 else 's'}")
     return 0

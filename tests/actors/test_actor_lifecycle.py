@@ -186,6 +186,15 @@ transitions:
         await ref.wait_state("middle")
 
 
+async def test_wait_state_for_a_state_the_machine_lacks_raises_at_once(
+    runtime: Runtime, spec: SpecOf, autojump_clock
+) -> None:
+    ref = await runtime.spawn(spec("transitions:\n  - {from: waiting, to: done, event: go}\n"))
+    with pytest.raises(StateMachineError, match="has no state 'completed'; its states: waiting"):
+        await ref.wait_state("completed")
+    assert trio.current_time() == 0.0
+
+
 async def test_wait_state_raises_when_the_machine_stops_elsewhere(
     runtime: Runtime, spec: SpecOf, autojump_clock
 ) -> None:
