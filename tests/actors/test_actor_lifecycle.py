@@ -199,7 +199,10 @@ async def test_wait_state_raises_when_the_machine_stops_elsewhere(
     runtime: Runtime, spec: SpecOf, autojump_clock
 ) -> None:
     ref = await runtime.spawn(
-        spec("final_states: [done]\ntransitions:\n  - {from: waiting, to: done, event: go}\n"),
+        spec(
+            "final_states: [done]\nstates: [waiting, done, never]\n"
+            "transitions:\n  - {from: waiting, to: done, event: go}\n"
+        ),
         name="m",
     )
     async with trio.open_nursery() as nursery:
