@@ -100,6 +100,35 @@ async def test_connections_over_the_cap_are_refused_politely_and_logged_once(
     assert all(r.exc_info is None for r in caplog.records)
 
 
+@pytest.mark.slow
+async def test_an_idle_connection_flood_is_held_to_the_cap(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "ctl.sock"
+    caplog.set_level(logging.INFO, logger="statemachine_engine.transport")
+    with trio.fail_after(60):
+        async with serving(path) as server:
+            idle: list[trio.SocketStream] = []
+            for _ in range(15):  # 1,500 idle connections, in batches the backlog holds
+                idle += [await trio.open_unix_socket(str(path)) for _ in range(100)]
+                stats = server.statistics()
+                while stats.connections_open + stats.connections_refused < len(idle):
+                    await trio.sleep(0.01)
+                    stats = server.statistics()
+            assert server.statistics().connections_open == 1000
+            assert server.statistics().connections_refused == 500
+            for stream in idle:
+                await stream.aclose()
+            while server.statistics().connections_open:
+                await trio.sleep(0.01)
+            # every valid event after the flood is handled
+            fresh = await trio.open_unix_socket(str(path))
+            for _ in range(100):
+                assert await exchange(fresh, b'{"type": "go"}\n') == OK
+            await fresh.aclose()
+    assert len([r for r in caplog.records if "too many connections" in r.getMessage()]) == 1
+
+
 def test_the_default_cap_is_a_thousand() -> None:
     server = ControlServer("/tmp/unused.sock", accept_all)
     assert server.max_connections == 1000
@@ -246,4 +275,3 @@ def test_unknown_is_an_event_status() -> None:
     from statemachine_engine.persistence import EVENT_STATUSES
 
     assert "unknown" in EVENT_STATUSES
-
