@@ -31,9 +31,10 @@ class Directory:
     def running_names(self) -> list[str]:
         return sorted(n for n, a in self.machines.items() if not a.terminated.is_set())
 
-    async def deliver_local(self, message: Message) -> None:
+    async def deliver_local(self, message: Message) -> str | None:
         """Into the mailbox of the target running here; KeyError when no machine of that
-        name was started here, ActorStopped when it has stopped."""
+        name was started here, ActorStopped when it has stopped. Returns the machine's state
+        when the event will surely fire nothing there (see ``fires_nothing``), else None."""
         target = message.target
         actor = self.machines.get(target) if target is not None else None
         if actor is None:
@@ -41,14 +42,18 @@ class Directory:
         if actor.terminated.is_set():
             raise ActorStopped(actor.name, actor.status)
         if actor.durable:
-            await actor.deliver(message)  # acknowledged once its inbox row is committed
-            return
+            # acknowledged once its inbox row is committed (others may arrive meanwhile:
+            # what it will do is not known)
+            await actor.deliver(message)
+            return None
+        idle_in = actor.fires_nothing(message)  # (no schedule point from here to the put)
         try:
             # no schedule point while there is room: a pipelined sender's lines go into the
             # mailbox in one pass, instead of one pass of the scheduler per message
             actor.deliver_nowait(message)
         except MailboxFull:
             await actor.deliver(message)  # backpressure: wait for room
+        return idle_in
 
     async def deliver(self, message: Message) -> None:
         """Into a local mailbox, else through the transport."""

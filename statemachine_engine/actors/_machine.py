@@ -29,7 +29,7 @@ import trio
 from statemachine_engine.actors._durable import DurableSteps
 from statemachine_engine.actors._host import MachineHost
 from statemachine_engine.actors._journal import ENTRY, TRANSITION, Journal, Position
-from statemachine_engine.actors._machine_log import TransitionLog
+from statemachine_engine.actors._machine_log import TransitionLog, log_unhandled
 from statemachine_engine.actors._mailbox import WAKE_UP, Fire, Mailbox
 from statemachine_engine.actors._ref import ActorRef, ActorStatistics
 from statemachine_engine.config import ActionSpec, MachineSpec, resolve_path
@@ -111,6 +111,8 @@ class MachineActor(Mailbox, DurableSteps):
         self.events_received = 0
         self.transitions = 0
         self.events_dropped = 0
+        self.unhandled = 0
+        self.waiting_idle = False
         self._held_dropped = 0
         self.action_events_ignored = 0
         self.errors = 0
@@ -388,6 +390,10 @@ class MachineActor(Mailbox, DurableSteps):
                 value = resolve_path(data, path)
                 if value is not None:
                     self.context[key] = value
+
+    def _unhandled_seen(self, message: Message) -> None:
+        worth = log_unhandled(self.name, message.type, self.state, self.unhandled)
+        self._reporter.unhandled(self.name, self.state, message, publish=worth)
 
     def _report_busy_loop(self) -> None:
         self._busy_reported = True

@@ -62,5 +62,17 @@ def log_held_dropped(name: str, count: int, event: str, capacity: int) -> None:
         )
 
 
-def log_unhandled(name: str, event: str, state: str) -> None:
-    logger.debug("[%s] event %r fired nothing in state %r; dropped", name, event, state)
+def log_unhandled(name: str, event: str, state: str, count: int) -> bool:
+    """Log the ``count``-th event of a machine that fired nothing (thinned as transitions
+    are); returns whether it was worth logging."""
+    if not worth_logging(count, first=10):
+        return False
+    logger.info(
+        "[%s] event %r fired nothing in state %r; dropped (%d so far%s)",
+        name,
+        event,
+        state,
+        count,
+        "; from now on every 1000th is logged" if count == 10 else "",
+    )
+    return True

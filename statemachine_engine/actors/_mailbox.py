@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 import attrs
 import trio
 
-from statemachine_engine.actors._machine_log import log_held_dropped, log_unhandled
+from statemachine_engine.actors._machine_log import log_held_dropped
 from statemachine_engine.config import Transition
 from statemachine_engine.errors import ActorStopped, MailboxFull
-from statemachine_engine.fsm import HOLD, HeldQueue, dispose
+from statemachine_engine.fsm import DROP, HOLD, HeldQueue, dispose
 from statemachine_engine.transport import Message
 
 if TYPE_CHECKING:
@@ -56,6 +56,16 @@ class Mailbox:
     _deadline: float
     _held: HeldQueue[Message] | None
     _held_dropped: int
+    #: events that fired nothing while the machine was idle (dropped)
+    unhandled: int
+    #: the machine waits on its mailbox with nothing else to do
+    waiting_idle: bool
+
+    if TYPE_CHECKING:
+
+        def _unhandled_seen(self, message: Message) -> None:
+            """Tell the world an event fired nothing (the actor logs, records, publishes)."""
+
     _journal: Journal | None
 
     async def deliver(self, message: Message) -> None:
@@ -177,15 +187,30 @@ class Mailbox:
     async def _wait_mailbox(self) -> Message | None:
         """The next message, or None when the state's deadline passes first (the runtime's
         timer queue then puts a wake-up token in the mailbox)."""
-        while True:
-            message = await self._receive.receive()
-            if message is not WAKE_UP:
-                return message
-            if trio.current_time() >= self._deadline:
-                return None
+        self.waiting_idle = True
+        try:
+            while True:
+                message = await self._receive.receive()
+                if message is not WAKE_UP:
+                    return message
+                if trio.current_time() >= self._deadline:
+                    return None
+        finally:
+            self.waiting_idle = False
+
+    def fires_nothing(self, message: Message) -> str | None:
+        """The state in which ``message`` will surely fire nothing -- the machine waits idle
+        with nothing before it in the mailbox, and the event has no transition from its
+        state -- or None when that is not known yet (the acknowledgement says so)."""
+        if not self.waiting_idle or self._receive.statistics().current_buffer_used:
+            return None
+        if dispose(self.table, self.state, message.type, busy=False) is DROP:
+            return self.state
+        return None
 
     def _drop(self, message: Message) -> None:
         self.events_dropped += 1
+        self.unhandled += 1
+        self._unhandled_seen(message)
         if self._journal is not None:
             self._journal.unused(message)
-        log_unhandled(self.name, message.type, self.state)

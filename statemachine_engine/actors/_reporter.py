@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from statemachine_engine._thinning import worth_logging
-from statemachine_engine.transport import MachineEvent, Publisher
+from statemachine_engine.transport import MachineEvent, Message, Publisher
 
 if TYPE_CHECKING:
     from statemachine_engine.config import MachineSpec
@@ -177,6 +177,26 @@ class Reporter:
         """An ``activity_log`` line for the monitor."""
         self.publish(name, "activity_log", {"message": message, "level": level, **fields})
 
+    def unhandled(self, name: str, state: str, message: Message, *, publish: bool) -> None:
+        """An event fired nothing in ``state`` and was dropped: audited in
+        ``machine_events`` as ``unhandled``; with ``publish`` (thinned as the log is), an
+        ``activity_log`` warning for the monitor too."""
+        self.event_sent(
+            source=message.source,
+            target=name,
+            event_type=message.type,
+            payload=message.payload,
+            job_id=message.job_id,
+            status="unhandled",
+        )
+        if publish:
+            self.activity(
+                name,
+                f"event {message.type!r} fired nothing in state {state!r}; dropped",
+                "warning",
+                {"event": message.type, "state": state},
+            )
+
     def publish(self, name: str, event_type: str, payload: Mapping[str, Any]) -> None:
         if self.publisher is None:
             return
@@ -189,7 +209,7 @@ class Reporter:
     def event_sent(
         self,
         *,
-        source: str,
+        source: str | None,
         target: str,
         event_type: str,
         payload: Any,

@@ -14,8 +14,9 @@ from typing import Any
 from statemachine_engine.persistence._codec import loads_any, loads_object
 
 #: delivery statuses of ``machine_events`` rows: ``failed`` when the target certainly did
-#: not take the event, ``unknown`` when it may have (sent, but no acknowledgement came)
-EVENT_STATUSES = ("pending", "delivered", "failed", "processed", "unknown")
+#: not take the event, ``unknown`` when it may have (sent, but no acknowledgement came),
+#: ``unhandled`` for an event the target took and dropped (it fired nothing)
+EVENT_STATUSES = ("pending", "delivered", "failed", "processed", "unknown", "unhandled")
 
 
 # -- registry -------------------------------------------------------------------------

@@ -3,7 +3,8 @@ transport to machines of other runtimes (events out), both through the runtime's
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import attrs
 
@@ -25,15 +26,17 @@ def registry_transport(store: Store, prefix: str | None) -> SocketTransport:
 
 def make_router(
     runtime: Runtime, primary: str | None, store: Store
-) -> Callable[[Message], Awaitable[None]]:
+) -> Callable[[Message], Awaitable[Mapping[str, Any] | None]]:
     """The control server's router: doorbells to the store, events to machines by target
-    (a message without ``target`` goes to ``primary``)."""
+    (a message without ``target`` goes to ``primary``). An event the machine will surely
+    not handle (it waits idle in a state with no transition for it) is acknowledged with
+    ``"handled": false`` and that state."""
 
-    async def route(message: Message) -> None:
+    async def route(message: Message) -> Mapping[str, Any] | None:
         if message.type == JOB_DOORBELL:
             payload = message.payload if isinstance(message.payload, dict) else {}
             store.notify_job_added(payload.get("machine_type"))
-            return
+            return None
         target = message.target or primary
         if target is None:
             running = runtime.running_names()
@@ -46,6 +49,7 @@ def make_router(
             )
         if message.target is None:
             message = attrs.evolve(message, target=target)
-        await runtime.deliver_local(message)
+        state = await runtime.deliver_local(message)
+        return None if state is None else {"handled": False, "state": state}
 
     return route

@@ -59,9 +59,15 @@ def deliver_event(
         message["job_id"] = job_id
     try:
         path = resolve_socket_path(target, endpoint, prefix)
-        send_to_socket(path, message, timeout=timeout)
+        ack = send_to_socket(path, message, timeout=timeout)
     except TransportError as exc:
         return Delivery(False, str(exc))
+    if ack.get("handled") is False:
+        return Delivery(
+            True,
+            f"acknowledged by {path}, but not handled: {target} is idle in state"
+            f" {ack.get('state')!r}, where {event_type!r} fires no transition (dropped)",
+        )
     return Delivery(True, f"acknowledged by {path}")
 
 

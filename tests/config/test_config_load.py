@@ -229,8 +229,8 @@ events:
     )
     assert spec.extra == {"stats": ["idle"], "x_custom": {"a": 1}}
     top_keys = (
-        "actions, actions_root, description, durable, events, final_states, initial_state, known_context,"
-        " metadata, name, state_groups, states, template, transitions"
+        "actions, actions_root, description, durable, events, final_states, initial_state,"
+        " known_context, metadata, name, state_groups, states, template, transitions"
     )
     assert [str(w) for w in spec.warnings] == [
         f"m.yaml:2:1: warning: $.stats: unknown key 'stats' is ignored (did you mean 'states'?);"

@@ -37,9 +37,7 @@ actions:
 """
 
 
-async def test_child_resumes_with_its_parent(
-    tmp_path, store, runtime_on, autojump_clock
-) -> None:
+async def test_child_resumes_with_its_parent(tmp_path, store, runtime_on, autojump_clock) -> None:
     child = tmp_path / "child.yaml"
     child.write_text(CHILD)
     parent = load_config_text(PARENT.replace("CHILD", str(child)))

@@ -117,3 +117,23 @@ async def test_send_event_to_ui_publishes_to_the_monitor(cluster: Cluster) -> No
     assert result.returncode == 0, result.stderr
     event = await cluster.events.wait_for("operator", "activity_log")
     assert event.payload["message"] == "deploying"
+
+
+async def test_send_event_says_when_the_machine_will_not_handle_it(cluster: Cluster) -> None:
+    runtime = await cluster.start(cluster.write("switch.yaml", SWITCH_YAML), "switch")
+    await cluster.wait_db("the registry row", lambda: cluster.registry("switch"))
+    typo = await trio.to_thread.run_sync(
+        lambda: send_event(cluster, "--target", "switch", "--type", "gret")
+    )
+    assert typo.returncode == 0, typo.stderr  # acknowledged: the runtime took it
+    assert "not handled: switch is idle in state 'waiting'" in typo.stdout
+    assert "'gret' fires no transition" in typo.stdout
+    warned = await cluster.events.wait_for("switch", "activity_log")
+    assert "'gret' fired nothing in state 'waiting'" in warned.payload["message"]
+    await cluster.wait_db(
+        "the unhandled event in machine_events",
+        lambda: cluster.query("SELECT * FROM machine_events WHERE status = 'unhandled'"),
+    )
+    assert "event 'gret' fired nothing in state 'waiting'" in runtime.output()
+    runtime.send_signal(15)
+    await runtime.wait()

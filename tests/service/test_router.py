@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import trio
 
 from statemachine_engine.actors import open_runtime
 from statemachine_engine.config import load_config_text
@@ -53,3 +54,26 @@ async def test_a_stopped_machine_is_not_running_and_an_unknown_name_is_unknown()
         assert str(stopped.value) == "machine 'fin' is not running (stopped)"
         with pytest.raises(KeyError):
             await route(Message(type="go", target="nobody"))
+
+
+async def test_an_event_an_idle_machine_will_not_handle_is_acknowledged_as_unhandled() -> None:
+    from statemachine_engine.transport import RecordingPublisher
+
+    recorder = RecordingPublisher()
+    async with (
+        open_memory_store() as store,
+        open_runtime(store=store, publisher=recorder) as runtime,
+    ):
+        ref = await runtime.spawn(load_config_text(IDLE), name="solo")
+        route = make_router(runtime, "solo", store)
+        await trio.sleep(0.01)  # the machine waits idle
+        assert await route(Message(type="gret")) == {"handled": False, "state": "idle"}
+        assert await route(Message(type="go")) is None  # it fires
+        await ref.wait_state("busy")
+        await store.flush()
+        audited = await store.events(target="solo")
+        assert [(e["event_type"], e["status"]) for e in audited] == [("gret", "unhandled")]
+        warnings = [e.payload for e in recorder.events if e.type == "activity_log"]
+        assert warnings[0]["message"] == "event 'gret' fired nothing in state 'idle'; dropped"
+        assert runtime.machine_statistics("solo").events_dropped == 1
+        await runtime.stop()
