@@ -158,3 +158,35 @@ def test_flood_guard_bounds_its_memory() -> None:
     for n in range(10):
         guard.admit(("m", "info", str(n)), 0.0)
     assert len(guard._seen) == 3
+
+
+async def test_activity_log_moves_on_with_continue_and_writes_the_published_row() -> None:
+    from statemachine_engine.actors import open_runtime
+    from statemachine_engine.config import load_config_text
+    from statemachine_engine.persistence import open_memory_store
+
+    config = """
+initial_state: start
+states: [start, next, done]
+final_states: [done]
+events: [continue, go]
+transitions:
+  - {from: start, to: next, event: continue}
+  - {from: next, to: done, event: go}
+actions:
+  start:
+    - {type: activity_log, message: "starting {job_id}", level: warning}
+  next:
+    - {type: log, message: "plain log returns nothing"}
+"""
+    async with open_memory_store() as store, open_runtime(store=store) as runtime:
+        ref = await runtime.spawn(load_config_text(config), name="m", context={"job_id": "j9"})
+        with trio.fail_after(5):
+            await ref.wait_state("next")  # activity_log's default 'continue' moved it on
+        await trio.sleep(0.05)
+        assert ref.state == "next"  # log returned nothing: it stays
+        await store.flush()
+        rows = await store.events(target="ui")
+    assert [(r["source_machine"], r["event_type"], r["job_id"], r["payload"]) for r in rows] == [
+        ("m", "activity_log", "j9", {"message": "starting j9", "level": "warning", "machine": "m"})
+    ]

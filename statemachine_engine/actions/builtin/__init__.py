@@ -34,8 +34,12 @@ BUILTIN_ACTIONS: dict[str, str] = {
     )
 }
 
-#: other names for the same actions (the published package's ``activity_log`` is ``log``)
-ALIASES: dict[str, str] = {"activity_log": "log"}
+#: ``activity_log`` is ``log`` as the published package's LogAction behaves (a row in
+#: ``machine_events``, ``continue`` afterwards): its class lives beside ``log``'s
+BUILTIN_ACTIONS["activity_log"] = BUILTIN_ACTIONS["log"]
+
+#: other names for the same actions
+ALIASES: dict[str, str] = {}
 
 _CLASSES: dict[str, str] = {
     "".join(part.capitalize() for part in name.split("_")) + "Action": module
@@ -45,6 +49,7 @@ _CLASSES: dict[str, str] = {
 __all__ = [
     "ALIASES",
     "BUILTIN_ACTIONS",
+    "ActivityLogAction",
     "AddToListAction",
     "BashAction",
     "CheckDatabaseQueueAction",
@@ -77,7 +82,7 @@ if TYPE_CHECKING:
     from statemachine_engine.actions.builtin.complete_job_action import CompleteJobAction
     from statemachine_engine.actions.builtin.fail_job_action import FailJobAction
     from statemachine_engine.actions.builtin.get_pending_jobs_action import GetPendingJobsAction
-    from statemachine_engine.actions.builtin.log_action import LogAction
+    from statemachine_engine.actions.builtin.log_action import ActivityLogAction, LogAction
     from statemachine_engine.actions.builtin.pop_from_list_action import PopFromListAction
     from statemachine_engine.actions.builtin.send_event_action import SendEventAction
     from statemachine_engine.actions.builtin.set_context_action import SetContextAction

@@ -1,4 +1,4 @@
-"""``log`` (alias ``activity_log``): a line in the Python log and in the monitor's activity log."""
+"""``log`` and ``activity_log``: a line in the Python log and in the monitor's activity log."""
 
 from __future__ import annotations
 
@@ -44,8 +44,16 @@ class LogAction(BaseAction):
     EVENTS: ClassVar[Mapping[str, str | None]] = {"success": None}
     KEYS: ClassVar[tuple[str, ...]] = ("message", "level")
 
+    #: the message when the action names none
+    DEFAULT_MESSAGE: ClassVar[str] = "No message"
+
     async def execute(self, context: dict[str, Any]) -> str | None:
-        message = _text(self.get_config_value("message", "No message"))
+        self._log(context)
+        return self.event("success")
+
+    def _log(self, context: dict[str, Any]) -> tuple[str, str]:
+        """Write and publish the line; returns (message, level)."""
+        message = _text(self.get_config_value("message", self.DEFAULT_MESSAGE))
         level = str(self.get_config_value("level", "info") or "info").strip().lower()
         if level not in LEVELS:
             level = "info"
@@ -56,7 +64,38 @@ class LogAction(BaseAction):
             job_id = current_job_id(context)
             fields = {"job_id": job_id} if job_id is not None else {}
             host.log_activity(message, level, **fields)
-        return self.event("success")
+        return message, level
+
+
+class ActivityLogAction(LogAction):
+    """``log`` as the published package's ``activity_log`` does it: also a row in
+    ``machine_events`` (target ``ui``, type ``activity_log``, payload ``{message, level,
+    machine}``), and the ``continue`` event afterwards, so that configs written for it that
+    follow it with ``{event: continue}`` transitions move on.
+
+    Keys: as ``log``; ``message`` defaults to ``"Log message"``, ``success`` to ``continue``
+    (in a state with no ``continue`` transition it is ignored and the next action runs).
+    """
+
+    EVENTS: ClassVar[Mapping[str, str | None]] = {"success": "continue"}
+    DEFAULT_MESSAGE: ClassVar[str] = "Log message"
+
+    async def execute(self, context: dict[str, Any]) -> str | None:
+        message, level = self._log(context)
+        host = getattr(self, "host", None)
+        store = host.store if host is not None else None
+        if store is not None:
+            machine = self.get_machine_name(context)
+            job_id = current_job_id(context)
+            store.event_sent(
+                source_machine=machine,
+                target_machine="ui",
+                event_type="activity_log",
+                payload={"message": message, "level": level, "machine": machine},
+                job_id=str(job_id) if job_id is not None else None,
+                status="delivered",
+            )
+        return self.event("success", "continue")
 
 
 def _text(value: Any) -> str:
