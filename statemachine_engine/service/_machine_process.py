@@ -21,6 +21,7 @@ from statemachine_engine.service._wiring import (
     Wired,
     Wiring,
     drain_outbox,
+    refuse_taken_names,
     run_wired,
 )
 
@@ -67,6 +68,7 @@ def run_machine_process(options: ProcessOptions) -> int:
     )
 
     async def main(wired: Wired) -> int:
+        await refuse_taken_names(wired, [options.name])
         ref = await wired.runtime.spawn(
             options.spec,
             name=options.name,

@@ -21,7 +21,14 @@ from statemachine_engine.config import MachineSpec, load_config
 from statemachine_engine.errors import ConfigError, DuplicateJob
 from statemachine_engine.persistence import Store, resolve_db_path
 from statemachine_engine.service._manifest import Manifest
-from statemachine_engine.service._wiring import MonitorHook, Wired, Wiring, drain_outbox, run_wired
+from statemachine_engine.service._wiring import (
+    MonitorHook,
+    Wired,
+    Wiring,
+    drain_outbox,
+    refuse_taken_names,
+    run_wired,
+)
 from statemachine_engine.transport import DEFAULT_EVENT_SOCKET
 
 
@@ -68,6 +75,14 @@ def run_project(manifest: Manifest, *, say: Callable[[str], None] = print) -> in
     )
 
     async def main(wired: Wired) -> int:
+        await refuse_taken_names(
+            wired,
+            [
+                name
+                for entry in manifest.machines
+                for name in entry.names(specs[entry.config][0].default_name)
+            ],
+        )
         refs: list[ActorRef] = []
         processes: list[str] = []
         # the processes start together (each takes a few hundred ms to be ready), while the

@@ -17,12 +17,14 @@ SHUTDOWN_GRACE, stops everything at once.
 from __future__ import annotations
 
 import logging
+import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import attrs
 import trio
 
+from statemachine_engine._liveness import pid_alive
 from statemachine_engine.actors import Runtime, open_runtime
 from statemachine_engine.errors import StateMachineError, sole_error
 from statemachine_engine.persistence import Store, open_store
@@ -83,6 +85,22 @@ class Wired:
     runtime: Runtime
     store: Store
     launcher: ChildProcesses
+
+
+async def refuse_taken_names(wired: Wired, names: Sequence[str]) -> None:
+    """Refuse to start machines whose names a live process on the same database already
+    runs (names route events and key the registry); rows left by dead processes are taken
+    over. StateMachineError naming who holds the name."""
+    rows = {row["machine_name"]: row for row in await wired.store.machines()}
+    for name in names:
+        row = rows.get(name)
+        pid = row.get("pid") if row is not None else None
+        if isinstance(pid, int) and pid != os.getpid() and pid_alive(pid):
+            where = f" at {row['endpoint']}" if row and row.get("endpoint") else ""
+            raise StateMachineError(
+                f"a machine named {name!r} is already running in process {pid}{where}; stop"
+                " it first, or give this one another name"
+            )
 
 
 async def drain_outbox(runtime: Runtime) -> None:
