@@ -6,6 +6,8 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+import trio
+
 from statemachine_engine.config import action_param
 
 if TYPE_CHECKING:
@@ -101,6 +103,14 @@ class BaseAction:
 
     async def execute(self, context: dict[str, Any]) -> str | None:
         raise NotImplementedError(f"{type(self).__name__}.execute")
+
+    async def until_worth_repeating(self, within: float, *, explicit: bool) -> None:
+        """A ``repeatable`` action: wait until running it again may give something, at most
+        ``within`` seconds (its ``repeat_interval``). The default waits the interval; an
+        action that can be woken (a queue check: a job was added) waits for that instead,
+        and then at most ``within`` seconds only when the interval was given
+        (``explicit``)."""
+        await trio.sleep(within)
 
     def get_description(self) -> str:
         return str(self.config.get("description") or f"{type(self).__name__} action")

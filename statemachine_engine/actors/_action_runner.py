@@ -34,10 +34,8 @@ class ActionRunner:
         """Run one action; returns the event it asks for (its error event if it fails)."""
         config: dict[str, Any] = action.config  # type: ignore[assignment]
         try:
-            cls = self.registry.get(action.type)
-            config = action_config(action.config, self.context, cls.RAW_KEYS)
-            instance: BaseAction = cls(config)
-            instance.host = self.host
+            instance = self._build(action)
+            config = instance.config
             event = await instance.execute(self.context)
         except Exception as exc:
             self._action_failed(action, exc)
@@ -47,6 +45,13 @@ class ActionRunner:
         if not event or in_transition:
             return None
         return str(event)
+
+    def _build(self, action: ActionSpec) -> BaseAction:
+        """An instance of the action, its placeholders filled from the context now."""
+        cls = self.registry.get(action.type)
+        instance: BaseAction = cls(action_config(action.config, self.context, cls.RAW_KEYS))
+        instance.host = self.host
+        return instance
 
     def _action_failed(self, action: ActionSpec, exc: BaseException) -> None:
         self.errors += 1

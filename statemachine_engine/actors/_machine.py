@@ -29,10 +29,11 @@ import trio
 from statemachine_engine.actors._durable import DurableSteps
 from statemachine_engine.actors._host import MachineHost
 from statemachine_engine.actors._journal import ENTRY, TRANSITION, Journal, Position
-from statemachine_engine.actors._machine_log import TransitionLog, log_unhandled
+from statemachine_engine.actors._machine_log import TransitionLog, report_busy_loop
 from statemachine_engine.actors._mailbox import WAKE_UP, Fire, Mailbox
 from statemachine_engine.actors._ref import ActorRef, ActorStatistics
-from statemachine_engine.config import ActionSpec, MachineSpec, resolve_path
+from statemachine_engine.actors._repeat import RepeatingSteps
+from statemachine_engine.config import ActionSpec, MachineSpec
 from statemachine_engine.errors import ActorStopped, StateMachineError
 from statemachine_engine.fsm import DROP, IGNORE, HeldQueue, dispose, dispose_returned
 from statemachine_engine.transport import Message
@@ -57,7 +58,7 @@ class _Waiter:
     reached: bool = False
 
 
-class MachineActor(Mailbox, DurableSteps):
+class MachineActor(Mailbox, DurableSteps, RepeatingSteps):
     """Runs one machine. Created and started by the runtime; reached through ActorRef."""
 
     def __init__(
@@ -252,7 +253,11 @@ class MachineActor(Mailbox, DurableSteps):
         return await self._busy(state, actions, done)
 
     async def _busy(
-        self, state: str, actions: tuple[ActionSpec, ...], done: int = 0
+        self,
+        state: str,
+        actions: tuple[ActionSpec, ...],
+        done: int = 0,
+        only: tuple[int, ...] | None = None,
     ) -> Fire | None:
         """Run the entry actions in the state scope. The scope carries the state's deadline,
         and :meth:`interrupt` cancels it when a sender delivers an event that fires from
@@ -268,7 +273,7 @@ class MachineActor(Mailbox, DurableSteps):
             if self._stopping or waiting is not None:
                 scope.cancel()
             try:
-                for index in range(done, len(actions)):
+                for index in range(done, len(actions)) if only is None else only:
                     event = await self._step_action(actions[index], ENTRY, index)
                     if event is None:
                         continue
@@ -305,6 +310,10 @@ class MachineActor(Mailbox, DurableSteps):
             await journal.settle()  # the actions' end is on disk before the machine waits
         state = self.state
         table = self.table
+        if table.repeats:
+            repeat = table.repeats.get(state)
+            if repeat is not None:
+                return await self._idle_repeating(repeat)
         held = self._held
         while held:
             message = held.take()
@@ -380,26 +389,6 @@ class MachineActor(Mailbox, DurableSteps):
                 await self._step_action(actions[index], TRANSITION, index, in_transition=True)
         self._state_scope = None
 
-    def _accept(self, message: Message) -> None:
-        """An external event fires: it becomes ``event_data``; ``context_map`` promotes."""
-        data = message.as_event_data()
-        self.context["event_data"] = data
-        event = self.spec.events.get(message.type)
-        if event is not None and event.context_map:
-            for key, path in event.context_map.items():
-                value = resolve_path(data, path)
-                if value is not None:
-                    self.context[key] = value
-
-    def _unhandled_seen(self, message: Message) -> None:
-        worth = log_unhandled(self.name, message.type, self.state, self.unhandled)
-        self._reporter.unhandled(self.name, self.state, message, publish=worth)
-
     def _report_busy_loop(self) -> None:
         self._busy_reported = True
-        message = (
-            f"machine {self.name!r} fired {BUSY_LOOP_THRESHOLD} transitions in a row without "
-            f"waiting for an event or a timer (now in {self.state!r}); it still yields to others"
-        )
-        logger.warning("%s", message)
-        self.host.log_activity(message, "warning")
+        report_busy_loop(self.name, self.state, BUSY_LOOP_THRESHOLD, self.host)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from statemachine_engine._thinning import LOG_EVERY, worth_logging
+
+if TYPE_CHECKING:
+    from statemachine_engine.actions import ActionHost
 
 logger = logging.getLogger("statemachine_engine.machine")
 
@@ -60,6 +64,16 @@ def log_held_dropped(name: str, count: int, event: str, capacity: int) -> None:
             event,
             capacity,
         )
+
+
+def report_busy_loop(name: str, state: str, threshold: int, host: ActionHost) -> None:
+    """A machine fired ``threshold`` transitions in a row without waiting: say so once."""
+    message = (
+        f"machine {name!r} fired {threshold} transitions in a row without waiting for an "
+        f"event or a timer (now in {state!r}); it still yields to others"
+    )
+    logger.warning("%s", message)
+    host.log_activity(message, "warning")
 
 
 def log_unhandled(name: str, event: str, state: str, count: int) -> bool:

@@ -9,19 +9,21 @@ What the machine does with each event is asked of ``fsm.dispose``.
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
 
-from statemachine_engine.actors._machine_log import log_held_dropped
-from statemachine_engine.config import Transition
+from statemachine_engine.actors._machine_log import log_held_dropped, log_unhandled
+from statemachine_engine.config import Transition, resolve_path
 from statemachine_engine.errors import ActorStopped, MailboxFull
 from statemachine_engine.fsm import DROP, HOLD, HeldQueue, dispose
 from statemachine_engine.transport import Message
 
 if TYPE_CHECKING:
     from statemachine_engine.actors._journal import Journal
+    from statemachine_engine.actors._reporter import Reporter
+    from statemachine_engine.config import MachineSpec
     from statemachine_engine.fsm import Table
 
 #: the timer queue's wake-up token; never seen outside the mailbox
@@ -61,12 +63,10 @@ class Mailbox:
     #: the machine waits on its mailbox with nothing else to do
     waiting_idle: bool
 
-    if TYPE_CHECKING:
-
-        def _unhandled_seen(self, message: Message) -> None:
-            """Tell the world an event fired nothing (the actor logs, records, publishes)."""
-
     _journal: Journal | None
+    _reporter: Reporter
+    spec: MachineSpec
+    context: dict[str, Any]
 
     async def deliver(self, message: Message) -> None:
         """Put ``message`` in the mailbox, waiting while it is full; ActorStopped once the
@@ -208,9 +208,23 @@ class Mailbox:
             return self.state
         return None
 
+    def _accept(self, message: Message) -> None:
+        """An external event fires: it becomes ``event_data``; ``context_map`` promotes."""
+        data = message.as_event_data()
+        self.context["event_data"] = data
+        event = self.spec.events.get(message.type)
+        if event is not None and event.context_map:
+            for key, path in event.context_map.items():
+                value = resolve_path(data, path)
+                if value is not None:
+                    self.context[key] = value
+
     def _drop(self, message: Message) -> None:
+        """An event fired nothing while the machine was idle: logged (thinned), audited,
+        published, and gone."""
         self.events_dropped += 1
         self.unhandled += 1
-        self._unhandled_seen(message)
+        worth = log_unhandled(self.name, message.type, self.state, self.unhandled)
+        self._reporter.unhandled(self.name, self.state, message, publish=worth)
         if self._journal is not None:
             self._journal.unused(message)

@@ -19,7 +19,14 @@ from statemachine_engine.fsm._disposition import (
     dispose_returned,
 )
 from statemachine_engine.fsm._failure import record_failure
-from statemachine_engine.fsm._table import Table, compile_spec, select_transition
+from statemachine_engine.fsm._table import (
+    REPEAT_INTERVAL,
+    Repeat,
+    Table,
+    compile_spec,
+    repeatable,
+    select_transition,
+)
 
 _FOLDS: dict[str, str] = {
     "RELEASE": "statemachine_engine.fsm._fold",
@@ -35,9 +42,11 @@ __all__ = [
     "HOLD",
     "IGNORE",
     "RELEASE",
+    "REPEAT_INTERVAL",
     "Disposition",
     "HeldQueue",
     "Release",
+    "Repeat",
     "ScriptRun",
     "ScriptedAction",
     "Table",
@@ -45,6 +54,7 @@ __all__ = [
     "dispose",
     "dispose_returned",
     "record_failure",
+    "repeatable",
     "run_events",
     "run_script",
     "select_transition",

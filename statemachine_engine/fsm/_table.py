@@ -7,14 +7,35 @@ A :class:`Table` is a machine spec compiled for constant-time lookups. The rules
   the first in file order wins;
 * a state arms one deadline per distinct ``timeout(N)`` event that can fire from it, and the
   earliest is the one that matters (leaving the state disarms the rest);
-* a state is final if the spec says so.
+* a state is final if the spec says so;
+* an entry action marked ``repeatable: true`` (or ``run_policy: repeat_per_tick`` /
+  ``repeat``) runs again while the machine stays idle in its state, every
+  ``repeat_interval`` seconds (default :data:`REPEAT_INTERVAL`), as the published
+  package's engine ran it on every tick.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import attrs
 
-from statemachine_engine.config import WILDCARD, MachineSpec, Transition
+from statemachine_engine.config import WILDCARD, ActionSpec, MachineSpec, Transition
+
+#: seconds between two runs of a repeatable action (the published package's tick)
+REPEAT_INTERVAL = 0.05
+
+
+@attrs.frozen
+class Repeat:
+    """The entry actions of a state that run again while the machine waits in it."""
+
+    indices: tuple[int, ...]
+    #: seconds between two runs
+    interval: float
+    #: the interval was given (``repeat_interval``): an action that can wait for its moment
+    #: (a queue check waits for a job) still runs at least this often
+    explicit: bool
 
 
 @attrs.frozen(hash=False)
@@ -24,6 +45,8 @@ class Table:
     wildcard: dict[str, Transition]
     final: frozenset[str]
     _timers: dict[str, tuple[tuple[float, str], ...]] = attrs.field(factory=dict, alias="timers")
+    #: states with repeatable entry actions (most machines have none)
+    repeats: dict[str, Repeat] = attrs.field(factory=dict)
 
     def select(self, state: str, event: str) -> Transition | None:
         """The transition ``event`` fires from ``state``, or None."""
@@ -62,7 +85,52 @@ def compile_spec(spec: MachineSpec) -> Table:
         for state in t.from_:
             if state != WILDCARD:
                 specific.setdefault((state, t.event), t)
-    return Table(spec=spec, specific=specific, wildcard=wildcard, final=spec.final_states)
+    repeats = {
+        state: repeat
+        for state, actions in spec.actions.items()
+        if (repeat := _repeat(actions)) is not None
+    }
+    return Table(
+        spec=spec,
+        specific=specific,
+        wildcard=wildcard,
+        final=spec.final_states,
+        repeats=repeats,
+    )
+
+
+def _repeat(actions: tuple[ActionSpec, ...]) -> Repeat | None:
+    indices = tuple(i for i, action in enumerate(actions) if repeatable(action.config))
+    if not indices:
+        return None
+    given = [
+        seconds
+        for i in indices
+        if (seconds := _seconds(actions[i].config.get("repeat_interval"))) is not None
+    ]
+    return Repeat(indices, min(given) if given else REPEAT_INTERVAL, bool(given))
+
+
+def repeatable(config: object) -> bool:
+    """``repeatable: true`` (or a true-ish string), or ``run_policy: repeat_per_tick|repeat``
+    -- the published package's two spellings."""
+    if not isinstance(config, Mapping):
+        return False
+    flag = config.get("repeatable")
+    if isinstance(flag, str):
+        flag = flag.strip().lower() in ("true", "1", "yes", "on")
+    policy = str(config.get("run_policy") or "").strip().lower()
+    return flag is True or policy in ("repeat_per_tick", "repeat")
+
+
+def _seconds(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds > 0 else None
 
 
 def _timers_for(table: Table, state: str) -> tuple[tuple[float, str], ...]:

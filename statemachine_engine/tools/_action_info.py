@@ -32,6 +32,7 @@ COMMON_KEYS = frozenset(
         "params",
         "repeatable",
         "run_policy",
+        "repeat_interval",
         "fire_and_forget",
         "error_mappings",
         "timeout",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -93,3 +94,16 @@ class CheckDatabaseQueueAction(BaseAction):
         put_job_in_context(context, job)
         publish_job_event(self, "job_started", job)
         return self.event("success", "new_job")
+
+    async def until_worth_repeating(self, within: float, *, explicit: bool) -> None:
+        """Repeated (``repeatable: true``): run again when a job for this machine is added,
+        not on every tick (and at least every ``repeat_interval`` when one is given)."""
+        store = store_of(self)
+        if store is None:
+            await trio.sleep(within)
+            return
+        await store.wait_for_job(
+            job_type=optional_str(self.get_config_value("job_type")),
+            machine_type=optional_str(self.get_config_value("machine_type")),
+            within=within if explicit else math.inf,
+        )
