@@ -89,6 +89,9 @@ class BaseAction:
     EVENTS: ClassVar[Mapping[str, str | None]] = {"success": None}
     #: keys an action of this type must have
     REQUIRED: ClassVar[tuple[str, ...]] = ()
+    #: running it again after a crash does no harm (a durable machine then need not commit
+    #: that it starts before it runs it: one disk round trip less)
+    RERUN_SAFE: ClassVar[bool] = False
     #: keys it reads besides the common ones (type, description, success, error, params)
     KEYS: ClassVar[tuple[str, ...]] = ()
     #: keys the runtime passes through without interpolation (the action interpolates them

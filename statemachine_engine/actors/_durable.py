@@ -10,6 +10,7 @@ from statemachine_engine.actors._action_runner import ActionRunner
 from statemachine_engine.actors._journal import TRANSITION, Journal, Position
 
 if TYPE_CHECKING:
+    from statemachine_engine.actions import ActionRegistry
     from statemachine_engine.actors._mailbox import Fire
     from statemachine_engine.actors._reporter import Reporter
     from statemachine_engine.config import ActionSpec
@@ -23,6 +24,7 @@ class DurableSteps(ActionRunner):
     attributes below; a machine without a journal runs its actions as they come)."""
 
     table: Table
+    registry: ActionRegistry
     _journal: Journal | None
     _killed: bool
     _stopping: bool
@@ -61,7 +63,8 @@ class DurableSteps(ActionRunner):
         if journal is None:
             return await self._run_action(action, in_transition=in_transition)
         journal.starting(phase, index, self.context)
-        await journal.settle()
+        if not _rerun_safe(self.registry, action.type):
+            await journal.settle()
         event = await self._run_action(action, in_transition=in_transition)
         journal.unsettled = True
         return event
@@ -81,6 +84,15 @@ class DurableSteps(ActionRunner):
         if at.deadline is not None:
             due = max(0.0, at.deadline - self._reporter.wall_time())
         return await self._enter(at.state, resumed=True, due=due, done=at.action_index)
+
+
+def _rerun_safe(registry: ActionRegistry, action_type: str) -> bool:
+    """Whether an action may run again after a crash without harm, so that its start need
+    not be on disk before it runs (``send_event``: the copy is dropped by the receiver)."""
+    try:
+        return registry.get(action_type).RERUN_SAFE
+    except Exception:  # (it fails to load: it fails when it runs, reported there)
+        return False
 
 
 def _when(timestamp: float | None) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,8 +143,8 @@ class Spawner:
                 await actor.redeliver(message)
             for _, _, text in recovery.outbox:
                 self.outbox.post(_message(text))
-            if journal is not None:
-                await self._resume_children(ref, journal.run_id)
+            if journal is not None and recovery.children:
+                await self._resume_children(ref, journal.run_id, recovery.children)
         return ref
 
     async def _open_journal(
@@ -199,10 +199,11 @@ class Spawner:
         log.started(name, journal.row(spec, parent, self._pid, context))
         return journal, recovery
 
-    async def _resume_children(self, parent: ActorRef, run_id: str) -> None:
+    async def _resume_children(
+        self, parent: ActorRef, run_id: str, children: Sequence[Mapping[str, Any]]
+    ) -> None:
         """Resume the ``start_fsm`` children (in this runtime) of a resumed durable parent."""
-        assert self._store is not None
-        for row in await self._store.durable.children(parent.name, run_id):
+        for row in children:
             if row.get("process") or self._directory.running(row["machine_name"]) is not None:
                 continue
             config_path = row.get("config_path")

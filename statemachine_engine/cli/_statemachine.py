@@ -147,7 +147,6 @@ def main(argv: list[str] | None = None) -> int:
         format=LOG_FORMAT,
     )
     from statemachine_engine import _strict_json
-    from statemachine_engine.config import load_config
     from statemachine_engine.errors import ConfigError, StateMachineError
 
     try:
@@ -159,17 +158,32 @@ def main(argv: list[str] | None = None) -> int:
     if args.actions_dir is not None and not os.path.isdir(os.path.expanduser(args.actions_dir)):
         return fail(f"--actions-dir {args.actions_dir}: not a folder")
     from statemachine_engine.actions import get_registry
+    from statemachine_engine.tools import check_start, finding_line, finding_lines
 
+    # the checker behind statemachine-validate: its errors refuse the start, word for word
+    checked = check_start(
+        args.config,
+        actions_dirs=[args.actions_dir] if args.actions_dir else [],
+        initial_context=list(context),
+        durable=args.durable,
+    )
+    # a broken custom action file (A006) is left to load_all below, which names the file's
+    # own line and warns about an unused one
+    for warning in checked.warnings:
+        if warning.code != "A006":
+            logging.getLogger("statemachine_engine.config").warning("%s", finding_line(warning))
+    errors = [f for f in checked.errors if f.code != "A006"]
+    if errors or checked.spec is None:
+        print("\n".join(line for f in errors for line in finding_lines(f)), file=sys.stderr)
+        return fail(f"{len(errors)} error{'s' if len(errors) != 1 else ''}; nothing started")
+    spec = checked.spec
     try:
-        spec = load_config(args.config, actions_dir=args.actions_dir)
         # every custom action file now, before anything is started: a broken one is a
         # warning, or an error when this machine uses it
         get_registry(args.actions_dir).load_all(spec)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    for warning in spec.warnings:
-        logging.getLogger("statemachine_engine.config").warning("%s", warning)
 
     from statemachine_engine.persistence import resolve_db_path
     from statemachine_engine.service import ProcessOptions, run_machine_process

@@ -2,8 +2,10 @@
 
 from statemachine_engine.config._interpolate import (
     KNOWN_FILTERS,
+    fallbacks,
     interpolate,
     placeholders,
+    resolve_fallbacks,
     resolve_path,
 )
 from statemachine_engine.config._load import build_spec, load_config, load_config_text
@@ -27,6 +29,7 @@ from statemachine_engine.config._shell_command import (
     shell_hazards,
 )
 from statemachine_engine.config._yaml import (
+    DUPLICATE,
     Path,
     Positions,
     comment_state_groups,
@@ -38,6 +41,7 @@ from statemachine_engine.config._yaml import (
 __all__ = [
     "ARG_PREFIX",
     "CONVENTIONAL_FINAL_STATES",
+    "DUPLICATE",
     "EVENT_KEYS",
     "KNOWN_FILTERS",
     "TOP_LEVEL_KEYS",
@@ -55,6 +59,7 @@ __all__ = [
     "action_param",
     "build_spec",
     "comment_state_groups",
+    "fallbacks",
     "format_path",
     "interpolate",
     "load_config",
@@ -62,6 +67,7 @@ __all__ = [
     "load_yaml",
     "placeholders",
     "position_of",
+    "resolve_fallbacks",
     "resolve_path",
     "shell_command",
     "shell_hazards",

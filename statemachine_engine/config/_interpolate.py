@@ -4,7 +4,8 @@ Grammar: ``{a.b.c}`` optionally followed by filters ``|length``, ``|default:x`` 
 A string that is exactly one placeholder keeps the value's type; otherwise the result is text.
 Unknown placeholders (and ``None`` values without a default) stay as written. One pass: a
 substituted value is never scanned again. (Shell commands are filled differently: see
-``config._shell_command``.)
+``config._shell_command``; there, as in the published package, ``{primary|fallback}`` names
+two placeholders and takes the first that has a value: :func:`resolve_fallbacks`.)
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ _PLACEHOLDER = re.compile(
 )
 MISSING = object()
 KNOWN_FILTERS = ("default", "json", "length")
+_FALLBACK = re.compile(
+    r"\{(?P<first>[A-Za-z_][A-Za-z0-9_.]*)\|(?P<second>[A-Za-z_][A-Za-z0-9_.]*)\}"
+)
 
 
 def resolve_path(root: Any, dotted: str, default: Any = None) -> Any:
@@ -104,3 +108,28 @@ def placeholders(value: Any) -> list[str]:
     if isinstance(value, list | tuple):
         return [n for v in value for n in placeholders(v)]
     return []
+
+
+def fallbacks(template: str) -> list[tuple[str, str, str]]:
+    """Each ``{primary|fallback}`` of a shell command: ``(as written, primary, fallback)``.
+
+    ``{x|length}`` and the other filters are not fallbacks.
+    """
+    return [
+        (m.group(0), m.group("first"), m.group("second"))
+        for m in _FALLBACK.finditer(template)
+        if m.group("second") not in KNOWN_FILTERS
+    ]
+
+
+def resolve_fallbacks(template: str, lookup: Mapping[str, Any]) -> str:
+    """Rewrite each ``{primary|fallback}`` to whichever of the two has a value (filters
+    excepted); only names change, never values, so shell quoting still applies afterwards."""
+
+    def choose(match: re.Match[str]) -> str:
+        first, second = match.group("first"), match.group("second")
+        if second in KNOWN_FILTERS:
+            return match.group(0)
+        return "{%s}" % (first if resolve_path(lookup, first) is not None else second)
+
+    return _FALLBACK.sub(choose, template)

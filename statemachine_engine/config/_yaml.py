@@ -19,8 +19,11 @@ from statemachine_engine.errors import ConfigError, ConfigIssue
 #: a node's address in a document: keys and list indexes from the root, such as
 #: ``("transitions", 3, "to")`` (written ``$.transitions[3].to``)
 Path = tuple[str | int, ...]
-#: path -> (line, column), both from 1; ``(*path, "<key>")`` holds where a mapping key sits
+#: path -> (line, column), both from 1; ``(*path, "<key>")`` holds where a mapping key sits,
+#: and ``(*path, DUPLICATE)`` where the same key appears again in its mapping (YAML keeps the
+#: last value silently, so the checker reports it without parsing the text a second time)
 Positions = dict[Path, tuple[int, int]]
+DUPLICATE = "<duplicate>"
 
 
 def format_path(path: Path) -> str:
@@ -96,11 +99,14 @@ def _line_column(text: str, position: int) -> tuple[int, int]:
 def _collect_positions(node: yaml.Node, path: Path, out: Positions) -> None:
     out[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
         for key, value in node.value:
             name = key.value if isinstance(key, yaml.ScalarNode) else str(key.start_mark)
-            out.setdefault(
-                (*path, name, "<key>"), (key.start_mark.line + 1, key.start_mark.column + 1)
-            )
+            where = (key.start_mark.line + 1, key.start_mark.column + 1)
+            if name in seen:
+                out.setdefault((*path, name, DUPLICATE), where)
+            seen.add(name)
+            out.setdefault((*path, name, "<key>"), where)
             _collect_positions(value, (*path, name), out)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):

@@ -35,6 +35,8 @@ class Recovery:
     checkpoint: Mapping[str, Any]
     inbox: Sequence[tuple[str, str]]  # (message id, message JSON)
     outbox: Sequence[tuple[str, str, str]]  # (message id, target, message JSON)
+    #: the checkpoints of the ``start_fsm`` children this run of the machine started
+    children: Sequence[Mapping[str, Any]] = ()
 
 
 class DurableLog:
@@ -85,8 +87,10 @@ class DurableLog:
     # -- waited for ------------------------------------------------------------------------
 
     async def barrier(self) -> None:
-        """Return once everything queued before this call is committed."""
-        await self._writer.request(_nothing)
+        """Return once everything queued before this call is committed (at once when
+        nothing is waiting to be)."""
+        if self._writer.unwritten:
+            await self._writer.request(_nothing)
 
     async def receive(
         self, machine: str, message_id: str, source: str | None, event_type: str, message: str
@@ -117,15 +121,10 @@ class DurableLog:
                 (r["message_id"], r["target_machine"], r["message"])
                 for r in durable.pending_outbox(conn, machine)
             ]
-            return Recovery(row, inbox, outbox)
+            children = durable.children(conn, machine, str(row["run_id"]))
+            return Recovery(row, inbox, outbox, children)
 
         return await self._writer.request(read)
-
-    async def children(self, parent: str, parent_run: str) -> list[dict[str, Any]]:
-        """Checkpoints of the children a parent's run started."""
-        return await self._writer.request(
-            lambda conn, _now: durable.children(conn, parent, parent_run)
-        )
 
     async def discard(self, machine: str, *, outbox: bool = True) -> tuple[int, int, int]:
         """Remove a checkpoint (``--fresh``); the machine's pending inbox rows -- and outbox

@@ -9,6 +9,7 @@ manifest: its machines, the jobs it queues at start, and the monitor's settings.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -34,12 +35,16 @@ from statemachine_engine.transport import DEFAULT_EVENT_SOCKET
 
 def check_project(manifest: Manifest) -> list[list[str]]:
     """Validate every config of the project together; returns the errors, each as its report
-    lines (``file:line:col: CODE error: message``, then its YAML path and fix)."""
-    from statemachine_engine.tools import finding_lines, lint_paths
+    lines (``file:line:col: CODE error: message``, then its YAML path and fix). The
+    warnings are logged, as ``statemachine CONFIG`` logs them at start."""
+    from statemachine_engine.tools import finding_line, finding_lines, lint_paths
 
     configs = sorted({m.config for m in manifest.machines})
     dirs = {d for d in [manifest.actions_dir, *(m.actions_dir for m in manifest.machines)] if d}
     result = lint_paths(configs, actions_dirs=sorted(dirs))
+    for warning in result.findings:
+        if warning.severity == "warning":
+            logging.getLogger("statemachine_engine.config").warning("%s", finding_line(warning))
     return [finding_lines(f) for f in result.findings if f.severity == "error"]
 
 

@@ -13,11 +13,13 @@ from statemachine_engine.tools._findings import (
 from statemachine_engine.tools._ids import base_id
 from statemachine_engine.tools._lint import LintResult, lint_paths, lint_yaml
 from statemachine_engine.tools._report import (
+    finding_line,
     finding_lines,
     lint_json,
     lint_report,
     validate_report,
 )
+from statemachine_engine.tools._start_check import StartCheck, check_start
 
 __all__ = [
     "CODES",
@@ -26,9 +28,12 @@ __all__ = [
     "Finding",
     "LintResult",
     "Severity",
+    "StartCheck",
     "base_id",
+    "check_start",
     "diagram_title",
     "expand_codes",
+    "finding_line",
     "finding_lines",
     "generate_diagrams",
     "lint_json",

@@ -42,6 +42,9 @@ class Document:
     spec: MachineSpec | None = None
     #: groups came from ``# === NAME ===`` comments rather than a ``state_groups:`` key
     comment_groups: bool = False
+    #: the loader's spec of this file (what a runtime would run), once the checks ran;
+    #: None when the loader rejects it
+    loaded: MachineSpec | None = None
     findings: list[Finding] = attrs.field(factory=list)
 
     @property

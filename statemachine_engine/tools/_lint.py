@@ -16,6 +16,7 @@ from statemachine_engine.tools._lint_actions import ActionImports, check_actions
 from statemachine_engine.tools._lint_cross import check_start_fsm, check_targets
 from statemachine_engine.tools._lint_groups import check_groups
 from statemachine_engine.tools._lint_loader import check_loader
+from statemachine_engine.tools._lint_parents import passed_keys
 from statemachine_engine.tools._lint_placeholders import check_placeholders
 from statemachine_engine.tools._lint_reach import check_reachability
 from statemachine_engine.tools._lint_structure import check_structure
@@ -58,7 +59,7 @@ def lint_paths(
     Never raises for a broken file: a missing file or bad YAML is a finding.
     """
     docs = [read_document(p) for p in paths]
-    return _run(docs, actions_dirs, initial_context, select, ignore)
+    return run_checks(docs, actions_dirs, initial_context, select, ignore)
 
 
 def lint_yaml(
@@ -72,7 +73,7 @@ def lint_yaml(
 ) -> LintResult:
     """Check one configuration given as YAML text (named ``file`` in the findings)."""
     doc = parse_document(text, file, Document(file, text))
-    return _run([doc], actions_dirs, initial_context, select, ignore)
+    return run_checks([doc], actions_dirs, initial_context, select, ignore)
 
 
 def _guarded(doc: Document, check: Callable[[T], None], arg: T) -> None:
@@ -93,14 +94,16 @@ def _guarded(doc: Document, check: Callable[[T], None], arg: T) -> None:
         )
 
 
-def _run(
+def run_checks(
     docs: list[Document],
     actions_dirs: Iterable[str | Path],
     initial_context: Collection[str],
     select: Collection[str] | None,
     ignore: Collection[str],
 ) -> LintResult:
+    """Every check on ``docs`` (parsed files), then the cross-file ones; sorted findings."""
     actions_dirs = list(actions_dirs)
+    passed = passed_keys(docs)
     catalog = ActionCatalog(actions_dirs)
     imports = ActionImports(actions_dirs)
     checks: list[Callable[[Document], None]] = [
@@ -108,7 +111,9 @@ def _run(
         check_groups,
         check_reachability,
         lambda doc: check_actions(doc, catalog, imports),
-        lambda doc: check_placeholders(doc, catalog, initial_context),
+        lambda doc: check_placeholders(
+            doc, catalog, initial_context, passed.get(Path(doc.file).resolve(), ())
+        ),
         check_start_fsm,
         check_loader,
     ]

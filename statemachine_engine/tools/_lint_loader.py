@@ -30,6 +30,7 @@ def check_loader(doc: Document) -> None:
             known_actions=None,  # action types are checked by the A family
         )
         issues: tuple[ConfigIssue, ...] = spec.warnings
+        doc.loaded = spec
     except ConfigError as exc:
         issues = exc.issues
     except Exception as exc:  # boundary: a loader bug must not hide the other findings

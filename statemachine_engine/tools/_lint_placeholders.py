@@ -5,6 +5,11 @@ the machine sets it (``context_map`` targets, ``store_as``, ``set_context`` keys
 ``known_context:``), or when ``--initial-context`` provides it. A placeholder with a
 ``|default:`` filter always resolves and is never reported.
 
+A machine started by another with ``start_fsm`` also knows the keys its parents pass
+(``context_vars``, ``initial_context``; see ``_lint_parents``). In a ``bash`` command,
+``{primary|fallback}`` names two keys (the runtime takes the first with a value): it is
+reported only when neither can ever be set.
+
 An unknown root is an error, except where nobody can know: in states that can be entered
 after a job was claimed (job data fields become context keys) and in machines that use custom
 actions (which may set any key). There it is a warning.
@@ -16,9 +21,10 @@ import re
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
-from statemachine_engine.config import KNOWN_FILTERS, Path
+from statemachine_engine.config import KNOWN_FILTERS, Path, fallbacks
 from statemachine_engine.tools._action_info import JOB_CLAIMING_TYPES, ActionCatalog
 from statemachine_engine.tools._document import ActionSite, Document, action_sites
+from statemachine_engine.tools._findings import Severity
 from statemachine_engine.tools._lint_actions import actions_roots, get_key, truthy
 from statemachine_engine.tools._lint_reach import reachable, successors
 from statemachine_engine.tools._suggest import did_you_mean
@@ -124,10 +130,14 @@ def job_states(doc: Document) -> set[str]:
 
 
 def check_placeholders(
-    doc: Document, catalog: ActionCatalog, initial_context: Collection[str] = ()
+    doc: Document,
+    catalog: ActionCatalog,
+    initial_context: Collection[str] = (),
+    passed: Collection[str] = (),
 ) -> None:
+    """P001/P002 for one file; ``passed`` are the keys its ``start_fsm`` parents give it."""
     assert doc.spec is not None
-    roots = context_roots(doc, initial_context)
+    roots = context_roots(doc, initial_context) | set(passed)
     after_job = job_states(doc)
     extra = actions_roots(doc)
     sites = action_sites(doc)
@@ -148,6 +158,8 @@ def check_placeholders(
             sources = site.transition.from_
             in_job = bool(after_job) and ("*" in sources or any(s in after_job for s in sources))
         for path, text in _action_strings(site):
+            if site.action.type == "bash" and path[-1] == "command":
+                text = _check_fallbacks(doc, path, text, roots, in_job, custom)
             _check_string(doc, path, text, roots, in_job, custom)
 
 
@@ -155,6 +167,39 @@ def _action_strings(site: ActionSite) -> Iterator[tuple[Path, str]]:
     for key, value in site.action.config.items():
         if key != "type":
             yield from strings(value, (*site.path, str(key)))
+
+
+def _check_fallbacks(
+    doc: Document, path: Path, text: str, roots: set[str], in_job: bool, custom: list[str]
+) -> str:
+    """Report each ``{primary|fallback}`` neither of whose keys is ever set; the command
+    without them, for the other placeholder checks."""
+    for written, *names in fallbacks(text):
+        text = text.replace(written, "")
+        if any(name.split(".", 1)[0] in roots for name in names):
+            continue
+        severity, why = _unknown_severity(in_job, custom)
+        doc.report(
+            "P001",
+            severity,
+            path,
+            f"placeholder {written}: nothing in this machine puts {names[0].split('.')[0]!r} "
+            f"or {names[1].split('.')[0]!r} in the context{why}",
+            "declare one of them under known_context:, or set it (set_context, store_as, an "
+            "event's context_map, a parent's start_fsm context_vars)",
+        )
+    return text
+
+
+def _unknown_severity(in_job: bool, custom: list[str]) -> tuple[Severity, str]:
+    """An unknown key is an error, unless a claimed job or a custom action may set it."""
+    if in_job:
+        return "warning", (
+            "; it may be a field of the claimed job's data, which the checker cannot see"
+        )
+    if custom:
+        return "warning", f"; a custom action ({', '.join(custom)}) may set it"
+    return "error", ""
 
 
 def _check_string(
@@ -181,17 +226,13 @@ def _check_string(
         if root in roots or "default" in filters or root in reported:
             continue
         reported.add(root)
-        why = ""
-        if in_job:
-            why = "; it may be a field of the claimed job's data, which the checker cannot see"
-        elif custom:
-            why = f"; a custom action ({', '.join(custom)}) may set it"
+        severity, why = _unknown_severity(in_job, custom)
         doc.report(
             "P001",
-            "warning" if why else "error",
+            severity,
             path,
             f"placeholder {{{name}}}: nothing in this machine puts {root!r} in the context"
             f"{did_you_mean(root, roots)}{why}",
             f"declare it under known_context:, set it (set_context, store_as, an event's "
-            f"context_map), or write {{{name}|default:...}}",
+            f"context_map, a parent's start_fsm context_vars), or write {{{name}|default:...}}",
         )

@@ -6,9 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
 from statemachine_engine.config import (
+    DUPLICATE,
     EVENT_KEYS,
     TOP_LEVEL_KEYS,
     TRANSITION_KEYS,
@@ -19,16 +18,17 @@ from statemachine_engine.config import (
 )
 from statemachine_engine.tools._document import Document
 from statemachine_engine.tools._findings import Finding
-from statemachine_engine.tools._suggest import did_you_mean, listing
+from statemachine_engine.tools._suggest import closest, did_you_mean, listing
 
+#: how close an unknown key must be to a missing known one to be taken as its misspelling
+_MISSPELT = 0.85
 _TIMEOUT_LIKE = re.compile(r"^\s*timeout\s*\(", re.IGNORECASE)
 
 
 def check_structure(doc: Document) -> None:
     assert doc.data is not None and doc.spec is not None
     data, spec = doc.data, doc.spec
-    if doc.text is not None:
-        _duplicate_keys(doc, doc.text)
+    _duplicate_keys(doc)
     _unknown_keys(doc, data)
 
     states_declared = bool(spec.states)  # as the loader: an empty list declares nothing
@@ -72,52 +72,55 @@ def check_structure(doc: Document) -> None:
     _duplicates(doc)
 
 
-def _duplicate_keys(doc: Document, text: str) -> None:
-    """YAML lets a later key silently replace an earlier one (two ``actions:`` blocks...)."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return
-    stack: list[tuple[yaml.Node, Path]] = [(root, ())] if root is not None else []
-    while stack:
-        node, path = stack.pop()
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for key, value in node.value:
-                name = key.value if isinstance(key, yaml.ScalarNode) else None
-                if name is not None and name in seen:
-                    doc.findings.append(
-                        Finding(
-                            "S015",
-                            "error",
-                            f"key {name!r} appears twice in {format_path(path)}; the second "
-                            "one silently replaces the first",
-                            doc.file,
-                            key.start_mark.line + 1,
-                            key.start_mark.column + 1,
-                            format_path((*path, name)),
-                            "merge the two entries into one",
-                        )
-                    )
-                if name is not None:
-                    seen.add(name)
-                    stack.append((value, (*path, name)))
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend((item, (*path, i)) for i, item in enumerate(node.value))
+def _duplicate_keys(doc: Document) -> None:
+    """YAML lets a later key silently replace an earlier one (two ``actions:`` blocks...);
+    the loader marks each repeated key in the positions it keeps."""
+    for where, (line, column) in doc.positions.items():
+        if not where or where[-1] != DUPLICATE:
+            continue
+        *parent, name = where[:-1]
+        doc.findings.append(
+            Finding(
+                "S015",
+                "error",
+                f"key {name!r} appears twice in {format_path(tuple(parent))}; the second "
+                "one silently replaces the first",
+                doc.file,
+                line,
+                column,
+                format_path(where[:-1]),
+                "merge the two entries into one",
+            )
+        )
 
 
 def _unknown_keys(doc: Document, data: Mapping[str, Any]) -> None:
     def check(path: Path, keys: Any, valid: tuple[str, ...], where: str) -> None:
         for key in keys:
-            if str(key) not in valid:
+            if str(key) in valid:
+                continue
+            meant = closest(str(key), valid, cutoff=_MISSPELT)
+            if meant is not None and meant not in keys:
+                # ``transition:`` for ``transitions:``: the machine silently loses what the
+                # author wrote (a worker with no transitions), so it cannot be a warning
                 doc.report(
                     "S010",
-                    "warning",
+                    "error",
                     (*path, str(key)),
-                    f"unknown key {key!r} in {where} is ignored{did_you_mean(str(key), valid)}",
-                    f"remove it or use one of: {', '.join(valid)}",
+                    f"unknown key {key!r} in {where}: did you mean {meant!r}? There is no "
+                    f"{meant!r}, so what is written under {key!r} would be ignored",
+                    f"rename it to {meant}",
                     key=True,
                 )
+                continue
+            doc.report(
+                "S010",
+                "warning",
+                (*path, str(key)),
+                f"unknown key {key!r} in {where} is ignored{did_you_mean(str(key), valid)}",
+                f"remove it or use one of: {', '.join(valid)}",
+                key=True,
+            )
 
     check((), data, TOP_LEVEL_KEYS, "the configuration")
     transitions = data.get("transitions")

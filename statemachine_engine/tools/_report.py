@@ -46,6 +46,13 @@ def finding_lines(f: Finding, *, color: bool = False) -> list[str]:
     return [f"{_location(f)}: {f.code} {severity}: {f.message}", detail]
 
 
+def finding_line(f: Finding) -> str:
+    """:func:`finding_lines` in one line, for a log: ``file:line:col: CODE severity: message
+    (at PATH; fix: ...)``."""
+    first, detail = finding_lines(f)
+    return f"{first} ({detail.strip()})"
+
+
 def lint_report(result: LintResult, *, strict: bool = False, color: bool = False) -> str:
     """Each finding (:func:`finding_lines`), then a summary line."""
     lines: list[str] = []

@@ -12,8 +12,8 @@ def did_you_mean(name: str, valid: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def closest(name: str, valid: Iterable[str]) -> str | None:
-    close = difflib.get_close_matches(name, sorted(set(valid)), n=1, cutoff=0.6)
+def closest(name: str, valid: Iterable[str], cutoff: float = 0.6) -> str | None:
+    close = difflib.get_close_matches(name, sorted(set(valid)), n=1, cutoff=cutoff)
     return close[0] if close else None
 
 

@@ -33,6 +33,9 @@ class SendEventAction(BaseAction):
     """
 
     EVENTS: ClassVar[Mapping[str, str | None]] = {"success": "event_sent", "error": "error"}
+    #: from a durable machine the message keeps its id when the action runs again, and the
+    #: receiver drops the copy
+    RERUN_SAFE: ClassVar[bool] = True
     # target_machine is required, but ``target`` may stand for it, so the linter cannot
     # demand either one by name; execute() raises when both are missing
     REQUIRED: ClassVar[tuple[str, ...]] = ()
