@@ -76,53 +76,47 @@ def _position(row: Mapping[str, Any]) -> str:
 def cmd_inbox(args: argparse.Namespace) -> int:
     with _database(args) as conn:
         rows = durable.list_inbox(conn, machine=args.machine, status=args.status, limit=args.limit)
-    if args.format == "json":
-        print_json([_message_json(row) for row in rows])
-    elif not rows:
-        print("No inbox messages found")
-    else:
-        print(
-            render_table(
-                ("ID", "Target", "Message ID", "Source", "Type", "Status", "Dup", "Received"),
-                (
-                    [
-                        row["id"],
-                        row["target_machine"],
-                        shorten(row["message_id"], 30),
-                        row["source_machine"],
-                        row["event_type"],
-                        row["status"],
-                        row["duplicates"],
-                        local_time(row["received_at"]),
-                    ]
-                    for row in rows
-                ),
-            )
-        )
-    return 0
+    headers = ("ID", "Target", "Message ID", "Source", "Type", "Status", "Dup", "Received")
+    columns = ("target_machine", "source_machine", "duplicates", "received_at")
+    return _print_messages(args, rows, "inbox", headers, columns)
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
     with _database(args) as conn:
         rows = durable.list_outbox(conn, machine=args.machine, status=args.status, limit=args.limit)
+    headers = ("ID", "Source", "Message ID", "Target", "Type", "Status", "Tries", "Sent")
+    columns = ("source_machine", "target_machine", "attempts", "created_at")
+    return _print_messages(args, rows, "outbox", headers, columns)
+
+
+def _print_messages(
+    args: argparse.Namespace,
+    rows: Sequence[Mapping[str, Any]],
+    box: str,
+    headers: Sequence[str],
+    columns: tuple[str, str, str, str],
+) -> int:
+    """An inbox or outbox listing: ``columns`` are the one machine, the other machine, a
+    count and a time, around the id, type and status every message has."""
     if args.format == "json":
         print_json([_message_json(row) for row in rows])
     elif not rows:
-        print("No outbox messages found")
+        print(f"No {box} messages found")
     else:
+        mine, other, count, when = columns
         print(
             render_table(
-                ("ID", "Source", "Message ID", "Target", "Type", "Status", "Tries", "Sent"),
+                headers,
                 (
                     [
                         row["id"],
-                        row["source_machine"],
+                        row[mine],
                         shorten(row["message_id"], 30),
-                        row["target_machine"],
+                        row[other],
                         row["event_type"],
                         row["status"],
-                        row["attempts"],
-                        local_time(row["created_at"]),
+                        row[count],
+                        local_time(row[when]),
                     ]
                     for row in rows
                 ),
