@@ -238,15 +238,6 @@ class Journal:
         self.duplicates += 1
         return None
 
-    def receive_soon(self, message: Message) -> Message:
-        """Record ``message`` without waiting (``send_nowait``: no duplicate check)."""
-        message = _with_id(message)
-        assert message.message_id is not None
-        self._log.received_soon(
-            self.name, message.message_id, message.source, message.type, message.to_json()
-        )
-        return message
-
     def unused(self, message: Message, status: str = "unhandled") -> None:
         """An inbox message fired nothing: it is not given again after a resume."""
         if message.message_id is not None:

@@ -87,12 +87,9 @@ class Mailbox:
         self.interrupt(message)
 
     def deliver_nowait(self, message: Message) -> None:
-        """Like :meth:`deliver`, but MailboxFull instead of waiting (a durable machine's inbox
-        row is queued, not waited for, and duplicates are not recognised)."""
-        if self._journal is not None:
-            if self._receive.statistics().current_buffer_used >= self.capacity:
-                raise MailboxFull(self.name, self.capacity)
-            message = self._journal.receive_soon(message)
+        """Like :meth:`deliver`, but MailboxFull instead of waiting. Nobody is told the
+        message arrived, so a durable machine records no inbox row for it: a crash before the
+        step it fires is committed loses it (``deliver`` is the call with that promise)."""
         try:
             self._send.send_nowait(message)
         except trio.WouldBlock:

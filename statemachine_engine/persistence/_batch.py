@@ -26,7 +26,6 @@ from statemachine_engine.persistence._records import (
     ErrorRecord,
     EventRecord,
     InboxMarkRecord,
-    InboxRecord,
     OutboxRecord,
     Record,
     StartRecord,
@@ -116,7 +115,6 @@ _KINDS: dict[type[Any], str] = {
     DurableStartRecord: "checkpoint",
     CheckpointRecord: "checkpoint",
     DurableEndRecord: "checkpoint",
-    InboxRecord: "inbox",
     InboxMarkRecord: "inbox",
     OutboxRecord: "outbox",
     DeliveredRecord: "outbox",
@@ -196,16 +194,6 @@ def _write_durable(conn: sqlite3.Connection, item: Record) -> None:
             durable.start_checkpoint(conn, row)
         case DurableEndRecord(machine, status, timestamp):
             durable.end_checkpoint(conn, machine, status, timestamp)
-        case InboxRecord(machine, message_id, source, event_type, message, timestamp):
-            durable.receive(
-                conn,
-                target=machine,
-                message_id=message_id,
-                source=source,
-                event_type=event_type,
-                message=message,
-                now=timestamp,
-            )
         case InboxMarkRecord(machine, message_id, status, step, timestamp):
             durable.mark_inbox(conn, [(status, timestamp, step, machine, message_id)])
         case OutboxRecord(message_id, source, target, event_type, message, timestamp):

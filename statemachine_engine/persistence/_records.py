@@ -99,17 +99,6 @@ class DurableEndRecord(NamedTuple):
     timestamp: float
 
 
-class InboxRecord(NamedTuple):
-    """A message a durable machine was given without waiting (``send_nowait``)."""
-
-    machine: str
-    message_id: str
-    source: str | None
-    event_type: str
-    message: str
-    timestamp: float
-
-
 class InboxMarkRecord(NamedTuple):
     """An inbox message used up without firing: ``unhandled`` (or ``handled``)."""
 
@@ -153,7 +142,6 @@ Record = (
     | DurableStartRecord
     | CheckpointRecord
     | DurableEndRecord
-    | InboxRecord
     | InboxMarkRecord
     | OutboxRecord
     | DeliveredRecord

@@ -21,7 +21,6 @@ from statemachine_engine.persistence._records import (
     DurableEndRecord,
     DurableStartRecord,
     InboxMarkRecord,
-    InboxRecord,
     OutboxRecord,
 )
 from statemachine_engine.persistence._writer import Writer
@@ -64,14 +63,6 @@ class DurableLog:
     def used(self, machine: str, message_id: str, status: str, step: int | None) -> None:
         """An inbox message that fired nothing (``unhandled``)."""
         self._writer.record(InboxMarkRecord(machine, message_id, status, step, self._clock()))
-
-    def received_soon(
-        self, machine: str, message_id: str, source: str | None, event_type: str, message: str
-    ) -> None:
-        """Record a message without waiting (a duplicate is not detected)."""
-        self._writer.record(
-            InboxRecord(machine, message_id, source, event_type, message, self._clock())
-        )
 
     def post(
         self, message_id: str, source: str, target: str, event_type: str, message: str
