@@ -2,17 +2,21 @@
 
 A subscriber's queue is the part of the backlog it has not taken yet, bounded by the
 backlog's ``capacity``. Relaying never waits for anyone: a subscriber that falls more than
-``capacity`` messages behind is closed with a reason and removed, and the others do not
-notice.
+``capacity`` messages behind skips what it missed and is given a fresh snapshot in its place
+(a resync), and the others do not notice. A subscriber is closed only when it leaves, when
+the hub shuts down, or when it is cut off (too many unread replies, a client that reads
+nothing at all).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import trio
 
+from statemachine_engine._thinning import worth_logging
 from statemachine_engine.errors import StateMachineError
 from statemachine_engine.monitor._outgoing import Outgoing
 
@@ -25,7 +29,7 @@ MAX_PENDING_REPLIES = 64
 
 
 class SubscriberClosed(StateMachineError):
-    """The hub closed this subscriber: it fell behind, or the hub shut down. ``code`` is
+    """The hub closed this subscriber: it was cut off, or the hub shut down. ``code`` is
     the WebSocket close code that says which."""
 
     def __init__(self, reason: str, code: int = NORMAL) -> None:
@@ -39,8 +43,9 @@ class Subscriber:
 
     :meth:`take` and :meth:`receive` return what is due, in order: the snapshot it was
     given, then the events published since, with any direct replies (``pong``, a refreshed
-    snapshot) placed where they were asked for. Both raise :class:`SubscriberClosed` once the
-    hub has dropped it.
+    snapshot) placed where they were asked for. After a resync, a fresh snapshot stands in
+    for the events it missed. Both raise :class:`SubscriberClosed` once the hub has dropped
+    it.
     """
 
     def __init__(self, fanout: Fanout, name: str, cursor: int) -> None:
@@ -48,6 +53,8 @@ class Subscriber:
         self.closed_reason: str | None = None
         self.closed_code = NORMAL
         self.delivered = 0
+        #: times it fell a whole backlog behind and was given a fresh snapshot instead
+        self.resyncs = 0
         self._fanout = fanout
         self._cursor = cursor
         # (backlog index it is due at, message): replies are sent once the events published
@@ -109,6 +116,10 @@ class Subscriber:
         self.delivered += len(out)
         return out
 
+    def cut_off(self, reason: str) -> None:
+        """Close this subscriber as one that does not keep up (WebSocket code 1008)."""
+        self._fanout.drop(self, reason)
+
     async def receive(self) -> str:
         """The next message's JSON text (one at a time; tests and simple consumers)."""
         return (await self.take_wait(1))[0].text
@@ -129,14 +140,18 @@ class Subscriber:
 class Fanout:
     """The backlog of the last ``capacity`` messages and the subscribers reading it."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, snapshot: Callable[[], Outgoing]) -> None:
+        """``snapshot`` makes the message a subscriber that fell behind gets in place of
+        what it missed (the hub's ``initial`` message)."""
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
         self.subscribers: list[Subscriber] = []
-        #: messages slow subscribers had not taken when they were dropped
+        #: messages slow subscribers skipped (resynced) or had not taken (dropped)
         self.dropped = 0
         self.slow_disconnects = 0
+        self.resyncs = 0
+        self._snapshot = snapshot
         # The backlog is a ring kept twice: as messages and as their WebSocket frames, so a
         # writer's batch is two list slices and a join.
         self._backlog: list[Outgoing | None] = [None] * capacity
@@ -157,17 +172,21 @@ class Fanout:
         sub._close(reason)
 
     def relay(self, message: Outgoing) -> None:
-        """Append ``message`` to the backlog; drop whoever it would overtake."""
+        """Append ``message`` to the backlog; resync whoever it would overtake."""
         # The slot about to be reused holds message ``head - capacity``: a subscriber that
-        # has not taken it yet has fallen a whole backlog behind and is dropped.
+        # has not taken it yet has fallen a whole backlog behind.
         oldest_kept = self._head - self.capacity + 1
+        behind = []
         if oldest_kept > 0:
-            for sub in [s for s in self.subscribers if s._cursor < oldest_kept]:
-                self._drop_slow(sub)
+            behind = [s for s in self.subscribers if s._cursor < oldest_kept]
         slot = self._head % self.capacity
         self._backlog[slot] = message
         self._frames[slot] = message.frame
         self._head += 1
+        if behind:
+            # The caller applied ``message`` to the machine table before relaying it, so
+            # one snapshot taken now covers it and everything the laggards missed.
+            self._resync(behind, self._snapshot())
         self.wake()
 
     def close_all(self, reason: str) -> None:
@@ -190,9 +209,28 @@ class Fanout:
         """Let every waiting reader look again."""
         self._lot.unpark_all()
 
-    def _drop_slow(self, sub: Subscriber) -> None:
-        self.dropped += self._head - sub._cursor
-        self.drop(sub, f"client too slow: fell more than {self.capacity} events behind")
+    def _resync(self, subs: list[Subscriber], snapshot: Outgoing) -> None:
+        """Skip ``subs`` past the whole backlog and give each the snapshot first: a client
+        that reads, only not as fast as a burst comes in, carries on from the present
+        rather than being cut off."""
+        for sub in subs:
+            # what it will not get as events, the message just relayed included
+            self.dropped += self._head - sub._cursor
+            sub._cursor = self._head
+            # Replies still waiting (a pong, an earlier snapshot) go too: the fresh snapshot
+            # answers a refresh and shows the connection alive, and a client that keeps
+            # falling behind holds one snapshot at a time, not one per resync.
+            sub._direct = [(self._head, snapshot)]
+            sub.resyncs += 1
+            self.resyncs += 1
+            if worth_logging(self.resyncs):
+                logger.warning(
+                    "%s fell more than %d events behind: sent a fresh snapshot instead "
+                    "(%d resyncs so far)",
+                    sub.name,
+                    self.capacity,
+                    self.resyncs,
+                )
 
     def _slice(self, ring: list[Any], start: int, stop: int) -> list[Any]:
         """Entries ``start`` to ``stop`` (backlog indexes, at most ``capacity`` apart)."""

@@ -162,6 +162,7 @@ class MonitorApp:
                 "dropped": stats.dropped,
                 "invalid": stats.invalid,
                 "slow_disconnects": stats.slow_disconnects,
+                "resyncs": stats.resyncs,
                 "last_event_time": stats.last_event_time,
             }
         )

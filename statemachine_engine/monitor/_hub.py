@@ -4,7 +4,8 @@ Events come in as :class:`MachineEvent` objects (the hub is a
 :class:`~statemachine_engine.transport.Publisher`, so a runtime can publish into it in-process)
 or as raw JSON lines from the event socket (:meth:`MonitorHub.feed_line`). Every event is
 applied to the machine table, serialised once, and relayed through the fan-out, which never
-waits for a slow subscriber (it drops it instead).
+waits for a slow subscriber (one that falls a whole backlog behind gets a fresh snapshot
+instead of what it missed).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class HubStats:
     invalid: int
     slow_disconnects: int
     last_event_time: float | None
+    #: times a subscriber fell a whole backlog behind and was sent a fresh snapshot
+    resyncs: int = 0
 
 
 class MonitorHub:
@@ -59,7 +62,7 @@ class MonitorHub:
         capacity: int = 1000,
         wall_time: Callable[[], float] = time.time,
     ) -> None:
-        self._fanout = Fanout(capacity)
+        self._fanout = Fanout(capacity, snapshot=lambda: Outgoing.of(self.snapshot()))
         self._table = MachineTable()
         self.capacity = capacity
         self.store = store
@@ -151,6 +154,7 @@ class MonitorHub:
             invalid=self.invalid + sum(counter() for counter in self._invalid_sources),
             slow_disconnects=self._fanout.slow_disconnects,
             last_event_time=self.last_event_time,
+            resyncs=self._fanout.resyncs,
         )
 
     def close(self, reason: str = "monitor shutting down") -> None:

@@ -4,7 +4,9 @@ Protocol, as the published package's monitor speaks it: the server sends
 ``{"type": "initial", "machines": [...], "timestamp"}`` first, then every machine event as
 published, and ``{"type": "ping", "timestamp"}`` every ``keepalive`` seconds. A client may
 send the texts ``ping`` (answered ``{"type": "pong"}``), ``refresh`` (answered with a new
-snapshot) and ``pong``. A client that falls behind is closed with code 1008 and a reason.
+snapshot) and ``pong``. A client that falls a whole backlog behind during a burst gets a
+fresh ``initial`` message in place of what it missed and carries on; one that reads nothing
+at all (no byte of a write accepted for ``stall_timeout`` seconds) is closed with code 1008.
 
 The same port answers plain HTTP ``GET /health`` and ``GET /initial``, as the published
 package's server does (see ``_ws_http``).
@@ -36,6 +38,9 @@ EVENTS_PATH = "/ws/events"
 WRITE_INTERVAL = 0.01
 #: how long a dropped client's last batch may take before its socket is simply closed
 CLOSE_GRACE = 2.0
+#: how long one write to a client may wait for its socket to take it before the client is
+#: taken for one that does not read and cut off (seconds)
+STALL_TIMEOUT = 10.0
 
 
 @attrs.frozen
@@ -60,6 +65,7 @@ async def serve_websocket(
     keepalive: float = 10.0,
     paths: Sequence[str] = (EVENTS_PATH,),
     event_socket_active: Callable[[], bool] = lambda: False,
+    stall_timeout: float = STALL_TIMEOUT,
     task_status: trio.TaskStatus[WebSocketMonitor] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the hub's events over WebSocket until cancelled.
@@ -67,6 +73,8 @@ async def serve_websocket(
     Use with ``await nursery.start(serve_websocket, hub, host, port)``; it returns once the
     port is bound (``port=0`` picks a free one; read it from the returned value).
     ``event_socket_active`` tells ``/health`` whether events arrive on an event socket.
+    ``stall_timeout``: how long a write may wait on a client that reads nothing before it
+    is cut off.
     """
     handler = partial(
         _handle,
@@ -75,6 +83,7 @@ async def serve_websocket(
         allowed_origins=frozenset(allowed_origins),
         keepalive=keepalive,
         paths=frozenset(paths),
+        stall_timeout=stall_timeout,
     )
     plain = PlainHttp(
         hub,
@@ -104,6 +113,7 @@ async def _handle(
     allowed_origins: frozenset[str],
     keepalive: float,
     paths: frozenset[str],
+    stall_timeout: float,
 ) -> None:
     path = urlsplit(request.path).path
     if path not in paths:
@@ -119,7 +129,7 @@ async def _handle(
         return
     ws = await request.accept()
     try:
-        await _serve_client(hub, ws, request, keepalive)
+        await _serve_client(hub, ws, request, keepalive, stall_timeout)
     finally:
         # a closing handshake, also when the server shuts down (cancelled)
         with trio.move_on_after(CLOSE_GRACE) as scope:
@@ -132,11 +142,12 @@ async def _serve_client(
     ws: trio_websocket.WebSocketConnection,
     request: trio_websocket.WebSocketRequest,
     keepalive: float,
+    stall_timeout: float,
 ) -> None:
     with hub.subscribe(name=f"websocket {request.remote}") as sub:
         logger.info("WebSocket client connected: %s (%d clients)", sub.name, hub.stats().clients)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_write, ws, sub, nursery.cancel_scope)
+            nursery.start_soon(_write, ws, sub, nursery.cancel_scope, stall_timeout)
             nursery.start_soon(_read, ws, sub, hub, nursery.cancel_scope)
             nursery.start_soon(_keepalive, sub, hub, keepalive)
             nursery.start_soon(_watch, sub, nursery.cancel_scope)
@@ -144,15 +155,24 @@ async def _serve_client(
 
 
 async def _write(
-    ws: trio_websocket.WebSocketConnection, sub: Subscriber, done: trio.CancelScope
+    ws: trio_websocket.WebSocketConnection,
+    sub: Subscriber,
+    done: trio.CancelScope,
+    stall_timeout: float,
 ) -> None:
+    raw = _raw_stream(ws) is not None  # else a trio-websocket without them: the slow path
     try:
-        if _raw_stream(ws) is None:  # a trio-websocket without the attributes: the slow path
-            while True:
-                for message in await sub.take_wait():
-                    await ws.send_message(message.text)
         while True:
-            await _send_frames(ws, await sub.take_frames_wait())
+            batch: Sequence[Any] = await (sub.take_frames_wait() if raw else sub.take_wait())
+            with trio.move_on_after(stall_timeout) as stalled:
+                if raw:
+                    await _send_frames(ws, batch)
+                else:
+                    for message in batch:
+                        await ws.send_message(message.text)
+            if stalled.cancelled_caught:
+                await _cut_off(ws, sub, stall_timeout)
+                break
             # Events arrive in bursts (one per publisher write); letting the next ones gather
             # for a moment turns many small writes per client into one, for at most this much
             # added delay. Under light traffic the first event after a pause goes out at once.
@@ -163,6 +183,18 @@ async def _write(
     except trio_websocket.ConnectionClosed:
         pass
     done.cancel()
+
+
+async def _cut_off(ws: trio_websocket.WebSocketConnection, sub: Subscriber, waited: float) -> None:
+    """End a client whose socket took nothing for ``waited`` seconds: it reads nothing.
+    (A client that reads, only slowly, is resynced instead; its writes still go through.)
+    The write was abandoned half done, so no close frame may follow it: the socket is
+    closed at once."""
+    sub.cut_off(f"client not reading: a write waited more than {waited:g} s")
+    raw = _raw_stream(ws)
+    if raw is not None:
+        with trio.CancelScope(shield=True):
+            await raw[0].aclose()
 
 
 async def _read(

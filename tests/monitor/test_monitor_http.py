@@ -89,6 +89,7 @@ async def test_health_counts(hub: MonitorHub) -> None:
         "dropped": 0,
         "invalid": 1,
         "slow_disconnects": 0,
+        "resyncs": 0,
         "last_event_time": 1.0,
     }
 
