@@ -166,3 +166,40 @@ async def test_a_process_machine_that_cannot_start_stops_the_project_with_its_re
     # nothing is left behind: the project's own machine was stopped and deregistered
     assert cluster.registry("desk") is None
     assert cluster.registry("proj") is None
+
+
+async def test_durable_machines_of_a_project_resume_after_sigkill(cluster: Cluster) -> None:
+    """`durable: true` on a manifest entry: the machine in the project's process and the one
+    in its own process both come back in their state when the project is started again."""
+    cluster.write("switch.yaml", SWITCH_YAML)
+    path = manifest(
+        cluster,
+        "  - {config: switch.yaml, name: desk, durable: true}\n"
+        "  - {config: switch.yaml, name: worker, process: true, durable: true}\n",
+    )
+    first = await run_project(cluster, path, "project")
+    await cluster.events.wait_for("worker", "machine_registered", timeout=START_TIMEOUT)
+    await cluster.events.wait_for("desk", "machine_registered")
+    control = cluster.control_socket("proj")
+    for target, socket in (("desk", control), ("worker", cluster.control_socket("worker"))):
+        ack = await trio.to_thread.run_sync(
+            lambda t=target, s=socket: send_to_socket(s, {"type": "go", "target": t})
+        )
+        assert ack["ok"] is True
+    await cluster.wait_db(
+        "both checkpoints in 'working'",
+        lambda: len(cluster.query("SELECT 1 FROM durable_machines WHERE state = 'working'")) == 2,
+    )
+    first.send_signal(signal.SIGKILL)
+    await first.wait()
+    await cluster.wait_db("the worker gone", lambda: cluster.registry("worker") is None)
+
+    mark = len(cluster.events.events)
+    second = await run_project(cluster, path, "project.again")
+    for name in ("desk", "worker"):
+        registered = await cluster.events.wait_for(
+            name, "machine_registered", start=mark, timeout=START_TIMEOUT
+        )
+        assert registered.payload["current_state"] == "working"
+    second.send_signal(signal.SIGTERM)
+    await second.wait()
