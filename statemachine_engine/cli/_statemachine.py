@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", help="monitor address (default 127.0.0.1); implies --monitor")
     parser.add_argument(
+        "--token",
+        help="token the monitor requires for every read (default $STATEMACHINE_UI_TOKEN, "
+        "else a new one printed at start when --host is not loopback); implies --monitor",
+    )
+    parser.add_argument(
         "--fresh",
         action="store_true",
         help="a durable machine: discard its checkpoint and start at its initial state",
@@ -140,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         code: int = run_project(argv[1:])
         return code
     args = build_parser().parse_args(argv)
-    monitor_flags = (args.ui_port, args.websocket_port, args.host)
+    monitor_flags = (args.ui_port, args.websocket_port, args.host, args.token)
     args.monitor = args.monitor or any(flag is not None for flag in monitor_flags)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else getattr(logging, args.log_level),
@@ -199,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             websocket_port=3002 if args.websocket_port is None else args.websocket_port,
             configs=monitor_configs([args.config], [spec]),
             flags={"ui": "--ui-port", "websocket": "--websocket-port"},
+            token=args.token,
         )
     options = ProcessOptions(
         spec=spec,

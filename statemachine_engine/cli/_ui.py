@@ -83,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         project_root=project_root,
         configs=args.config,
         allowed_origins=args.allow_origin,
+        token=args.token,
         flags={
             "ui": "--port",
             "websocket": "--websocket-port",

@@ -11,6 +11,10 @@ Routes (GET, and HEAD for files):
   published package's shapes), ``/api/diagram/<config_type>`` (its old single-diagram shape)
 
 Errors are JSON ``{"error": ...}`` with what is available where that helps.
+
+When the monitor requires a token (see ``_token``), every route but ``/health`` answers 401
+without it; a request that carries it in the query (the link printed at start) also gets
+the cookie that lets the page's own requests and WebSocket carry it.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from statemachine_engine.monitor._catalog import ConfigCatalog, DiagramSet, vali
 from statemachine_engine.monitor._hub import MonitorHub
 from statemachine_engine.monitor._origin import host_allowed, host_of
 from statemachine_engine.monitor._static import UI_DIR, content_type, static_file
+from statemachine_engine.monitor._token import set_cookie, token_accepted
 from statemachine_engine.monitor._ws import EVENTS_PATH
 
 __all__ = ["MonitorApp"]
@@ -54,6 +59,7 @@ class _Response:
     body: bytes
     content_type: str
     cache: str = "no-cache"
+    headers: tuple[tuple[bytes, bytes], ...] = ()
 
     @classmethod
     def json(cls, data: Any, status: int = 200) -> _Response:
@@ -67,11 +73,18 @@ class _Response:
             (b"cache-control", self.cache.encode()),
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"no-referrer"),
+            *self.headers,
         ]
         if self.content_type.startswith("text/html"):
             headers.append((b"content-security-policy", _CSP.encode()))
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if head else self.body})
+
+
+_NEEDS_TOKEN = (
+    "this monitor needs its token: open the link it printed at start (.../?token=...), "
+    "or send 'Authorization: Bearer TOKEN'"
+)
 
 
 def _error(status: int, message: str, **extra: Any) -> _Response:
@@ -83,6 +96,7 @@ class MonitorApp:
 
     ``websocket_port`` is the port the browser is told to connect to (the in-process WebSocket
     server's, or an external monitor's); ``ui_port`` is reported in ``/api/config``.
+    ``token``: the token every read but ``/health`` needs (``None``: none needed).
     """
 
     def __init__(
@@ -95,8 +109,10 @@ class MonitorApp:
         ui_dir: Path = UI_DIR,
         bind_host: str = "127.0.0.1",
         allowed_hosts: Collection[str] = (),
+        token: str | None = None,
     ) -> None:
         self.hub = hub
+        self.token = token
         self.catalog = catalog or ConfigCatalog()
         self.websocket_port = websocket_port
         self.ui_port = ui_port
@@ -129,11 +145,28 @@ class MonitorApp:
             )
         path: str = scope["path"]
         parts = [p for p in path.split("/") if p]
-        if parts[:1] == ["api"]:
-            return await self._api(parts[1:], scope)
         if parts == ["health"]:
             return self._health()
-        return await self._static(path)
+        headers = {
+            bytes(k).decode("latin-1").lower(): bytes(v).decode("latin-1")
+            for k, v in scope.get("headers", ())
+        }
+        query = bytes(scope.get("query_string", b"")).decode("latin-1")
+        if not token_accepted(self.token, headers, query):
+            return _Response(
+                401,
+                json.dumps({"error": _NEEDS_TOKEN}).encode(),
+                "application/json",
+                headers=((b"www-authenticate", b"Bearer"),),
+            )
+        if parts[:1] == ["api"]:
+            response = await self._api(parts[1:], scope)
+        else:
+            response = await self._static(path)
+        if self.token is not None and token_accepted(self.token, {}, query):
+            cookie = set_cookie(self.token, self.ui_port).encode()
+            response = attrs.evolve(response, headers=((b"set-cookie", cookie),))
+        return response
 
     async def _api(self, parts: list[str], scope: Scope) -> _Response:
         if parts == ["config"]:

@@ -65,6 +65,13 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         help="also accept browser pages from this host or origin (repeatable; '*' for any)",
     )
     parser.add_argument(
+        "--token",
+        metavar="TOKEN",
+        help="require this token for every read (the WebSocket, the API, the UI page); "
+        "default $STATEMACHINE_UI_TOKEN, else a new one printed at start when --host is not "
+        "loopback, else none",
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -84,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         event_socket_path=args.event_socket_path,
         allowed_origins=args.allow_origin,
         flags={"websocket": "--port", "event_socket": "--event-socket-path"},
+        token=args.token,
     )
 
 
@@ -135,10 +143,15 @@ async def _run(db: str | None, serve: dict[str, Any]) -> int | None:
 
 
 def _announce(server: MonitorServer) -> None:
+    # the token, when there is one, is printed once: in the UI's link, or else the
+    # WebSocket's
     if server.ui_url:
-        print(f"Monitor UI:        {server.ui_url}", flush=True)
+        print(f"Monitor UI:        {server.ui_link}", flush=True)
     if server.websocket:
-        print(f"WebSocket events:  {server.websocket.url}", flush=True)
+        ws = server.websocket.url if server.ui_url else server.websocket_link
+        print(f"WebSocket events:  {ws}", flush=True)
+    if server.token is not None:
+        print("Reads need the token in the link above (or 'Authorization: Bearer TOKEN').")
     if server.event_socket_path:
         print(f"Event socket:      {server.event_socket_path}", flush=True)
 

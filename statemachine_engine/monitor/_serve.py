@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote
 
 import attrs
 import trio
@@ -19,6 +20,7 @@ from statemachine_engine.errors import TransportError, sole_error
 from statemachine_engine.monitor._catalog import ConfigCatalog
 from statemachine_engine.monitor._http import MonitorApp
 from statemachine_engine.monitor._hub import MonitorHub, Registry
+from statemachine_engine.monitor._token import choose_token
 from statemachine_engine.monitor._ws import WebSocketMonitor, serve_websocket
 from statemachine_engine.transport import EventListener, FanoutPublisher, MachineEvent, Publisher
 
@@ -29,14 +31,31 @@ logger = logging.getLogger(__name__)
 
 @attrs.frozen
 class MonitorServer:
-    """What :func:`serve_monitor` hands to ``nursery.start``: the hub and where each part
-    listens (``None`` for a part that was not asked for)."""
+    """What :func:`serve_monitor` hands to ``nursery.start``: the hub, where each part
+    listens (``None`` for a part that was not asked for) and the token reads need (``None``:
+    none)."""
 
     hub: MonitorHub
     websocket: WebSocketMonitor | None
     ui_url: str | None
     ui_port: int | None
     event_socket_path: str | None
+    token: str | None = None
+
+    @property
+    def ui_link(self) -> str | None:
+        """The UI's address to open, with the token when one is needed (print it once: it
+        is the key to every machine's state and payloads)."""
+        if self.ui_url is None or self.token is None:
+            return self.ui_url
+        return f"{self.ui_url}/?token={quote(self.token, safe='')}"
+
+    @property
+    def websocket_link(self) -> str | None:
+        """The WebSocket's address, with the token when one is needed."""
+        if self.websocket is None or self.token is None:
+            return self.websocket.url if self.websocket else None
+        return f"{self.websocket.url}?token={quote(self.token, safe='')}"
 
 
 async def serve_monitor(
@@ -53,6 +72,7 @@ async def serve_monitor(
     keepalive: float = 10.0,
     browser_websocket_port: int | None = None,
     flags: Mapping[str, str] | None = None,
+    token: str | None = None,
     task_status: trio.TaskStatus[MonitorServer] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the monitor until cancelled; ``await nursery.start(serve_monitor, ...)`` returns
@@ -69,8 +89,12 @@ async def serve_monitor(
     * ``flags``: the caller's command-line flag for the address of each part (keys
       ``event_socket``, ``websocket``, ``ui``), named in the error when that part's address
       is taken.
+    * ``token``: what every read but ``/health`` needs (``--token``); without one,
+      ``$STATEMACHINE_UI_TOKEN``, else a new one when ``host`` is not loopback, else none.
+      It is in the returned :attr:`MonitorServer.token` and ``ui_link``.
     """
     flags = flags or {}
+    token = choose_token(host, token)
     if hub is None:
         hub = MonitorHub(store=store)
     elif store is not None and hub.store is None:
@@ -99,6 +123,7 @@ async def serve_monitor(
                         allowed_origins=allowed_origins,
                         keepalive=keepalive,
                         event_socket_active=partial(bool, listening_on is not None),
+                        token=token,
                     ),
                     flags.get("websocket", "port"),
                 )
@@ -111,6 +136,7 @@ async def serve_monitor(
                     websocket_port=ws.port if ws else (browser_websocket_port or 3002),
                     bind_host=host,
                     allowed_hosts=allowed_origins,
+                    token=token,
                 )
                 http = partial(_serve_http, app, host, ui_port)
                 ui_url, actual_ui_port = await _start(
@@ -118,7 +144,7 @@ async def serve_monitor(
                 )
                 app.ui_port = actual_ui_port
                 logger.info("monitor UI at %s", ui_url)
-            task_status.started(MonitorServer(hub, ws, ui_url, actual_ui_port, listening_on))
+            task_status.started(MonitorServer(hub, ws, ui_url, actual_ui_port, listening_on, token))
     except BaseExceptionGroup as group:
         # A server that cannot listen is one plain error for the caller to report.
         raise sole_error(group, TransportError) from None
@@ -168,6 +194,7 @@ def embedded_monitor(
     allowed_origins: Collection[str] = (),
     flags: Mapping[str, str] | None = None,
     announce: Callable[[MonitorServer], None] | None = None,
+    token: str | None = None,
 ) -> Callable[[Registry | None, Publisher | None, trio.Nursery], Awaitable[Publisher]]:
     """The monitor as a part of a runtime process (``statemachine CONFIG --monitor``,
     ``statemachine run``), started before the runtime is built.
@@ -177,7 +204,8 @@ def embedded_monitor(
     ``nursery``, tells ``announce`` where they listen, and returns the publisher to build
     the runtime with: the hub, so that the machines publish into it in-process, next to
     ``publisher`` (the event socket's, for a monitor elsewhere) when there is one. Its
-    arguments as for :func:`serve_monitor`.
+    arguments as for :func:`serve_monitor`. Without ``announce``, a monitor that needs a
+    token prints its link (with the token) on standard output, once.
     """
 
     async def start(
@@ -196,10 +224,13 @@ def embedded_monitor(
                 configs=configs,
                 allowed_origins=allowed_origins,
                 flags=flags,
+                token=token,
             )
         )
         if announce is not None:
             announce(server)
+        elif server.token is not None:
+            print(f"monitor: {server.ui_link or server.websocket_link}", flush=True)
         return hub if publisher is None else FanoutPublisher([publisher, hub])
 
     return start

@@ -27,6 +27,7 @@ import trio_websocket
 
 from statemachine_engine.monitor._hub import MonitorHub, Outgoing, Subscriber, SubscriberClosed
 from statemachine_engine.monitor._origin import origin_allowed
+from statemachine_engine.monitor._token import token_accepted
 from statemachine_engine.monitor._ws_http import PlainHttp, serve_connection, serve_tcp
 
 __all__ = ["EVENTS_PATH", "WebSocketMonitor", "serve_websocket"]
@@ -66,6 +67,7 @@ async def serve_websocket(
     paths: Sequence[str] = (EVENTS_PATH,),
     event_socket_active: Callable[[], bool] = lambda: False,
     stall_timeout: float = STALL_TIMEOUT,
+    token: str | None = None,
     task_status: trio.TaskStatus[WebSocketMonitor] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the hub's events over WebSocket until cancelled.
@@ -74,7 +76,7 @@ async def serve_websocket(
     port is bound (``port=0`` picks a free one; read it from the returned value).
     ``event_socket_active`` tells ``/health`` whether events arrive on an event socket.
     ``stall_timeout``: how long a write may wait on a client that reads nothing before it
-    is cut off.
+    is cut off. ``token``: what a client must present to connect (``None``: nothing).
     """
     handler = partial(
         _handle,
@@ -84,12 +86,14 @@ async def serve_websocket(
         keepalive=keepalive,
         paths=frozenset(paths),
         stall_timeout=stall_timeout,
+        token=token,
     )
     plain = PlainHttp(
         hub,
         bind_host=host,
         allowed_hosts=allowed_origins,
         event_socket_active=event_socket_active,
+        token=token,
     )
     connection = partial(serve_connection, websocket=handler, plain=plain)
     async with trio.open_nursery() as nursery:
@@ -114,8 +118,10 @@ async def _handle(
     keepalive: float,
     paths: frozenset[str],
     stall_timeout: float,
+    token: str | None,
 ) -> None:
-    path = urlsplit(request.path).path
+    target = urlsplit(request.path)
+    path = target.path
     if path not in paths:
         logger.info("rejected WebSocket connection to unknown path %r", request.path)
         await request.reject(404, body=f"unknown path; connect to {EVENTS_PATH}\n".encode())
@@ -126,6 +132,15 @@ async def _handle(
     ):
         logger.warning("rejected WebSocket connection from origin %r", origin)
         await request.reject(403, body=b"origin not allowed\n")
+        return
+    headers = {
+        bytes(k).decode("latin-1").lower(): bytes(v).decode("latin-1") for k, v in request.headers
+    }
+    if not token_accepted(token, headers, target.query):
+        logger.warning("rejected a WebSocket connection without a valid token")
+        await request.reject(
+            401, body=b"this monitor needs its token: ?token=... or Authorization: Bearer\n"
+        )
         return
     ws = await request.accept()
     try:

@@ -10,13 +10,13 @@ request gets one JSON answer and the connection is closed:
   ``last_event_time`` is the server's start until an event arrives, and
   ``unix_socket_active`` says whether this monitor listens on an event socket);
 * ``/initial``: the snapshot a WebSocket client gets first, ``{"type": "initial",
-  "machines": [...], "timestamp"}``.
+  "machines": [...], "timestamp"}``; 401 without the token when the monitor requires one.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from functools import partial
 from typing import Any
 
@@ -25,6 +25,7 @@ import trio_websocket
 
 from statemachine_engine.monitor._hub import MonitorHub
 from statemachine_engine.monitor._origin import host_allowed
+from statemachine_engine.monitor._token import token_accepted
 
 __all__ = ["PlainHttp", "serve_connection", "serve_tcp"]
 
@@ -36,6 +37,7 @@ HEAD_TIMEOUT = 10.0
 _REASONS = {
     200: "OK",
     400: "Bad Request",
+    401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
@@ -81,15 +83,19 @@ class PlainHttp:
         bind_host: str,
         allowed_hosts: Collection[str] = (),
         event_socket_active: Callable[[], bool] = lambda: False,
+        token: str | None = None,
     ) -> None:
         self.hub = hub
+        self.token = token
         self.bind_host = bind_host
         self.allowed_hosts = frozenset(allowed_hosts)
         self.event_socket_active = event_socket_active
         self.started = hub.wall_time()
 
-    def answer(self, method: str, path: str, host: str | None) -> tuple[int, Any]:
-        """The status and JSON body for one request."""
+    def answer(self, method: str, target: str, headers: Mapping[str, str]) -> tuple[int, Any]:
+        """The status and JSON body for one request (``headers`` with lower-case names)."""
+        host = headers.get("host")
+        path, _, query = target.partition("?")
         if not host_allowed(host, bind_host=self.bind_host, allowed=self.allowed_hosts):
             return 403, {"error": f"host {host!r} not allowed"}
         if method not in ("GET", "HEAD"):
@@ -97,6 +103,11 @@ class PlainHttp:
         if path == "/health":
             return 200, self.health()
         if path == "/initial":
+            if not token_accepted(self.token, headers, query):
+                return 401, {
+                    "error": "this monitor needs its token: send ?token=... or "
+                    "'Authorization: Bearer TOKEN'"
+                }
             return 200, self.hub.snapshot()
         if path.startswith("/ws"):
             return 426, {"error": "connect with a WebSocket client"}
@@ -116,7 +127,8 @@ class PlainHttp:
 
 
 def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]] | None:
-    """Method, path and lower-cased headers of a request head, or None if it is not one."""
+    """Method, target (path and query) and lower-cased headers of a request head, or None
+    if it is not one."""
     try:
         lines = head.decode("latin-1").split("\r\n")
         method, target, _version = lines[0].split(" ", 2)
@@ -127,7 +139,7 @@ def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]] | None:
         name, sep, value = line.partition(":")
         if sep:
             headers[name.strip().lower()] = value.strip()
-    return method, target.split("?", 1)[0], headers
+    return method, target, headers
 
 
 async def _read_head(stream: trio.abc.Stream) -> bytes | None:
@@ -176,7 +188,7 @@ async def serve_connection(
                 return
             method, path, headers = parsed
             if "websocket" not in headers.get("upgrade", "").lower():
-                status, body = plain.answer(method, path, headers.get("host"))
+                status, body = plain.answer(method, path, headers)
                 await _respond(stream, status, body, head_only=method == "HEAD")
                 return
         if head is None:

@@ -154,7 +154,7 @@ def _monitor(
 
     def announce(server: MonitorServer) -> None:
         ws = server.websocket
-        say(f"monitor: {server.ui_url}" + (f" (WebSocket port {ws.port})" if ws else ""))
+        say(f"monitor: {server.ui_link}" + (f" (WebSocket port {ws.port})" if ws else ""))
 
     return embedded_monitor(
         host=settings.host,

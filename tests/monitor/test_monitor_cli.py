@@ -143,3 +143,24 @@ async def test_statemachine_ui_reports_user_mistakes_without_a_traceback(
     assert f"cannot start the UI server on 127.0.0.1:{port}: address already in use".encode() in (
         busy.stderr
     )
+
+
+async def test_statemachine_ui_off_loopback_prints_its_token_once_and_requires_it(
+    short_dir: Path,
+) -> None:
+    command = [*UI, "--host", "0.0.0.0", "--ui-port", "0", "--websocket-port", "0",
+               "--config", str(short_dir / "none.yaml"),
+               "--event-socket-path", str(short_dir / "ev.sock")]  # fmt: skip
+    (short_dir / "none.yaml").write_text("initial_state: a\ntransitions: []\n")
+    with trio.fail_after(30):
+        proc, banner = await start(command, 4)
+        link = banner["Monitor UI"].replace("0.0.0.0", "127.0.0.1")
+        base, _, token = link.partition("/?token=")
+        assert len(token) >= 32
+        assert token not in banner["WebSocket events"]
+        assert (await http_get(base + "/api/machines"))[0] == 401
+        assert (await http_get(f"{base}/api/machines?token={token}"))[0] == 200
+        assert (await http_get(f"{base}/?token={token}"))[0] == 200
+        code, err = await stop(proc)
+    assert code == 143, err
+    assert token not in err  # printed once, on standard output; never logged

@@ -252,6 +252,15 @@ function text(value) {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
+// Opened with the monitor's token (?token=...): the server has answered with a cookie that
+// the page's requests and its WebSocket now carry, so the token leaves the address bar (and
+// what is copied from it).
+if (new URLSearchParams(location.search).has("token")) {
+  const clean = new URL(location.href);
+  clean.searchParams.delete("token");
+  history.replaceState(null, "", clean.pathname + clean.search + clean.hash);
+}
+
 const app = new MonitorApp();
 window.smMonitor = app; // for debugging from the console
 app.start();
