@@ -15,6 +15,7 @@ SCRIPTS = (
     "bench_durable.py",
     "bench_monitor.py",
     "bench_instructions.py",
+    "bench_load.py",
 )
 
 
