@@ -1,7 +1,14 @@
-"""Tools around machines: diagrams, the checker behind validate and lint, the event printer."""
+"""Tools around machines: diagrams, the checker behind validate and lint, the event printer.
 
-from statemachine_engine.tools._diagrams import diagram_title, generate_diagrams, write_diagrams
-from statemachine_engine.tools._events_monitor import print_events
+The diagrams and the event printer are imported on first use: ``statemachine CONFIG`` runs
+the checker at every start and should not pay for them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from statemachine_engine._lazy import lazy_exports
 from statemachine_engine.tools._findings import (
     CODES,
     UPSTREAM_ALIASES,
@@ -10,7 +17,6 @@ from statemachine_engine.tools._findings import (
     Severity,
     expand_codes,
 )
-from statemachine_engine.tools._ids import base_id
 from statemachine_engine.tools._lint import LintResult, lint_paths, lint_yaml
 from statemachine_engine.tools._report import (
     finding_line,
@@ -44,3 +50,22 @@ __all__ = [
     "validate_report",
     "write_diagrams",
 ]
+
+_ON_FIRST_USE: dict[str, str] = {
+    "base_id": "statemachine_engine.tools._ids",
+    "diagram_title": "statemachine_engine.tools._diagrams",
+    "generate_diagrams": "statemachine_engine.tools._diagrams",
+    "print_events": "statemachine_engine.tools._events_monitor",
+    "write_diagrams": "statemachine_engine.tools._diagrams",
+}
+
+if TYPE_CHECKING:
+    from statemachine_engine.tools._diagrams import (
+        diagram_title,
+        generate_diagrams,
+        write_diagrams,
+    )
+    from statemachine_engine.tools._events_monitor import print_events
+    from statemachine_engine.tools._ids import base_id
+
+__getattr__, __dir__ = lazy_exports(__name__, _ON_FIRST_USE)
