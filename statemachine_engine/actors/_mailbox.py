@@ -119,6 +119,8 @@ class Mailbox:
     def interrupt(self, message: Message) -> None:
         """Once ``message`` is in the mailbox: if the machine is running entry actions and
         the event fires a transition from its state, cancel them."""
+        # the machine has work now (a message handed to a waiting receiver skips the buffer)
+        self.waiting_idle = False
         scope = self._busy_scope
         if (
             scope is not None
