@@ -236,12 +236,12 @@ async def test_a_config_error_reports_every_problem_and_exits_1(tmp_path: Path) 
     )
     result = await trio.to_thread.run_sync(run_cli, tmp_path, bad.name)
     assert result.returncode == 1
-    assert "3 errors in broken.yaml" in result.stderr
-    assert "broken.yaml:3:5: error: $.transitions[0].event: required key is missing" in (
-        result.stderr
-    )
-    assert "$.transitions[1].to: required key is missing" in result.stderr
-    assert "$.actions.working[0].type: unknown action type 'no_such_action'" in result.stderr
+    # validate's own findings: one rule set for the checker and the runtime
+    assert "statemachine: 4 errors; nothing started" in result.stderr
+    assert "broken.yaml:3:5: S000 error: required key is missing" in result.stderr
+    assert "at $.transitions[0].event" in result.stderr
+    assert "at $.transitions[1].to" in result.stderr
+    assert "A001 error: unknown action type 'no_such_action'" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "data").exists()  # nothing was started
 

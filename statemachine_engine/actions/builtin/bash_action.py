@@ -50,8 +50,8 @@ from statemachine_engine.actions.builtin._output_log import OutputLog
 from statemachine_engine.actions.builtin._shell import ShellResult, run_shell
 from statemachine_engine.actions.builtin._values import fail, unresolved
 from statemachine_engine.config import (
-    KNOWN_FILTERS,
     interpolate,
+    resolve_fallbacks,
     resolve_path,
     shell_command,
 )
@@ -64,9 +64,6 @@ STREAM_RATE = 20.0  # lines per second once the burst is spent
 ERROR_TAIL = 2000  # characters of stderr quoted in last_error
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_FALLBACK = re.compile(
-    r"\{(?P<first>[A-Za-z_][A-Za-z0-9_.]*)\|(?P<second>[A-Za-z_][A-Za-z0-9_.]*)\}"
-)
 
 
 class BashAction(BaseAction):
@@ -225,21 +222,6 @@ def shell_lookup(context: Mapping[str, Any]) -> Mapping[str, Any]:
     if isinstance(payload, Mapping):
         lookup.update({k: v for k, v in payload.items() if k not in job_data})
     return lookup
-
-
-def resolve_fallbacks(template: str, lookup: Mapping[str, Any]) -> str:
-    """Rewrite ``{first|second}`` to whichever placeholder has a value (filters excepted).
-
-    Only placeholder names change, never values, so quoting still applies afterwards.
-    """
-
-    def choose(match: re.Match[str]) -> str:
-        first, second = match.group("first"), match.group("second")
-        if second in KNOWN_FILTERS:
-            return match.group(0)
-        return "{%s}" % (first if resolve_path(lookup, first) is not None else second)
-
-    return _FALLBACK.sub(choose, template)
 
 
 def context_env(context: Mapping[str, Any]) -> dict[str, str]:
