@@ -65,9 +65,9 @@ def cmd_send_event(args: argparse.Namespace) -> int:
         event_socket_path=args.event_socket_path,
         timeout=args.timeout,
     )
-    if delivered:  # an undelivered event stays pending (see process-events)
-        with _database(args) as conn:
-            records.mark_event_delivered(conn, event_id, now=time.time())
+    # an undelivered event says so, and waits for process-events (a machine's clear_events)
+    with _database(args) as conn:
+        records.mark_event_delivered(conn, event_id, now=time.time(), delivered=delivered)
     if args.format == "json":
         print_json(
             {

@@ -15,8 +15,19 @@ from statemachine_engine.persistence._codec import loads_any, loads_object
 
 #: delivery statuses of ``machine_events`` rows: ``failed`` when the target certainly did
 #: not take the event, ``unknown`` when it may have (sent, but no acknowledgement came),
-#: ``unhandled`` for an event the target took and dropped (it fired nothing)
-EVENT_STATUSES = ("pending", "delivered", "failed", "processed", "unknown", "unhandled")
+#: ``unhandled`` for an event the target took and dropped (it fired nothing), ``undelivered``
+#: for one ``send-event`` recorded but could not hand over (its target was not running)
+EVENT_STATUSES = (
+    "pending",
+    "undelivered",
+    "delivered",
+    "failed",
+    "processed",
+    "unknown",
+    "unhandled",
+)
+#: statuses of events a machine has not got: ``process-events`` (and its readers) take them
+_WAITING = "('pending', 'undelivered')"
 
 
 # -- registry -------------------------------------------------------------------------
@@ -191,11 +202,14 @@ def insert_event(
     return int(cursor.lastrowid or 0)
 
 
-def mark_event_delivered(conn: sqlite3.Connection, event_id: int, *, now: float) -> bool:
-    """Mark one audited event delivered (a recipient acknowledged it)."""
+def mark_event_delivered(
+    conn: sqlite3.Connection, event_id: int, *, now: float, delivered: bool = True
+) -> bool:
+    """Mark one audited event ``delivered`` (a recipient acknowledged it), or, with
+    ``delivered=False``, ``undelivered`` (nobody took it: it waits for ``process-events``)."""
     cursor = conn.execute(
-        "UPDATE machine_events SET status = 'delivered', processed_at = ? WHERE id = ?",
-        (now, event_id),
+        "UPDATE machine_events SET status = ?, processed_at = ? WHERE id = ?",
+        ("delivered" if delivered else "undelivered", now if delivered else None, event_id),
     )
     return cursor.rowcount > 0
 
@@ -229,9 +243,9 @@ def list_events(
 
 
 def pending_events(conn: sqlite3.Connection, target: str) -> list[dict[str, Any]]:
-    """Events for ``target`` still ``pending`` (not delivered), oldest first."""
+    """Events for ``target`` still ``pending`` or ``undelivered``, oldest first."""
     rows = conn.execute(
-        "SELECT * FROM machine_events WHERE target_machine = ? AND status = 'pending'"
+        f"SELECT * FROM machine_events WHERE target_machine = ? AND status IN {_WAITING}"
         " ORDER BY created_at, id",
         (target,),
     )
@@ -245,10 +259,11 @@ def mark_events_processed(
     event_types: Sequence[str] | None,
     now: float,
 ) -> int:
-    """Mark ``target``'s pending events (of ``event_types``, or all) processed; how many."""
+    """Mark ``target``'s pending or undelivered events (of ``event_types``, or all)
+    processed; how many."""
     sql = (
         "UPDATE machine_events SET status = 'processed', processed_at = ?"
-        " WHERE target_machine = ? AND status = 'pending'"
+        f" WHERE target_machine = ? AND status IN {_WAITING}"
     )
     params: list[Any] = [now, target]
     if event_types:

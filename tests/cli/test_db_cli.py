@@ -291,12 +291,15 @@ def test_send_event_to_no_running_machine_records_it_and_exits_3(cli: Any, db: P
     assert "Event recorded" in result.out
     assert "not delivered" in result.err and "worker_1" in result.err
     [event] = cli("list-events", "--format", "json").json()
+    # it says it was not delivered, and still waits for process-events
     assert (event["target_machine"], event["event_type"], event["status"]) == (
         "worker_1",
         "go",
-        "pending",
+        "undelivered",
     )
     assert (event["payload"], event["job_id"], event["source_machine"]) == ({"n": 1}, "j1", "cli")
+    assert [e["event_type"] for e in cli("process-events", "worker_1", "--format", "json").json()]
+    assert cli("process-events", "worker_1", "--format", "json").json()[0]["id"] == event["id"]
     as_json = cli("send-event", "--target", "w", "--type", "t", "--format", "json").json()
     assert as_json["delivered"] is False and as_json["id"] == 2 and as_json["note"]
 
