@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
+from statemachine_engine import _strict_json
 from statemachine_engine.cli._db_output import (
     shorten,
 )
@@ -101,7 +101,7 @@ def _json_arg(flag: str, text: str | None, *, want_object: bool) -> Any:
     if text is None:
         return None
     try:
-        value = json.loads(text)
+        value = _strict_json.loads(text)
     except ValueError as exc:
         raise UserError(f"{flag} is not valid JSON ({exc}): {shorten(text, 60)}") from None
     if want_object and not isinstance(value, dict):

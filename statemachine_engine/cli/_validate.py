@@ -8,12 +8,12 @@ on any error (with ``--strict``, on any warning too). Wrong flags exit 2 (argpar
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from statemachine_engine import _strict_json
 from statemachine_engine.tools import (
     LintResult,
     expand_codes,
@@ -55,7 +55,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> LintResul
     keys: list[str] = []
     if args.initial_context is not None:
         try:
-            context = json.loads(args.initial_context)
+            context = _strict_json.loads(args.initial_context)
         except ValueError as exc:
             parser.error(f"--initial-context is not valid JSON: {exc}")
         if not isinstance(context, dict):

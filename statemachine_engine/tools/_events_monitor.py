@@ -16,6 +16,7 @@ from typing import Any, TextIO
 import attrs
 import trio
 
+from statemachine_engine import _strict_json
 from statemachine_engine.errors import TransportError
 from statemachine_engine.transport import MachineEvent
 
@@ -125,7 +126,7 @@ async def follow(
             while True:
                 message = await ws.get_message()
                 try:
-                    show(json.loads(message))
+                    show(_strict_json.loads(message))
                 except ValueError:
                     continue
     except ConnectionClosed:

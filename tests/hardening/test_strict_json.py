@@ -63,3 +63,16 @@ def test_initial_context_with_it_is_refused(tmp_path, capsys) -> None:
         main([str(config), "--db", str(tmp_path / "d.db"), "--initial-context", '{"x": NaN}']) == 1
     )
     assert "NaN is not a JSON value" in capsys.readouterr().err
+
+
+def test_statemachine_db_payloads_with_it_are_refused(tmp_path, capsys) -> None:
+    from statemachine_engine.cli._db import main
+
+    db = str(tmp_path / "d.db")
+    assert main(["--db", db, "add-job", "j1", "--type", "t", "--payload", '{"x": NaN}']) == 1
+    assert "NaN is not a JSON value" in capsys.readouterr().err
+    code = main(
+        ["--db", db, "send-event", "--target", "m", "--type", "go", "--payload", "Infinity"]
+    )
+    assert code == 1
+    assert "Infinity is not a JSON value" in capsys.readouterr().err

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from statemachine_engine import _strict_json
 from statemachine_engine.actions._base import BaseAction
 from statemachine_engine.actions.builtin._values import as_bool, current_job_id, fail, unresolved
 from statemachine_engine.errors import ActorStopped, TransportError
@@ -103,7 +103,7 @@ def as_payload(raw: Any) -> dict[str, Any]:
         return copy.deepcopy(dict(raw))
     if isinstance(raw, str) and raw.lstrip().startswith("{"):
         try:
-            decoded = json.loads(raw)
+            decoded = _strict_json.loads(raw)
         except ValueError:
             decoded = None
         if isinstance(decoded, dict):
