@@ -146,7 +146,7 @@ async def test_send_event_is_delivered_and_recorded(
     assert status == "delivered"
 
 
-async def test_send_event_to_a_machine_that_is_not_running_exits_3_and_stays_pending(
+async def test_send_event_to_a_machine_that_is_not_running_exits_3_and_is_undelivered(
     place: dict[str, str],
 ) -> None:
     result = await trio.to_thread.run_sync(
@@ -166,7 +166,7 @@ async def test_send_event_to_a_machine_that_is_not_running_exits_3_and_stays_pen
     assert "Traceback" not in result.stderr
     with sqlite3.connect(place["db"]) as conn:
         (status,) = conn.execute("SELECT status FROM machine_events").fetchone()
-    assert status == "pending"
+    assert status == "undelivered"  # said so, and still handed out by process-events
 
 
 async def test_adding_a_job_wakes_a_worker_in_another_process_at_once(

@@ -95,7 +95,7 @@ async def test_send_event_to_a_machine_that_is_not_running_exits_3(cluster: Clus
     assert f"no control socket at {cluster.control_socket('nobody')}" in result.stderr
     assert "Traceback" not in result.stderr
     rows = cluster.query("SELECT target_machine, event_type, status FROM machine_events")
-    assert rows == [{"target_machine": "nobody", "event_type": "go", "status": "pending"}]
+    assert rows == [{"target_machine": "nobody", "event_type": "go", "status": "undelivered"}]
 
 
 async def test_send_event_to_ui_publishes_to_the_monitor(cluster: Cluster) -> None:
