@@ -24,6 +24,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-monitor", action="store_true", help="do not serve the monitor")
     parser.add_argument("--ui-port", type=int, help="override the manifest's monitor.ui_port")
     parser.add_argument(
+        "--token",
+        help="the token the monitor's reads need (default: $STATEMACHINE_UI_TOKEN; one is"
+        " generated and printed when the monitor listens beyond loopback)",
+    )
+    parser.add_argument(
         "--websocket-port", type=int, help="override the manifest's monitor.websocket_port"
     )
     parser.add_argument("--db", metavar="PATH", help="override the manifest's db")
@@ -81,7 +86,7 @@ def main(argv: list[str]) -> int:
     if args.no_monitor:
         manifest = attrs.evolve(manifest, monitor=None)
     elif manifest.monitor is not None and (
-        args.ui_port is not None or args.websocket_port is not None
+        args.ui_port is not None or args.websocket_port is not None or args.token is not None
     ):
         settings: MonitorSettings = manifest.monitor
         manifest = attrs.evolve(
@@ -92,6 +97,7 @@ def main(argv: list[str]) -> int:
                 websocket_port=(
                     settings.websocket_port if args.websocket_port is None else args.websocket_port
                 ),
+                token=settings.token if args.token is None else args.token,
             ),
         )
     if args.db:

@@ -74,6 +74,9 @@ class MonitorSettings:
     host: str = "127.0.0.1"
     ui_port: int = 3001
     websocket_port: int = 3002
+    #: the token reads need (``statemachine run --token``; never in the manifest file: a
+    #: secret does not belong in a file under version control)
+    token: str | None = None
 
 
 @attrs.frozen

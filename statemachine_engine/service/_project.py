@@ -168,6 +168,7 @@ def _monitor(
             "event_socket": "--event-socket-path",
         },
         announce=announce,
+        token=settings.token,
     )
 
 

@@ -203,3 +203,42 @@ async def test_durable_machines_of_a_project_resume_after_sigkill(cluster: Clust
         assert registered.payload["current_state"] == "working"
     second.send_signal(signal.SIGTERM)
     await second.wait()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_run_token_guards_the_monitor_s_reads(cluster: Cluster) -> None:
+    import urllib.error
+    import urllib.request
+
+    cluster.write("switch.yaml", SWITCH_YAML)
+    ui, ws = _free_port(), _free_port()
+    path = cluster.write(
+        "statemachine-project.yaml",
+        f"name: proj\ndb: {cluster.db}\n"
+        f"monitor: {{host: 127.0.0.1, ui_port: {ui}, websocket_port: {ws}}}\n"
+        f"control_socket_prefix: {cluster.prefix}\n"
+        f"event_socket_path: {cluster.sock_dir / 'monitor.sock'}\n"  # (its monitor listens)
+        "machines:\n  - {config: switch.yaml, name: desk}\n",
+    )
+    project = await cluster.spawn([STATEMACHINE, "run", str(path), "--token", "s3cret"], "proj")
+    await cluster.wait_db("the monitor's link", lambda: "?token=s3cret" in project.output())
+
+    def get(headers: dict[str, str]) -> int:
+        request = urllib.request.Request(f"http://127.0.0.1:{ui}/api/machines", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+
+    assert await trio.to_thread.run_sync(get, {}) == 401
+    assert await trio.to_thread.run_sync(get, {"Authorization": "Bearer s3cret"}) == 200
+    project.send_signal(signal.SIGTERM)
+    await project.wait()
