@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from statemachine_engine.transport import DEFAULT_EVENT_SOCKET
 
@@ -33,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--host", default="127.0.0.1", help="monitor host (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=3002, help="monitor WebSocket port (3002)")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("STATEMACHINE_UI_TOKEN") or None,
+        help="the monitor's token, when it asks for one (default $STATEMACHINE_UI_TOKEN)",
+    )
     args = parser.parse_args(argv)
     from statemachine_engine.tools import print_events
 
@@ -43,4 +49,5 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         event_socket_path=args.event_socket_path,
+        token=args.token,
     )

@@ -113,14 +113,25 @@ async def follow(
     port: int,
     event_socket_path: str,
     announce: Callable[[str], None],
+    token: str | None = None,
 ) -> None:
-    """Follow events from the monitor's WebSocket, else from the event socket."""
-    from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
+    """Follow events from the monitor's WebSocket (sending ``token`` as a bearer token
+    when given), else from the event socket. TransportError when the monitor wants a token
+    this call does not have."""
+    from trio_websocket import (
+        ConnectionClosed,
+        ConnectionRejected,
+        HandshakeError,
+        open_websocket_url,
+    )
 
     url = f"ws://{host}:{port}/ws/events"
+    headers = [(b"authorization", f"Bearer {token}".encode())] if token else None
     connected = False
     try:
-        async with open_websocket_url(url, connect_timeout=2, disconnect_timeout=1) as ws:
+        async with open_websocket_url(
+            url, connect_timeout=2, disconnect_timeout=1, extra_headers=headers
+        ) as ws:
             connected = True
             announce(f"following {url}")
             while True:
@@ -132,6 +143,16 @@ async def follow(
     except ConnectionClosed:
         announce("the monitor closed the connection")
         return
+    except ConnectionRejected as exc:
+        if exc.status_code in (401, 403):
+            from statemachine_engine.errors import TransportError
+
+            raise TransportError(
+                f"the monitor at {url} refused the connection ({exc.status_code}): it needs its"
+                " token -- pass --token or set $STATEMACHINE_UI_TOKEN"
+                + (" (the one given was not accepted)" if token else "")
+            ) from None
+        log.debug("no monitor at %s (%s)", url, exc)
     except (OSError, HandshakeError) as exc:
         if connected:
             raise
@@ -157,6 +178,7 @@ def print_events(
     host: str,
     port: int,
     event_socket_path: str,
+    token: str | None = None,
 ) -> int:
     """Print events as they come until ``duration`` passes (forever when None) or Ctrl-C;
     the exit status of ``statemachine-events``."""
@@ -174,6 +196,7 @@ def print_events(
                 port=port,
                 event_socket_path=event_socket_path,
                 announce=announce,
+                token=token,
             )
 
     try:

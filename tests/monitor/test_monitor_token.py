@@ -236,3 +236,40 @@ async def test_a_monitor_on_loopback_needs_a_token_only_when_given() -> None:
             assert await refused(server.websocket.port, "/ws/events") == 401
             first = json.loads(await handshake(server.websocket.port, f"/ws/events?token={TOKEN}"))
             assert first["type"] == "initial"
+
+
+# trio-websocket leaves the socket of a refused handshake unclosed (the command then exits 1,
+# which closes it); the warning of that socket is its, not ours
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+async def test_statemachine_events_follows_a_monitor_with_its_token() -> None:
+    from statemachine_engine.errors import TransportError
+    from statemachine_engine.tools._events_monitor import follow
+
+    seen: list[dict[str, Any]] = []
+    with trio.fail_after(20):
+        async with monitor("127.0.0.1", token=TOKEN) as server:
+            assert server.websocket is not None
+            port = server.websocket.port
+            with pytest.raises(TransportError, match="needs its token"):
+                await follow(
+                    seen.append,
+                    host="127.0.0.1",
+                    port=port,
+                    event_socket_path="/nonexistent/e.sock",
+                    announce=lambda text: None,
+                )
+            with trio.move_on_after(1):
+                await follow(
+                    seen.append,
+                    host="127.0.0.1",
+                    port=port,
+                    event_socket_path="/nonexistent/e.sock",
+                    announce=lambda text: None,
+                    token=TOKEN,
+                )
+    assert seen and seen[0]["type"] == "initial"
+    assert seen[0]["machines"][0]["machine_name"] == "secret_machine"
+    import gc
+
+    gc.collect()  # the refused handshake's socket is finalised here, under this test's filters
