@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from statemachine_engine.actors._action_runner import ActionRunner
 from statemachine_engine.actors._journal import TRANSITION, Journal, Position
+from statemachine_engine.errors import ConfigError
 
 if TYPE_CHECKING:
     from statemachine_engine.actions import ActionRegistry
@@ -91,7 +92,7 @@ def _rerun_safe(registry: ActionRegistry, action_type: str) -> bool:
     not be on disk before it runs (``send_event``: the copy is dropped by the receiver)."""
     try:
         return registry.get(action_type).RERUN_SAFE
-    except Exception:  # (it fails to load: it fails when it runs, reported there)
+    except ConfigError:  # (it cannot be loaded: it fails when it runs, reported there)
         return False
 
 

@@ -154,7 +154,6 @@ class Journal:
             parent.name if parent is not None else None,
             parent.run_id if parent is not None else None,
             parent.on_done if parent is not None else None,
-            0,
             "running",
             pid,
             self._wall(),

@@ -204,7 +204,7 @@ class Spawner:
     ) -> None:
         """Resume the ``start_fsm`` children (in this runtime) of a resumed durable parent."""
         for row in children:
-            if row.get("process") or self._directory.running(row["machine_name"]) is not None:
+            if self._directory.running(row["machine_name"]) is not None:
                 continue
             config_path = row.get("config_path")
             if not config_path:

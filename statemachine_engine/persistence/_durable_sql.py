@@ -45,7 +45,6 @@ _TABLES = {
         parent TEXT,
         parent_run TEXT,
         on_done TEXT,
-        process INTEGER NOT NULL DEFAULT 0,
         status TEXT NOT NULL DEFAULT 'running',
         pid INTEGER,
         updated_at REAL
@@ -100,7 +99,7 @@ def create_tables(conn: sqlite3.Connection) -> None:
 _CHECKPOINT_COLUMNS = (
     "machine_name, run_id, config_type, config_path, state, from_state, event, phase,"
     " action_index, attempt, context, entered_at, deadline, step, parent, parent_run, on_done,"
-    " process, status, pid, updated_at"
+    " status, pid, updated_at"
 )
 
 
@@ -109,7 +108,7 @@ def start_checkpoint(conn: sqlite3.Connection, row: Sequence[Any]) -> None:
     ``_CHECKPOINT_COLUMNS`` in order."""
     conn.execute(
         f"INSERT OR REPLACE INTO durable_machines ({_CHECKPOINT_COLUMNS})"
-        f" VALUES ({', '.join('?' * 21)})",
+        f" VALUES ({', '.join('?' * 20)})",
         tuple(row),
     )
 

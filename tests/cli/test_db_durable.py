@@ -26,7 +26,7 @@ def db() -> Iterator[Path]:
         with transaction(conn):
             row = ["flow", "run1", "flow", "/x/flow.yaml", "waiting", "idle", "go", "entry",
                    1, 1, json.dumps({"order": 7}), now - 5, now + 5, 3, None, None, None,
-                   0, "running", 999_999_999, now]  # fmt: skip
+                   "running", 999_999_999, now]  # fmt: skip
             durable_sql.start_checkpoint(conn, row)
             for n, message_id in enumerate(("m1", "m2", "m2")):
                 durable_sql.receive(
