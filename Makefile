@@ -1,6 +1,7 @@
 # Two entry points matter: `make demo` and `make test`. Both build everything they need
 # from nothing: a virtual environment, the package, the UI's npm assets and, for the
-# browser tests, Debian's chromium.
+# browser tests, Debian's chromium; for the PostgreSQL tests, Debian's postgresql (the tests
+# start a throwaway server of their own with its initdb and pg_ctl; none is configured here).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -10,7 +11,7 @@ UI_DIR := statemachine_engine/monitor/ui
 UI_STAMP := $(UI_DIR)/node_modules/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install ui-assets browser test test-quick lint typecheck demo bench dist clean
+.PHONY: install ui-assets browser postgres test test-quick lint typecheck demo bench dist clean
 
 install: $(STAMP) ui-assets
 
@@ -35,6 +36,13 @@ browser:
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
 	fi
 
+# Debian's PostgreSQL server programs for the PostgreSQL tests (tests/pg_cluster.py).
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq postgresql; \
+	fi
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check statemachine_engine tests bench examples scripts
 	$(VENV)/bin/ruff format --check statemachine_engine tests bench examples scripts
@@ -43,11 +51,11 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy scripts
 
-test: install browser lint typecheck
+test: install browser postgres lint typecheck
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The edit-test loop: everything but the slow end-to-end tests.
-test-quick: install
+test-quick: install postgres
 	$(VENV)/bin/pytest -m "not slow" -q $(PYTEST_ARGS)
 
 # The demo's database and control socket are printed first, for statemachine-db in another
