@@ -141,7 +141,9 @@ class Cluster:
     def create_database(self) -> str:
         """A fresh empty database copied from the cluster's template; returns its URL."""
         name = f"test_{next(self._names)}"
-        self.admin_sql(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+        # FILE_COPY: a copy of the template's files and a checkpoint (cheap with fsync off)
+        # takes about half the time of the default WAL_LOG for a small database.
+        self.admin_sql(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}" STRATEGY FILE_COPY')
         return self.url(name)
 
     def drop_database(self, url: str) -> None:
