@@ -1,5 +1,7 @@
 """Simulation and test helpers for the project and for users testing their own machines."""
 
+from statemachine_engine.testing._check_store import check_store
+from statemachine_engine.testing._checked_store import CheckedStore, StoreFactory, StoreOpener
 from statemachine_engine.testing._schedule import (
     ScheduledCrash,
     ScheduledEvent,
@@ -15,11 +17,15 @@ from statemachine_engine.testing._simulate import (
 )
 
 __all__ = [
+    "CheckedStore",
     "MachineSetup",
     "ScheduledCrash",
     "ScheduledEvent",
     "SimulationResult",
+    "StoreFactory",
+    "StoreOpener",
     "TraceEntry",
+    "check_store",
     "load_events",
     "parse_events",
     "run_simulation",
