@@ -22,7 +22,7 @@ from statemachine_engine.actors._launcher import ChildRequest, ProcessLauncher
 from statemachine_engine.actors._machine import MachineActor
 from statemachine_engine.actors._outbox import Outbox
 from statemachine_engine.actors._services import MachineServices
-from statemachine_engine.config import MachineSpec, load_config
+from statemachine_engine.config import MachineSpec
 from statemachine_engine.errors import ConfigError, StateMachineError
 from statemachine_engine.fsm import Table, compile_spec
 from statemachine_engine.persistence import loads_context
@@ -101,6 +101,9 @@ class Spawner:
             if self.registry.extra:
                 registry = registry.with_classes(self.registry.extra)
         if not isinstance(spec, MachineSpec):
+            # the YAML parser and the model's converter only when a path is given
+            from statemachine_engine.config import load_config
+
             spec = load_config(spec, actions_dir=actions_dir or self.actions_dir)
         name = name or spec.default_name
         machines = self._directory.machines

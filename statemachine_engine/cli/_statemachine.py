@@ -15,7 +15,10 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from statemachine_engine.config import CachedStart, MachineSpec
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -133,6 +136,59 @@ def fail(message: str) -> int:
     return 1
 
 
+def checked_spec(args: argparse.Namespace, context_keys: list[str]) -> MachineSpec | None:
+    """The spec to run, checked as ``statemachine-validate`` checks it: its errors refuse the
+    start, word for word (printed here; None returned), its warnings are logged.
+
+    An unchanged configuration comes from the start cache (see config/_cache.py) with the
+    warnings its check gave, without importing the YAML parser, cattrs or the checker.
+    """
+    from statemachine_engine.config import StartCache
+
+    cache = StartCache()
+    key = cache.key(
+        args.config,
+        actions_dir=args.actions_dir,
+        initial_context=context_keys,
+        durable=args.durable,
+    )
+    cached = cache.load(key)
+    if cached is None:
+        checked = _check(args, context_keys)
+        if checked is None:
+            return None
+        cached, files = checked
+        cache.store(key, cached, files=files, actions_dir=args.actions_dir)
+    for line in cached.warnings:
+        logging.getLogger("statemachine_engine.config").warning("%s", line)
+    return cached.spec
+
+
+def _check(
+    args: argparse.Namespace, context_keys: list[str]
+) -> tuple[CachedStart, tuple[str, ...]] | None:
+    """Run the checker; what to cache and the configuration files it read, or None after
+    printing its errors."""
+    from statemachine_engine.config import CachedStart
+    from statemachine_engine.tools import check_start, finding_line, finding_lines
+
+    checked = check_start(
+        args.config,
+        actions_dirs=[args.actions_dir] if args.actions_dir else [],
+        initial_context=context_keys,
+        durable=args.durable,
+    )
+    # a broken custom action file (A006) is left to load_all in main, which names the
+    # file's own line and warns about an unused one
+    errors = [f for f in checked.errors if f.code != "A006"]
+    if errors or checked.spec is None:
+        print("\n".join(line for f in errors for line in finding_lines(f)), file=sys.stderr)
+        fail(f"{len(errors)} error{'s' if len(errors) != 1 else ''}; nothing started")
+        return None
+    warnings = tuple(finding_line(w) for w in checked.warnings if w.code != "A006")
+    return CachedStart(checked.spec, warnings), checked.result.files
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "simulate":
@@ -162,26 +218,11 @@ def main(argv: list[str] | None = None) -> int:
         return fail('--initial-context must be a JSON object, such as \'{"job_id": "j1"}\'')
     if args.actions_dir is not None and not os.path.isdir(os.path.expanduser(args.actions_dir)):
         return fail(f"--actions-dir {args.actions_dir}: not a folder")
+    spec = checked_spec(args, list(context))
+    if spec is None:
+        return 1
     from statemachine_engine.actions import get_registry
-    from statemachine_engine.tools import check_start, finding_line, finding_lines
 
-    # the checker behind statemachine-validate: its errors refuse the start, word for word
-    checked = check_start(
-        args.config,
-        actions_dirs=[args.actions_dir] if args.actions_dir else [],
-        initial_context=list(context),
-        durable=args.durable,
-    )
-    # a broken custom action file (A006) is left to load_all below, which names the file's
-    # own line and warns about an unused one
-    for warning in checked.warnings:
-        if warning.code != "A006":
-            logging.getLogger("statemachine_engine.config").warning("%s", finding_line(warning))
-    errors = [f for f in checked.errors if f.code != "A006"]
-    if errors or checked.spec is None:
-        print("\n".join(line for f in errors for line in finding_lines(f)), file=sys.stderr)
-        return fail(f"{len(errors)} error{'s' if len(errors) != 1 else ''}; nothing started")
-    spec = checked.spec
     try:
         # every custom action file now, before anything is started: a broken one is a
         # warning, or an error when this machine uses it
