@@ -20,6 +20,9 @@ _EXPORTS: dict[str, str] = {
     "loads_context": "statemachine_engine.persistence._codec",
     "DB_ENV_VAR": "statemachine_engine.persistence._paths",
     "DEFAULT_DB_PATH": "statemachine_engine.persistence._paths",
+    "DB_URL_SCHEMES": "statemachine_engine.persistence._paths",
+    "is_db_url": "statemachine_engine.persistence._paths",
+    "redact_db": "statemachine_engine.persistence._paths",
     "EVENT_STATUSES": "statemachine_engine.persistence._records_sql",
     "JOB_STATUSES": "statemachine_engine.persistence._jobs_sql",
     "Job": "statemachine_engine.persistence._protocol",
@@ -49,6 +52,7 @@ _MODULES: dict[str, str] = {
 
 __all__ = [
     "DB_ENV_VAR",
+    "DB_URL_SCHEMES",
     "DEFAULT_DB_PATH",
     "EVENT_STATUSES",
     "INBOX_STATUSES",
@@ -68,6 +72,7 @@ __all__ = [
     "connect",
     "dumps_context",
     "durable_sql",
+    "is_db_url",
     "jobs_sql",
     "loads_context",
     "open_memory_store",
@@ -75,6 +80,7 @@ __all__ = [
     "read_registry",
     "records_sql",
     "recreate_schema",
+    "redact_db",
     "resolve_db_path",
     "transaction",
 ]
@@ -87,7 +93,14 @@ if TYPE_CHECKING:
     from statemachine_engine.persistence._durable_sql import INBOX_STATUSES, OUTBOX_STATUSES
     from statemachine_engine.persistence._jobs_sql import JOB_STATUSES, NewJob
     from statemachine_engine.persistence._open import SYNC_MODES, open_memory_store, open_store
-    from statemachine_engine.persistence._paths import DB_ENV_VAR, DEFAULT_DB_PATH, resolve_db_path
+    from statemachine_engine.persistence._paths import (
+        DB_ENV_VAR,
+        DB_URL_SCHEMES,
+        DEFAULT_DB_PATH,
+        is_db_url,
+        redact_db,
+        resolve_db_path,
+    )
     from statemachine_engine.persistence._protocol import Job, JobQueue, Recorder, Store
     from statemachine_engine.persistence._records import CheckpointRecord
     from statemachine_engine.persistence._records_sql import EVENT_STATUSES

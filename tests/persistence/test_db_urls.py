@@ -1,0 +1,48 @@
+"""A --db value may be a postgresql:// URL: passed through, and never printed with its password."""
+
+from __future__ import annotations
+
+import pytest
+
+from statemachine_engine.persistence import DB_ENV_VAR, is_db_url, redact_db, resolve_db_path
+
+
+@pytest.mark.parametrize(
+    ("value", "url"),
+    [
+        ("postgresql://app@db.example:5432/jobs", True),
+        ("postgres://app@db.example/jobs", True),
+        ("data/pipeline.db", False),
+        (":memory:", False),
+        ("/srv/postgresql/jobs.db", False),
+    ],
+)
+def test_a_url_is_told_from_a_file(value: str, url: bool) -> None:
+    assert is_db_url(value) is url
+
+
+def test_a_url_is_passed_through_from_the_flag_or_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = "postgresql://app@db.example:5432/jobs"
+    assert resolve_db_path(url) == url
+    monkeypatch.setenv(DB_ENV_VAR, url)
+    assert resolve_db_path(None) == url
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("postgresql://app:s3cret@db:5432/jobs", "postgresql://app:***@db:5432/jobs"),
+        ("postgresql://app:p@ss@db/jobs", "postgresql://app:***@db/jobs"),
+        ("postgres://:s3cret@db/jobs", "postgres://:***@db/jobs"),
+        (
+            "postgresql://app@db/jobs?sslmode=require&password=s3cret",
+            "postgresql://app@db/jobs?sslmode=require&password=***",
+        ),
+        ("postgresql://app@db/jobs", "postgresql://app@db/jobs"),
+        ("data/user:secret@host.db", "data/user:secret@host.db"),  # a file is a file
+    ],
+)
+def test_a_password_is_never_shown(value: str, shown: str) -> None:
+    assert redact_db(value) == shown
