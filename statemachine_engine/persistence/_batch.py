@@ -18,6 +18,7 @@ import trio
 from statemachine_engine.errors import StoreError
 from statemachine_engine.persistence import _durable_sql as durable
 from statemachine_engine.persistence import _records_sql as records
+from statemachine_engine.persistence._pg_adapter import TransactionLost
 from statemachine_engine.persistence._records import (
     CheckpointRecord,
     DeliveredRecord,
@@ -141,7 +142,7 @@ def _write_record(
         _write_checkpoint(conn, item)
         return
     match item:
-        case StartRecord(machine, state, config_type, pid, endpoint, timestamp):
+        case StartRecord(machine, state, config_type, pid, endpoint, timestamp, host):
             records.upsert_machine(
                 conn,
                 machine,
@@ -150,6 +151,7 @@ def _write_record(
                 pid=pid,
                 endpoint=endpoint,
                 timestamp=timestamp,
+                host=host,
             )
         case StopRecord(machine):
             records.delete_machine(conn, machine)
@@ -211,9 +213,12 @@ def _write_durable(conn: sqlite3.Connection, item: Record) -> None:
 
 
 def _run_request(conn: sqlite3.Connection, req: Request[Any], now: float, path: str) -> None:
+    req.error = None  # a batch run again (PostgreSQL, after a lost connection) starts afresh
     conn.execute("SAVEPOINT request")
     try:
         req.value = req.fn(conn, now)
+    except TransactionLost:
+        raise  # the whole batch is run again, this request with it
     except sqlite3.Error as exc:
         conn.execute("ROLLBACK TO request")
         try:

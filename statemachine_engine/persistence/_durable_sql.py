@@ -84,6 +84,9 @@ _INDEXES = {
 }
 
 TABLES = tuple(_TABLES)
+#: the tables' bodies and indexes, as the PostgreSQL schema reads them
+TABLE_BODIES = _TABLES
+TABLE_INDEXES = _INDEXES
 
 
 def create_tables(conn: sqlite3.Connection) -> None:
@@ -101,14 +104,20 @@ _CHECKPOINT_COLUMNS = (
     " action_index, attempt, context, entered_at, deadline, step, parent, parent_run, on_done,"
     " status, pid, updated_at"
 )
+#: an upsert that replaces every column of an existing row (INSERT OR REPLACE, portably)
+_REPLACE = ", ".join(
+    f"{name} = excluded.{name}"
+    for name in (column.strip() for column in _CHECKPOINT_COLUMNS.split(","))
+    if name != "machine_name"
+)
 
 
 def start_checkpoint(conn: sqlite3.Connection, row: Sequence[Any]) -> None:
     """Write a machine's whole row (a start or a resume): the columns of
     ``_CHECKPOINT_COLUMNS`` in order."""
     conn.execute(
-        f"INSERT OR REPLACE INTO durable_machines ({_CHECKPOINT_COLUMNS})"
-        f" VALUES ({', '.join('?' * 20)})",
+        f"INSERT INTO durable_machines ({_CHECKPOINT_COLUMNS})"
+        f" VALUES ({', '.join('?' * 20)}) ON CONFLICT (machine_name) DO UPDATE SET {_REPLACE}",
         tuple(row),
     )
 
@@ -204,8 +213,9 @@ def receive(
     """Record a message for ``target``; False (and the duplicate counted) when a message of
     that id was recorded before."""
     inserted = conn.execute(
-        "INSERT OR IGNORE INTO inbox (target_machine, message_id, source_machine, event_type,"
-        " message, status, received_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)",
+        "INSERT INTO inbox (target_machine, message_id, source_machine, event_type,"
+        " message, status, received_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)"
+        " ON CONFLICT DO NOTHING",
         (target, message_id, source, event_type, message, now),
     ).rowcount
     if inserted:
@@ -253,8 +263,9 @@ def post(
 ) -> None:
     """Record a message to send (the same id again -- a re-run action -- changes nothing)."""
     conn.execute(
-        "INSERT OR IGNORE INTO outbox (message_id, source_machine, target_machine, event_type,"
-        " message, status, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)",
+        "INSERT INTO outbox (message_id, source_machine, target_machine, event_type,"
+        " message, status, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)"
+        " ON CONFLICT DO NOTHING",
         (message_id, source, target, event_type, message, now),
     )
 

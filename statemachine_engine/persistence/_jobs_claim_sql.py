@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from statemachine_engine.persistence._codec import dumps, errors
+from statemachine_engine.persistence._dialect import id_in, notify_jobs_added, skip_locked
 from statemachine_engine.persistence._job_rows import (
     DEFAULT_LEASE_SECONDS,
     QUEUE_ORDER,
@@ -57,6 +58,7 @@ def add_job(conn: sqlite3.Connection, job: NewJob, *, now: float) -> dict[str, A
         if "UNIQUE" in str(exc):
             raise errors().DuplicateJob(str(job.job_id)) from exc
         raise
+    notify_jobs_added(conn, [row["machine_type"]])
     return decode_job(row)
 
 
@@ -79,6 +81,7 @@ def add_jobs(conn: sqlite3.Connection, jobs: Iterable[NewJob], *, now: float) ->
             raise errors().DuplicateJob(duplicate) from exc
         raise
     conn.execute("RELEASE add_jobs")
+    notify_jobs_added(conn, [p[2] for p in params])
     return len(params)
 
 
@@ -138,18 +141,26 @@ def claim_many(
     (released, or its lease lapsed) has cost its jobs nothing.
     """
     where, params = filters(job_type, machine_type)
+    # two workers of two hosts never wait for each other's candidate: each skips rows
+    # another transaction is claiming (PostgreSQL; SQLite has one writer at a time)
+    lock = skip_locked(conn)
     if limit == 1:
         sql = (
             f"{_CLAIM_SET} WHERE id = (SELECT id FROM jobs WHERE status = 'pending'"
-            f" AND run_at <= ?{where}{QUEUE_ORDER} LIMIT 1) AND status = 'pending' RETURNING *"
+            f" AND run_at <= ?{where}{QUEUE_ORDER} LIMIT 1{lock}) AND status = 'pending'"
+            " RETURNING *"
         )
         row = conn.execute(sql, (worker, now, now + lease_seconds, now, now, *params)).fetchone()
         return [decode_job(row)] if row else []
     sql = (
         "UPDATE jobs SET status = 'processing', claimed_by = ?, started_at = NULL,"
-        " lease_until = ?, updated_at = ? WHERE id IN (SELECT id FROM jobs"
-        f" WHERE status = 'pending' AND run_at <= ?{where}{QUEUE_ORDER} LIMIT ?)"
-        " AND status = 'pending' RETURNING *"
+        " lease_until = ?, updated_at = ? WHERE "
+        + id_in(
+            conn,
+            f"SELECT id FROM jobs WHERE status = 'pending' AND run_at <= ?{where}{QUEUE_ORDER}"
+            f" LIMIT ?{lock}",
+        )
+        + " AND status = 'pending' RETURNING *"
     )
     conn.execute("SAVEPOINT claim_many")
     try:
@@ -227,7 +238,8 @@ def release_job(conn: sqlite3.Connection, job_id: str, *, worker: str, now: floa
     never started): pending again, attempt not counted."""
     cursor = conn.execute(
         "UPDATE jobs SET status = 'pending',"
-        " attempts = CASE WHEN started_at IS NULL THEN attempts ELSE max(attempts - 1, 0) END,"
+        " attempts = CASE WHEN started_at IS NULL OR attempts < 1 THEN attempts"
+        " ELSE attempts - 1 END,"
         " claimed_by = NULL, lease_until = NULL, started_at = NULL, updated_at = ?"
         " WHERE job_id = ? AND claimed_by = ? AND status = 'processing'",
         (now, job_id, worker),

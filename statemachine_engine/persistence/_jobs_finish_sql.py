@@ -8,11 +8,21 @@ import sqlite3
 from typing import Any
 
 from statemachine_engine.persistence._codec import dumps, errors
+from statemachine_engine.persistence._dialect import id_in, skip_locked
 from statemachine_engine.persistence._job_rows import (
     DEFAULT_RETRY_BACKOFF,
     MAX_BACKOFF_EXPONENT,
     decode_job,
 )
+
+#: ``2 ** min(attempts - 1, ?)`` (at least 1): the exponential backoff's factor, written
+#: with CASE so that it reads the same in SQLite and PostgreSQL (no scalar min/max there)
+BACKOFF_FACTOR = (
+    "(1 << CAST(CASE WHEN attempts <= 1 THEN 0 WHEN attempts - 1 > ? THEN ? ELSE attempts - 1 END"
+    " AS INTEGER))"
+)
+#: a job whose lease lapsed
+_LAPSED = "status = 'processing' AND lease_until IS NOT NULL AND lease_until < ?"
 
 
 def complete_job(
@@ -63,11 +73,10 @@ def fail_job(
     an exponential backoff; otherwise it becomes ``failed`` with ``error``. ``worker`` as
     in :func:`complete_job`. Raises JobNotFound.
     """
-    retry_case = "(? AND status = 'processing' AND attempts < max_attempts)"
+    retry_case = "(? = 1 AND status = 'processing' AND attempts < max_attempts)"
     sql = (
         "UPDATE jobs SET"
-        f" run_at = CASE WHEN {retry_case} THEN ? + ? * (1 << min(max(attempts - 1, 0), ?))"
-        " ELSE run_at END,"
+        f" run_at = CASE WHEN {retry_case} THEN ? + ? * {BACKOFF_FACTOR} ELSE run_at END,"
         f" completed_at = CASE WHEN {retry_case} THEN NULL ELSE ? END,"
         f" claimed_by = CASE WHEN {retry_case} THEN NULL ELSE claimed_by END,"
         f" status = CASE WHEN {retry_case} THEN 'pending' ELSE 'failed' END,"
@@ -75,7 +84,7 @@ def fail_job(
     )
     flag = 1 if retry else 0
     params: list[Any] = [
-        flag, now, backoff, MAX_BACKOFF_EXPONENT,
+        flag, now, backoff, MAX_BACKOFF_EXPONENT, MAX_BACKOFF_EXPONENT,
         flag, now,
         flag,
         flag,
@@ -108,25 +117,28 @@ def requeue_expired(
     ``machine_type``, ``status`` (``pending`` or ``failed``) and ``error_message`` of each.
     Jobs claimed ahead and never started go back to pending as they were (no attempt,
     no backoff, ``error_message`` None)."""
+    # rows another transaction holds (a worker completing it right now) are left for the
+    # next sweep rather than waited for (PostgreSQL; SQLite has one writer at a time)
+    lock = skip_locked(conn)
     unstarted = conn.execute(
         "UPDATE jobs SET status = 'pending', claimed_by = NULL, lease_until = NULL,"
-        " updated_at = ? WHERE status = 'processing' AND started_at IS NULL"
-        " AND lease_until IS NOT NULL AND lease_until < ?"
-        " RETURNING job_id, machine_type, status, NULL AS error_message",
+        " updated_at = ? WHERE "
+        + id_in(conn, f"SELECT id FROM jobs WHERE started_at IS NULL AND {_LAPSED}{lock}")
+        + " RETURNING job_id, machine_type, status, NULL AS error_message",
         (now, now),
     ).fetchall()
     retry_case = "attempts < max_attempts"
     rows = conn.execute(
         "UPDATE jobs SET"
         " error_message = 'lease expired while held by ' || coalesce(claimed_by, '?'),"
-        f" run_at = CASE WHEN {retry_case}"
-        "  THEN ? + ? * (1 << min(max(attempts - 1, 0), ?)) ELSE run_at END,"
+        f" run_at = CASE WHEN {retry_case} THEN ? + ? * {BACKOFF_FACTOR} ELSE run_at END,"
         f" completed_at = CASE WHEN {retry_case} THEN NULL ELSE ? END,"
         f" status = CASE WHEN {retry_case} THEN 'pending' ELSE 'failed' END,"
         " claimed_by = NULL, lease_until = NULL, updated_at = ?"
-        " WHERE status = 'processing' AND lease_until IS NOT NULL AND lease_until < ?"
-        " RETURNING job_id, machine_type, status, error_message",
-        (now, backoff, MAX_BACKOFF_EXPONENT, now, now, now),
+        " WHERE "
+        + id_in(conn, f"SELECT id FROM jobs WHERE {_LAPSED}{lock}")
+        + " RETURNING job_id, machine_type, status, error_message",
+        (now, backoff, MAX_BACKOFF_EXPONENT, MAX_BACKOFF_EXPONENT, now, now, now),
     ).fetchall()
     return [*unstarted, *rows]
 

@@ -25,7 +25,7 @@ def list_jobs(
 ) -> list[dict[str, Any]]:
     """Jobs, newest first."""
     params: list[Any] = []
-    sql = "SELECT * FROM jobs WHERE 1"
+    sql = "SELECT * FROM jobs WHERE TRUE"
     if status:
         sql += " AND status = ?"
         params.append(status)
@@ -85,7 +85,7 @@ def count_jobs(conn: sqlite3.Connection, *, job_type: str | None = None) -> dict
     where, params = filters(job_type, None)
     counts = dict.fromkeys(JOB_STATUSES, 0)
     for row in conn.execute(
-        f"SELECT status, count(*) AS n FROM jobs WHERE 1{where} GROUP BY status", params
+        f"SELECT status, count(*) AS n FROM jobs WHERE TRUE{where} GROUP BY status", params
     ):
         counts[row["status"]] = row["n"]
     counts["total"] = sum(counts.values())

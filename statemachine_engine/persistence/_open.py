@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -13,6 +14,7 @@ from typing import Any
 from statemachine_engine.persistence._connections import open_connections
 from statemachine_engine.persistence._jobs_sql import DEFAULT_LEASE_SECONDS, DEFAULT_RETRY_BACKOFF
 from statemachine_engine.persistence._paths import MEMORY
+from statemachine_engine.persistence._pg_connect import is_postgres_url
 from statemachine_engine.persistence._schema import DEFAULT_BUSY_TIMEOUT
 from statemachine_engine.persistence._store import SqliteStore
 
@@ -34,8 +36,11 @@ async def open_store(
     close_timeout: float = 10.0,
     inline_writes: bool = True,
     synchronous: str = "normal",
+    host: str | None = None,
 ) -> AsyncIterator[SqliteStore]:
-    """Open the store at ``path`` (``":memory:"`` for a private in-memory database).
+    """Open the store at ``path`` (``":memory:"`` for a private in-memory database, a
+    ``postgresql://USER@HOST:PORT/DB`` URL for a PostgreSQL database several hosts share:
+    see :func:`~statemachine_engine.persistence._pg_store.open_postgres_store`).
 
     The file, its folder and the schema are created on first use. On exit, queued
     records are written (for at most ``close_timeout`` seconds, even when cancelled),
@@ -49,9 +54,29 @@ async def open_store(
     ``synchronous``: ``"normal"`` (WAL, a commit does not wait for the disk: nothing
     committed is lost when the process is killed, the last commits may be lost with the
     power) or ``"full"`` (every commit waits for the disk: power-loss safe, slower).
+
+    ``host``: written in the registry rows of this runtime's machines (default: this
+    machine's host name), so that hosts sharing a database know their own rows.
     """
     if synchronous not in SYNC_MODES:
         raise ValueError(f"synchronous must be one of {', '.join(SYNC_MODES)}, got {synchronous!r}")
+    if is_postgres_url(os.fspath(path)):
+        from statemachine_engine.persistence._pg_store import open_postgres_store
+
+        async with open_postgres_store(
+            os.fspath(path),
+            clock=clock,
+            lease_seconds=lease_seconds,
+            poll_interval=poll_interval,
+            sweep_interval=sweep_interval,
+            retry_backoff=retry_backoff,
+            queue_size=queue_size,
+            close_timeout=close_timeout,
+            synchronous=synchronous,
+            host=host,
+        ) as pg_store:
+            yield pg_store
+        return
     if lease_seconds <= 0 or not math.isfinite(lease_seconds):
         raise ValueError(f"lease_seconds must be a positive number, got {lease_seconds}")
     connections = await open_connections(
@@ -68,6 +93,7 @@ async def open_store(
         sweep_interval=sweep_interval,
         retry_backoff=retry_backoff,
         queue_size=queue_size,
+        host=host or socket.gethostname(),
     )
     try:
         async with store.running(close_timeout=close_timeout):

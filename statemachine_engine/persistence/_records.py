@@ -21,6 +21,8 @@ class StartRecord(NamedTuple):
     pid: int | None
     endpoint: str | None
     timestamp: float
+    #: the host of the runtime that registers it
+    host: str | None = None
 
 
 class TransitionRecord(NamedTuple):

@@ -43,12 +43,29 @@ def upsert_machine(
     endpoint: str | None,
     timestamp: float,
     context: str | None = None,
+    host: str | None = None,
 ) -> None:
+    """Register a machine, replacing the row of an earlier run of that name. ``host``: the
+    host its runtime runs on (several hosts share one PostgreSQL registry)."""
     conn.execute(
-        "INSERT OR REPLACE INTO machine_state (machine_name, current_state, last_activity, pid,"
-        " metadata, config_type, endpoint, context, started_at)"
-        " VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)",
-        (machine_name, current_state, timestamp, pid, config_type, endpoint, context, timestamp),
+        "INSERT INTO machine_state (machine_name, current_state, last_activity, pid,"
+        " metadata, config_type, endpoint, context, started_at, host)"
+        " VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?) ON CONFLICT (machine_name) DO UPDATE SET"
+        " current_state = excluded.current_state, last_activity = excluded.last_activity,"
+        " pid = excluded.pid, metadata = NULL, config_type = excluded.config_type,"
+        " endpoint = excluded.endpoint, context = excluded.context,"
+        " started_at = excluded.started_at, host = excluded.host",
+        (
+            machine_name,
+            current_state,
+            timestamp,
+            pid,
+            config_type,
+            endpoint,
+            context,
+            timestamp,
+            host,
+        ),
     )
 
 
@@ -142,7 +159,7 @@ def _history(
     limit: int | None,
 ) -> list[dict[str, Any]]:
     params: list[Any] = []
-    sql = f"SELECT * FROM {table} WHERE 1"
+    sql = f"SELECT * FROM {table} WHERE TRUE"
     if machine:
         sql += " AND machine_name = ?"
         params.append(machine)
@@ -196,10 +213,11 @@ def insert_event(
     processed_at = now if status in ("delivered", "processed") else None
     cursor = conn.execute(
         "INSERT INTO machine_events (source_machine, target_machine, event_type, job_id,"
-        " payload, status, created_at, processed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " payload, status, created_at, processed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        " RETURNING id",
         (source_machine, target_machine, event_type, job_id, payload, status, now, processed_at),
     )
-    return int(cursor.lastrowid or 0)
+    return int(cursor.fetchone()["id"])
 
 
 def mark_event_delivered(
@@ -228,7 +246,7 @@ def list_events(
 ) -> list[dict[str, Any]]:
     """Audited events, newest first."""
     params: list[Any] = []
-    sql = "SELECT * FROM machine_events WHERE 1"
+    sql = "SELECT * FROM machine_events WHERE TRUE"
     if target:
         sql += " AND target_machine = ?"
         params.append(target)
