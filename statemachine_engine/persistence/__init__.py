@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING
 from statemachine_engine._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
+    "Browse": "statemachine_engine.persistence._browse",
+    "JobStateError": "statemachine_engine.persistence._jobs_admin_sql",
+    "browse_file": "statemachine_engine.persistence._store_browse",
     "CheckpointRecord": "statemachine_engine.persistence._records",
     "DurableLog": "statemachine_engine.persistence._store_durable",
     "INBOX_STATUSES": "statemachine_engine.persistence._durable_sql",
@@ -60,15 +63,18 @@ __all__ = [
     "OUTBOX_STATUSES",
     "SCHEMA_VERSION",
     "SYNC_MODES",
+    "Browse",
     "CheckpointRecord",
     "DurableLog",
     "Job",
     "JobQueue",
+    "JobStateError",
     "NewJob",
     "Recorder",
     "Recovery",
     "SqliteStore",
     "Store",
+    "browse_file",
     "connect",
     "dumps_context",
     "durable_sql",
@@ -89,8 +95,10 @@ if TYPE_CHECKING:
     from statemachine_engine.persistence import _durable_sql as durable_sql
     from statemachine_engine.persistence import _jobs_sql as jobs_sql
     from statemachine_engine.persistence import _records_sql as records_sql
+    from statemachine_engine.persistence._browse import Browse
     from statemachine_engine.persistence._codec import dumps_context, loads_context
     from statemachine_engine.persistence._durable_sql import INBOX_STATUSES, OUTBOX_STATUSES
+    from statemachine_engine.persistence._jobs_admin_sql import JobStateError
     from statemachine_engine.persistence._jobs_sql import JOB_STATUSES, NewJob
     from statemachine_engine.persistence._open import SYNC_MODES, open_memory_store, open_store
     from statemachine_engine.persistence._paths import (
@@ -112,6 +120,7 @@ if TYPE_CHECKING:
         transaction,
     )
     from statemachine_engine.persistence._store import SqliteStore
+    from statemachine_engine.persistence._store_browse import browse_file
     from statemachine_engine.persistence._store_durable import DurableLog, Recovery
 
 

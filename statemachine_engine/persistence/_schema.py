@@ -16,13 +16,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import NoReturn
 
+from statemachine_engine.persistence import _browse_schema as browse
 from statemachine_engine.persistence import _durable_sql as durable
 from statemachine_engine.persistence._codec import errors, row_dict
 from statemachine_engine.persistence._files import prepare_file, why_not_writable
 from statemachine_engine.persistence._paths import MEMORY
 
 #: the version this program writes; migrations bring older databases up to it
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 DEFAULT_BUSY_TIMEOUT = 10.0
 
@@ -178,6 +179,7 @@ def _path_of(conn: sqlite3.Connection) -> str:
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _migrate_to_1,
     durable.create_tables,
+    browse.create_tables,
 )
 
 
@@ -279,7 +281,8 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
 def drop_all(conn: sqlite3.Connection) -> None:
     """Drop every table this program created (``recreate-database``)."""
     with transaction(conn):
-        for table in (*_COLUMNS, *durable.TABLES, "schema_version", "realtime_events"):
+        ours = (*_COLUMNS, *durable.TABLES, *browse.TABLES)
+        for table in (*ours, "schema_version", "realtime_events"):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 

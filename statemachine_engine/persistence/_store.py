@@ -36,6 +36,7 @@ from statemachine_engine.persistence._records import (
     StopRecord,
     transition_record,
 )
+from statemachine_engine.persistence._store_browse import RunLog, store_browse
 from statemachine_engine.persistence._store_durable import DurableLog
 from statemachine_engine.persistence._store_holdings import Holdings
 from statemachine_engine.persistence._store_jobs import SqliteJobs
@@ -63,6 +64,9 @@ class SqliteStore:
         self._reads = StoreReads(connections, self._writer)
         #: checkpoints, inbox and outbox of durable machines
         self.durable = DurableLog(self._writer, clock=clock)
+        #: the monitor's reads and the audited operator actions (see ``_browse``)
+        self.browse = store_browse(self._reads.read_fresh, self._writer, clock)
+        self._runs = RunLog(self._writer)
         self._holdings = Holdings(
             self._writer,
             clock=clock,
@@ -153,6 +157,7 @@ class SqliteStore:
         timestamp: float,
     ) -> None:
         self._holdings.machine_started(machine_name)
+        self._runs.started(machine_name, config_type=config_type, pid=pid, timestamp=timestamp)
         self._writer.record(
             StartRecord(machine_name, current_state, config_type, pid, endpoint, timestamp)
         )
@@ -175,6 +180,7 @@ class SqliteStore:
 
     def machine_stopped(self, machine_name: str, *, give_back_jobs: bool = False) -> None:
         self._holdings.machine_stopped(machine_name, give_back_jobs=give_back_jobs)
+        self._runs.ended(machine_name, stopped=give_back_jobs)  # before the row goes
         self._writer.record(StopRecord(machine_name))
 
     def error(
@@ -212,6 +218,15 @@ class SqliteStore:
                 status,
                 self._clock(),
             )
+        )
+
+    def activity(
+        self, machine_name: str, *, message: str, level: str, fields: Mapping[str, Any],
+        timestamp: float,
+    ) -> None:  # fmt: skip
+        """Keep an activity line (``activity_log``) for the monitor's backfill."""
+        self._runs.activity(
+            machine_name, message=message, level=level, fields=fields, timestamp=timestamp
         )
 
     async def mark_events_processed(

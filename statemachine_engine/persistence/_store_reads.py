@@ -111,6 +111,10 @@ class StoreReads:
         """``fn(conn)`` on a read connection, without waiting for queued writes."""
         return await self._connections.read(fn)
 
+    async def read_fresh(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn(conn)`` on a read connection, after what this process queued is committed."""
+        return await self._read_fresh(fn)
+
     async def _read_fresh(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """A read that sees what this process wrote (queued records and submitted job
         writes are committed first)."""
