@@ -1,29 +1,46 @@
-// The activity log: newest first, bounded, filterable by machine. Entries are text only.
+// The activity log: newest first, filterable by machine. Live lines go on top; the store's
+// older lines (backfilled on load, "load more" for the next page) go at the bottom, and a
+// live line the backfill already showed is not shown twice. Entries are text only.
 
 import { clockTime, el } from "./dom.js";
 
 const LEVELS = new Set(["debug", "info", "success", "warning", "error"]);
 
+/** A history item of the API (`{kind, at, machine, ...}`) as a log line. */
+export function historyLine(item, machine = item.machine) {
+  const time = Number(item.at);
+  if (item.kind === "transition") {
+    const event = item.event ? ` (${item.event})` : "";
+    return { time, machine, level: "info", message: `${item.from_state} -> ${item.to_state}${event}` };
+  }
+  if (item.kind === "error") {
+    const where = [item.action ? `${item.action} failed` : "", item.state ? `in ${item.state}` : ""].filter(Boolean).join(" ");
+    return { time, machine, level: "error", message: `${where ? `${where}: ` : ""}${item.message ?? ""}` };
+  }
+  return { time, machine, level: item.level ?? "info", message: String(item.message ?? "") };
+}
+
 export class ActivityLog {
   /**
    * @param {HTMLOListElement} list
    * @param {HTMLSelectElement} filter
-   * @param {number} [limit]
+   * @param {number} [limit]  live lines kept on top of what was loaded from the store
    */
   constructor(list, filter, limit = 500) {
     this.list = list;
     this.filter = filter;
     this.limit = limit;
+    this.loaded = 0;
     this.known = new Set();
+    /** key -> how many backfilled lines have it (a live copy of one is skipped once) */
+    this.backfilled = new Map();
     filter.addEventListener("change", () => this.applyFilter());
   }
 
-  /** Add one line. `time` is epoch seconds; `level` one of debug/info/success/warning/error;
-   *  `tag` a short label such as the output stream of a bash line. */
-  add({ time, machine, level, message, tag = "" }) {
+  entry({ time, machine, level, message, tag = "" }) {
     const lvl = LEVELS.has(level) ? level : "info";
     const who = machine ? String(machine) : "";
-    const entry = el(
+    const node = el(
       "li",
       { className: `log-entry level-${lvl}`, data: { level: lvl, machine: who } },
       el("time", { className: "log-time", text: clockTime(time) }),
@@ -32,10 +49,45 @@ export class ActivityLog {
       tag ? el("span", { className: "log-tag", text: tag }) : null,
       el("span", { className: "log-message", text: message }),
     );
-    entry.hidden = Boolean(this.filter.value) && this.filter.value !== who;
-    this.list.prepend(entry);
-    while (this.list.childElementCount > this.limit) this.list.lastElementChild.remove();
+    node.hidden = Boolean(this.filter.value) && this.filter.value !== who;
     if (who) this.remember(who);
+    return node;
+  }
+
+  /** Add one live line on top; returns its element (null: the backfill showed it). `time`
+   *  is epoch seconds; `level` debug/info/success/warning/error; `tag` a short label such
+   *  as the output stream of a bash line. */
+  add(line) {
+    if (this.consume(line)) return null;
+    const node = this.entry(line);
+    this.list.prepend(node);
+    while (this.list.childElementCount > this.limit + this.loaded) this.list.lastElementChild.remove();
+    return node;
+  }
+
+  /** Append lines older than everything shown (history from the store, newest first). */
+  older(lines) {
+    for (const line of lines) {
+      this.list.append(this.entry(line));
+      const key = keyOf(line);
+      this.backfilled.set(key, (this.backfilled.get(key) ?? 0) + 1);
+    }
+    this.loaded += lines.length;
+  }
+
+  /** Whether a live line is one the backfill already shows (within a second either way). */
+  consume(line) {
+    if (this.backfilled.size === 0) return false;
+    for (const shift of [0, -1, 1]) {
+      const key = keyOf({ ...line, time: Number(line.time) + shift });
+      const left = this.backfilled.get(key);
+      if (left) {
+        if (left === 1) this.backfilled.delete(key);
+        else this.backfilled.set(key, left - 1);
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Offer a machine in the filter list. */
@@ -57,5 +109,10 @@ export class ActivityLog {
 
   clear() {
     this.list.replaceChildren();
+    this.loaded = 0;
   }
+}
+
+function keyOf(line) {
+  return `${line.machine ?? ""}\u0000${line.message}\u0000${Math.floor(Number(line.time))}`;
 }

@@ -1,5 +1,7 @@
 // The WebSocket to the monitor: connect, reconnect with exponential backoff, keep alive.
 
+import { serverConfig } from "./api.js";
+
 const MIN_DELAY_MS = 1000;
 const MAX_DELAY_MS = 30000;
 const PING_EVERY_MS = 30000;
@@ -7,11 +9,8 @@ const PING_EVERY_MS = 30000;
 /** Where the event stream is: asked from /api/config, else guessed from the page address. */
 export async function websocketUrl() {
   try {
-    const response = await fetch("/api/config", { cache: "no-store" });
-    if (response.ok) {
-      const config = await response.json();
-      if (typeof config.websocket_url === "string") return config.websocket_url;
-    }
+    const config = await serverConfig();
+    if (typeof config.websocket_url === "string") return config.websocket_url;
   } catch (error) {
     // fall through to the guess below
   }

@@ -1,8 +1,11 @@
-// The diagram view: a config's Mermaid state diagram with the current state lit and the
-// last transition marked, updated in place (class changes only) as events arrive.
+// The diagram view: a config's Mermaid state diagram with the current state lit, the last
+// transition marked and (in an instance view) the path taken, updated in place (class
+// changes only) as events arrive; zoomed and panned by ZoomPan.
 
 import * as api from "./api.js";
 import { clear, el } from "./dom.js";
+import { separateLabels } from "./labels.js";
+import { ZoomPan } from "./zoom.js";
 
 let mermaidModule = null;
 let renderCount = 0;
@@ -67,7 +70,12 @@ export class DiagramView {
     this.edges = []; // {from, to, labels, path, parts}: parts[i] shows labels[i]
     this.state = null;
     this.transition = null;
+    this.visited = []; // transitions of the path taken: {from_state, to_state, event}
     this.token = 0;
+    this.caption = el("p", { className: "diagram-caption" });
+    this.frame = el("div", { className: "diagram-frame" });
+    this.zoom = new ZoomPan(this.frame);
+    container.append(el("div", { className: "diagram-bar" }, this.caption, this.zoom.controls()), this.frame);
     container.addEventListener("click", (event) => {
       const node = event.target.closest("[data-composite]");
       if (node && this.configType) this.load(this.configType, node.dataset.composite);
@@ -78,10 +86,13 @@ export class DiagramView {
     });
   }
 
-  /** Show a config's overview (reloading only when the config changes), then light `state`. */
-  async show(configType, state, transition) {
+  /** Show a config's overview (reloading only when the config changes), then light `state`.
+   *  `caption` says whose state it is (a templated config's diagram shows one instance). */
+  async show(configType, state, transition, caption = "") {
     this.state = state;
     this.transition = transition;
+    this.caption.textContent = caption;
+    this.container.dataset.focus = caption;
     if (configType !== this.configType || !this.diagramName) {
       await this.load(configType, "main");
     } else {
@@ -102,7 +113,7 @@ export class DiagramView {
     try {
       [reply, mermaid] = await Promise.all([api.diagram(configType, name), loadMermaid()]);
     } catch (error) {
-      if (token === this.token) this.fail(`No diagram for ${configType}: ${error.message}`);
+      if (token === this.token) this.fail(missing(configType, error));
       return;
     }
     if (token !== this.token) return;
@@ -125,17 +136,32 @@ export class DiagramView {
       return;
     }
     const svg = document.importNode(doc.documentElement, true);
-    clear(this.container);
-    this.container.append(svg);
+    clear(this.frame);
+    this.frame.append(svg);
     this.index(svg, parseArrows(reply.mermaid_code));
     this.renderBreadcrumb();
     this.highlight();
+    this.fit(svg);
     this.container.dataset.rendered = "true";
   }
 
+  /** Draw the SVG at its own size (text at Mermaid's 16 px), labels apart, zoomed to fit. */
+  fit(svg) {
+    svg.style.maxWidth = "none";
+    let view = svg.viewBox.baseVal;
+    svg.setAttribute("width", String(view.width));
+    svg.setAttribute("height", String(view.height));
+    const moved = separateLabels(svg);
+    this.container.dataset.labelsMoved = String(moved);
+    view = svg.viewBox.baseVal;
+    svg.setAttribute("width", String(view.width));
+    svg.setAttribute("height", String(view.height));
+    this.zoom.attach(svg, view.width, view.height);
+  }
+
   fail(message) {
-    clear(this.container);
-    this.container.append(el("p", { className: "diagram-error", text: message }));
+    clear(this.frame);
+    this.frame.append(el("p", { className: "diagram-error", text: message }));
     this.nodes.clear();
     this.edges = [];
     this.container.dataset.rendered = "error";
@@ -214,8 +240,8 @@ export class DiagramView {
     for (const node of this.container.querySelectorAll(".sm-active, .sm-active-group")) {
       node.classList.remove("sm-active", "sm-active-group");
     }
-    for (const node of this.container.querySelectorAll(".sm-last-transition")) {
-      node.classList.remove("sm-last-transition");
+    for (const node of this.container.querySelectorAll(".sm-last-transition, .sm-visited")) {
+      node.classList.remove("sm-last-transition", "sm-visited");
     }
     const state = this.state;
     this.container.dataset.state = state ?? "";
@@ -230,16 +256,43 @@ export class DiagramView {
         this.nodes.get(group).classList.add("sm-active-group");
       }
     }
+    this.markVisited();
     this.markTransition();
+  }
+
+  /** Show a path taken (an instance's transitions) as well as the current state. */
+  setVisited(transitions) {
+    this.visited = transitions;
+    if (this.container.dataset.rendered === "true") this.highlight();
+  }
+
+  markVisited() {
+    let marked = 0;
+    for (const t of this.visited) {
+      const found = this.findEdge(t.from_state, t.to_state, t.event);
+      if (!found) continue;
+      for (const node of found.nodes) node?.classList.add("sm-visited");
+      marked += 1;
+    }
+    this.container.dataset.visited = String(marked);
   }
 
   markTransition() {
     const t = this.transition;
     this.container.dataset.lastEvent = "";
-    if (!t || !t.from_state || !t.to_state) return;
-    const event = mermaidLabel(t.event_trigger ?? "");
-    const from = this.nodeFor(t.from_state);
-    const to = this.nodeFor(t.to_state);
+    if (!t) return;
+    const found = this.findEdge(t.from_state, t.to_state, t.event_trigger);
+    if (!found) return;
+    for (const node of found.nodes) node?.classList.add("sm-last-transition");
+    this.container.dataset.lastEvent = t.event_trigger ?? "";
+  }
+
+  /** The arrow (path and label part) drawn for a transition, or null. */
+  findEdge(fromState, toState, trigger) {
+    if (!fromState || !toState) return null;
+    const event = mermaidLabel(trigger ?? "");
+    const from = this.nodeFor(fromState);
+    const to = this.nodeFor(toState);
     const wildcard = this.meta?.wildcard_id ?? null;
     const candidates = [
       (e) => e.from === from && e.to === to && e.labels.includes(event),
@@ -251,12 +304,20 @@ export class DiagramView {
       if (edge) {
         const index = edge.labels.indexOf(event);
         const parts = index >= 0 ? [edge.parts[index]] : edge.parts;
-        for (const node of [edge.path, ...parts]) node?.classList.add("sm-last-transition");
-        this.container.dataset.lastEvent = t.event_trigger ?? "";
-        return;
+        return { edge, nodes: [edge.path, ...parts] };
       }
     }
+    return null;
   }
+}
+
+/** Why a diagram is missing, and what finds it. */
+function missing(configType, error) {
+  const why = error?.message ?? String(error);
+  if (error?.status === 404) {
+    return `No diagram for ${configType}: ${why}. The monitor reads the YAML configs of the project it was started in; start it with --project-root pointing at the folder that holds ${configType}'s YAML (statemachine-ui --project-root DIR).`;
+  }
+  return `No diagram for ${configType}: ${why}`;
 }
 
 /**

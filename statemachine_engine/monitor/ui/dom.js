@@ -39,3 +39,20 @@ export function cssEscape(value) {
   if (globalThis.CSS && typeof CSS.escape === "function") return CSS.escape(String(value));
   return String(value).replace(/[^a-zA-Z0-9_-]/g, (c) => `\\${c}`);
 }
+
+/** A short duration: `42s`, `3m 05s`, `2h 07m`, `3d 4h`. */
+export function duration(seconds) {
+  const s = Math.max(0, Math.floor(Number(seconds) || 0));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${String(Math.floor(s / 60) % 60).padStart(2, "0")}m`;
+  return `${Math.floor(s / 86400)}d ${Math.floor(s / 3600) % 24}h`;
+}
+
+/** `YYYY-MM-DD HH:MM:SS` of an epoch time in seconds, in local time ("-" for none). */
+export function dateTime(seconds) {
+  if (!Number.isFinite(Number(seconds)) || !seconds) return "-";
+  const date = new Date(Number(seconds) * 1000);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${date.toLocaleTimeString([], { hour12: false })}`;
+}

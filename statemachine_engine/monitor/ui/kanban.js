@@ -1,15 +1,26 @@
 // The Kanban board: one column per state group, its states stacked inside, one card per
-// instance. Cards move when their machine changes state and leave when it terminates.
+// instance showing its job, time in state and last event. Cards move when their machine
+// changes state; a finished or failed one stays (marked) unless the status filter hides it.
+// Clicking a card opens its instance view.
 
 import { stateGroups } from "./api.js";
-import { clear, clockTime, el } from "./dom.js";
+import { clear, duration, el } from "./dom.js";
 
 const OTHER = "Other states";
 
 export class KanbanView {
-  /** @param {HTMLElement} container */
-  constructor(container) {
+  /**
+   * @param {HTMLElement} container
+   * @param {(name: string) => void} onOpen  a card was clicked
+   */
+  constructor(container, onOpen) {
     this.container = container;
+    container.addEventListener("click", (event) => {
+      const card = event.target.closest(".kanban-card[data-machine]");
+      if (card) onOpen(card.dataset.machine);
+    });
+    // time in state, for every card at once (one timer, text changes only)
+    setInterval(() => this.tick(), 5000);
     this.board = null;
     this.key = null; // the tab the board shows
     /** state -> {section, cards, count} */
@@ -85,20 +96,22 @@ export class KanbanView {
       target = this.addState(this.other, state);
     }
     let card = this.cards.get(record.machine_name);
-    const title = record.last_activity ? `last activity ${clockTime(record.last_activity)}` : "";
     if (!card) {
-      card = el("div", {
-        className: "kanban-card",
-        text: record.machine_name,
-        data: { machine: record.machine_name },
-      });
+      card = el(
+        "button",
+        { className: "kanban-card", data: { machine: record.machine_name }, attrs: { type: "button" } },
+        el("span", { className: "card-name", text: record.machine_name }),
+        el("span", { className: "card-job" }),
+        el("span", { className: "card-meta" }),
+      );
       this.cards.set(record.machine_name, card);
-    } else if (card.parentElement === target.cards) {
-      card.title = title;
-      return;
     }
+    card.record = record;
+    card.dataset.status = record.status ?? "running";
+    card.querySelector(".card-job").textContent = record.job_id ? `job ${record.job_id}` : "";
+    this.describe(card);
+    if (card.parentElement === target.cards) return;
     const source = card.parentElement;
-    card.title = title;
     target.cards.append(card);
     if (source) {
       this.recount(source);
@@ -109,7 +122,24 @@ export class KanbanView {
     this.recount(target.cards);
   }
 
-  /** Take a terminated machine's card off the board. */
+  /** A card's "time in state - last event" line. */
+  describe(card) {
+    const record = card.record;
+    const since = record.state_since ?? record.last_activity;
+    const parts = [];
+    if (record.status && record.status !== "running") parts.push(record.status);
+    if (since) parts.push(`${duration(Date.now() / 1000 - since)} in state`);
+    const event = record.last_transition?.event_trigger ?? record.last_event;
+    if (event) parts.push(`last: ${event}`);
+    card.querySelector(".card-meta").textContent = parts.join(" \u00b7 ");
+  }
+
+  tick() {
+    if (this.container.hidden) return;
+    for (const card of this.cards.values()) this.describe(card);
+  }
+
+  /** Take a machine's card off the board (the filter no longer shows it). */
   remove(name) {
     const card = this.cards.get(name);
     if (!card) return;
