@@ -95,7 +95,10 @@ class MonitorHub:
         if not event.timestamp:
             event = attrs.evolve(event, timestamp=self.wall_time())
         self._table.apply(event)
-        self._fanout.relay(Outgoing.of(event.to_json()))
+        if self._fanout.subscribers:
+            # encoded only for someone: a monitor with no browser open (the common case
+            # while a worker drains a backlog) keeps just the table up to date
+            self._fanout.relay(Outgoing.of(event.to_json()))
         self.events_relayed += 1
         self.last_event_time = event.timestamp
 

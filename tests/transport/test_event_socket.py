@@ -120,6 +120,51 @@ async def test_flush_waits_until_everything_is_written(sock_dir: Path) -> None:
     assert [e.seq for e in collector.events] == list(range(2000))
 
 
+async def connected_publisher(path: str, nursery: trio.Nursery) -> SocketEventPublisher:
+    publisher: SocketEventPublisher = await nursery.start(SocketEventPublisher(path).run)
+    while not publisher.statistics().connected:
+        await trio.sleep(0.001)
+    return publisher
+
+
+async def test_a_burst_published_over_many_scheduler_passes_goes_out_in_few_writes(
+    sock_dir: Path,
+) -> None:
+    # a busy machine publishes an event or two per pass of the scheduler: each must not
+    # cost a system call (and a wake-up of the monitor) of its own
+    path = str(sock_dir / "ev.sock")
+    collector = Collector(300)
+    with trio.fail_after(10):
+        async with running(EventListener(collector, path).run), trio.open_nursery() as nursery:
+            publisher = await connected_publisher(path, nursery)
+            for i in range(300):
+                publisher.publish(event(i))
+                await trio.lowlevel.checkpoint()
+            await collector.done.wait()
+            stats = publisher.statistics()
+            nursery.cancel_scope.cancel()
+    assert [e.seq for e in collector.events] == list(range(300))
+    assert stats.sent == 300
+    assert stats.writes <= 10
+
+
+async def test_an_event_of_an_idle_runtime_is_written_without_waiting_for_a_timer(
+    sock_dir: Path, mock_clock: trio.testing.MockClock
+) -> None:
+    # the clock never moves: the event reaches the listener only if no timer holds it back
+    path = str(sock_dir / "ev.sock")
+    collector = Collector(1)
+    async with running(EventListener(collector, path).run), trio.open_nursery() as nursery:
+        publisher: SocketEventPublisher = await nursery.start(SocketEventPublisher(path).run)
+        await trio.testing.wait_all_tasks_blocked()
+        assert publisher.statistics().connected
+        publisher.publish(event(7))
+        await trio.testing.wait_all_tasks_blocked()
+        assert [e.seq for e in collector.events] == [7]
+        assert publisher.statistics().writes == 1
+        nursery.cancel_scope.cancel()
+
+
 async def test_backoff_doubles_up_to_the_cap_and_drops_are_summarised(
     sock_dir: Path,
     autojump_clock: trio.testing.MockClock,
