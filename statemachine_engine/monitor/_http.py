@@ -6,9 +6,16 @@ Routes (GET, and HEAD for files):
 * ``/health``: ``{"status", "clients", "machines", "events_relayed", "dropped", "invalid", ...}``
 * ``/api/config``: ``{"websocket_url", "websocket_port", "ui_port"}``, the WebSocket address as
   seen from the browser (the host it used to reach this server)
-* ``/api/machines``: the hub's machine table; ``/api/configs``: known configs
+* ``/api/machines``, ``/api/machines/{name}[/history]``, ``/api/activity``, ``/api/jobs``,
+  ``/api/jobs/stats``, ``/api/jobs/{id}``, ``/api/search``, ``/api/audit``: the store
+  (``_api_reads``); ``/api/machines/live``: the hub's machine table; ``/api/configs``: known
+  configs
 * ``/api/diagram/<config_type>/metadata``, ``/api/diagram/<config_type>/<diagram>`` (the
   published package's shapes), ``/api/diagram/<config_type>`` (its old single-diagram shape)
+
+Routes (POST, the operator actions of ``_api_actions``): each needs the write token as
+``Authorization: Bearer TOKEN`` (401 without it) and a request from a foreign ``Origin`` is
+refused (403), before anything is read or done.
 
 Errors are JSON ``{"error": ...}`` with what is available where that helps.
 
@@ -23,18 +30,26 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 import attrs
 import trio
 
 from statemachine_engine.errors import ConfigError
+from statemachine_engine.monitor._api_actions import ActionApi, Deliver, deliver_in_thread
+from statemachine_engine.monitor._api_reads import NO_DATABASE, ReadApi
 from statemachine_engine.monitor._catalog import ConfigCatalog, DiagramSet, valid_name
 from statemachine_engine.monitor._hub import MonitorHub
-from statemachine_engine.monitor._origin import host_allowed, host_of
+from statemachine_engine.monitor._origin import host_allowed, host_of, origin_allowed
+from statemachine_engine.monitor._responses import Response as _Response
+from statemachine_engine.monitor._responses import error as _error
 from statemachine_engine.monitor._static import UI_DIR, content_type, static_file
-from statemachine_engine.monitor._token import set_cookie, token_accepted
+from statemachine_engine.monitor._token import bearer_accepted, set_cookie, token_accepted
 from statemachine_engine.monitor._ws import EVENTS_PATH
+
+if TYPE_CHECKING:
+    from statemachine_engine.persistence import Browse
 
 __all__ = ["MonitorApp"]
 
@@ -44,51 +59,16 @@ Scope = Mapping[str, Any]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
-#: Nothing from an event can run as script: only this server's files execute, and only
-#: the monitor's own WebSocket ports are reachable.
-_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; font-src 'self' data:; connect-src 'self' ws: wss:; "
-    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
-)
-
-
-@attrs.frozen
-class _Response:
-    status: int
-    body: bytes
-    content_type: str
-    cache: str = "no-cache"
-    headers: tuple[tuple[bytes, bytes], ...] = ()
-
-    @classmethod
-    def json(cls, data: Any, status: int = 200) -> _Response:
-        body = json.dumps(data, default=str, separators=(",", ":")).encode()
-        return cls(status, body, "application/json")
-
-    async def send(self, send: Send, *, head: bool = False) -> None:
-        headers = [
-            (b"content-type", self.content_type.encode()),
-            (b"content-length", str(len(self.body)).encode()),
-            (b"cache-control", self.cache.encode()),
-            (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"no-referrer"),
-            *self.headers,
-        ]
-        if self.content_type.startswith("text/html"):
-            headers.append((b"content-security-policy", _CSP.encode()))
-        await send({"type": "http.response.start", "status": self.status, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if head else self.body})
-
-
 _NEEDS_TOKEN = (
     "this monitor needs its token: open the link it printed at start (.../?token=...), "
     "or send 'Authorization: Bearer TOKEN'"
 )
-
-
-def _error(status: int, message: str, **extra: Any) -> _Response:
-    return _Response.json({"error": message, **extra}, status)
+_NEEDS_WRITE_TOKEN = (
+    "this action needs the monitor's write token as 'Authorization: Bearer TOKEN' (it is in "
+    "the link printed at start, after #token=, and in the token file named there)"
+)
+#: the largest request body an action takes
+MAX_BODY = 1 << 20
 
 
 class MonitorApp:
@@ -97,6 +77,9 @@ class MonitorApp:
     ``websocket_port`` is the port the browser is told to connect to (the in-process WebSocket
     server's, or an external monitor's); ``ui_port`` is reported in ``/api/config``.
     ``token``: the token every read but ``/health`` needs (``None``: none needed).
+    ``browse``: the database the store endpoints read (``None``: they answer 503).
+    ``write_token``: the token every action needs (``None``: actions are refused);
+    ``deliver`` sends their events (default: the machines' control sockets).
     """
 
     def __init__(
@@ -110,9 +93,15 @@ class MonitorApp:
         bind_host: str = "127.0.0.1",
         allowed_hosts: Collection[str] = (),
         token: str | None = None,
+        browse: Browse | None = None,
+        write_token: str | None = None,
+        deliver: Deliver | None = None,
     ) -> None:
         self.hub = hub
         self.token = token
+        self.write_token = write_token
+        self.reads = ReadApi(browse, hub)
+        self.actions = ActionApi(browse, deliver or deliver_in_thread()) if browse else None
         self.catalog = catalog or ConfigCatalog()
         self.websocket_port = websocket_port
         self.ui_port = ui_port
@@ -126,8 +115,10 @@ class MonitorApp:
             await _lifespan(receive, send)
         elif kind == "http":
             method = scope["method"]
-            if method not in ("GET", "HEAD"):
-                response = _error(405, f"method {method} not allowed; use GET")
+            if method == "POST":
+                response = await self._post(scope, receive)
+            elif method not in ("GET", "HEAD"):
+                response = _error(405, f"method {method} not allowed; use GET (POST for actions)")
             else:
                 response = await self._route(scope)
             await response.send(send, head=method == "HEAD")
@@ -168,11 +159,60 @@ class MonitorApp:
             response = attrs.evolve(response, headers=((b"set-cookie", cookie),))
         return response
 
+    async def _post(self, scope: Scope, receive: Receive) -> _Response:
+        """An operator action: Host, Origin and the write token are checked before the body
+        is read; nothing is done, or audited, for a request that fails them."""
+        host = _header(scope, b"host")
+        if not host_allowed(host, bind_host=self.bind_host, allowed=self.allowed_hosts):
+            return _error(403, f"this server does not answer to host {host_of(host)!r}")
+        parts = [p for p in str(scope["path"]).split("/") if p]
+        if parts[:1] != ["api"]:
+            return _error(405, "method POST not allowed here; actions are under /api/")
+        origin = _header(scope, b"origin")
+        if not origin_allowed(
+            origin, host_header=host, bind_host=self.bind_host, allowed=self.allowed_hosts
+        ):
+            return _error(
+                403,
+                f"actions from the page at {origin!r} are refused; allow it with --allow-origin",
+            )
+        headers = {
+            bytes(k).decode("latin-1").lower(): bytes(v).decode("latin-1")
+            for k, v in scope.get("headers", ())
+        }
+        if self.write_token is None:
+            return _error(
+                403, "this monitor takes no actions (it was started without a write token)"
+            )
+        if not bearer_accepted(self.write_token, headers):
+            return _Response(
+                401,
+                json.dumps({"error": _NEEDS_WRITE_TOKEN}).encode(),
+                "application/json",
+                headers=((b"www-authenticate", b"Bearer"),),
+            )
+        if self.actions is None:
+            return _error(503, NO_DATABASE)
+        body = await _read_body(receive)
+        if body is None:
+            return _error(413, f"the request body is larger than {MAX_BODY} bytes")
+        client = scope.get("client") or ("?", 0)
+        response = await self.actions.route(parts[1:], body, actor=f"ui:{client[0]}")
+        if response is None:
+            return _error(404, f"no action POST /api/{'/'.join(parts[1:])}")
+        return response
+
     async def _api(self, parts: list[str], scope: Scope) -> _Response:
         if parts == ["config"]:
             return self._config(scope)
-        if parts == ["machines"]:
-            return _Response.json(self.hub.snapshot()["machines"])
+        query = dict(
+            parse_qsl(
+                bytes(scope.get("query_string", b"")).decode("latin-1"), keep_blank_values=True
+            )
+        )
+        stored = await self.reads.route(parts, query)
+        if stored is not None:
+            return stored
         if parts == ["configs"]:
             configs = await self.catalog.configs()
             return _Response.json(
@@ -269,6 +309,23 @@ class MonitorApp:
         # Library files change only with package-lock.json; the app's own files on edit.
         cache = "public, max-age=3600" if "node_modules" in file.parts else "no-cache"
         return _Response(200, body, kind, cache)
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The request body; None when it is larger than :data:`MAX_BODY`."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message.get("type") != "http.request":
+            return b"".join(chunks)
+        chunk = bytes(message.get("body", b""))
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -54,8 +54,9 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
         metavar="PATH",
-        help="database whose machine registry seeds the snapshot (default: $STATEMACHINE_DB, "
-        "else ./data/pipeline.db when it exists)",
+        help="the runtime's database: its registry seeds the snapshot, the API reads its "
+        "history and jobs, and operator actions write to it (default: $STATEMACHINE_DB, else "
+        "./data/pipeline.db, as the runtime; a file that does not exist yet reads as empty)",
     )
     parser.add_argument(
         "--allow-origin",
@@ -104,7 +105,7 @@ def run_monitor(prog: str, *, log_level: str = "INFO", db: str | None = None, **
     """
     logging.basicConfig(level=getattr(logging, log_level), format=LOG_FORMAT)
     try:
-        signum = trio.run(partial(_run, _registry_path(db), serve))
+        signum = trio.run(partial(_run, _registry_path(db), _browse_path(db), serve))
     except StateMachineError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 1
@@ -120,12 +121,17 @@ def run_monitor(prog: str, *, log_level: str = "INFO", db: str | None = None, **
     return 128 + signum if signum is not None else 0
 
 
-async def _run(db: str | None, serve: dict[str, Any]) -> int | None:
+async def _run(db: str | None, browse_db: str | None, serve: dict[str, Any]) -> int | None:
     """Serve until a signal; returns its number (None when the servers ended first)."""
+    from statemachine_engine.persistence import browse_file
+
     received = None
     registry = DatabaseRegistry(db) if db is not None else None
+    browse = browse_file(browse_db) if browse_db is not None else None
     async with trio.open_nursery() as nursery:
-        server: MonitorServer = await nursery.start(partial(serve_monitor, store=registry, **serve))
+        server: MonitorServer = await nursery.start(
+            partial(serve_monitor, store=registry, browse=browse, **serve)
+        )
         _announce(server)
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
@@ -152,8 +158,20 @@ def _announce(server: MonitorServer) -> None:
         print(f"WebSocket events:  {ws}", flush=True)
     if server.token is not None:
         print("Reads need the token in the link above (or 'Authorization: Bearer TOKEN').")
+    if server.token_file is not None:
+        print(f"Write token:       {server.token_file} (owner-only; actions need it)", flush=True)
     if server.event_socket_path:
         print(f"Event socket:      {server.event_socket_path}", flush=True)
+
+
+def _browse_path(db: str | None) -> str | None:
+    """The database file the API reads and the actions write: the runtime's (``--db``, else
+    ``$STATEMACHINE_DB``, else ``./data/pipeline.db``); None for a PostgreSQL URL, which
+    the monitor does not read yet."""
+    from statemachine_engine.persistence import is_db_url, resolve_db_path
+
+    path = resolve_db_path(db)
+    return None if is_db_url(path) else path
 
 
 def _registry_path(db: str | None) -> str | None:

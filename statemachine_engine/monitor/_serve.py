@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 import attrs
@@ -20,9 +20,12 @@ from statemachine_engine.errors import TransportError, sole_error
 from statemachine_engine.monitor._catalog import ConfigCatalog
 from statemachine_engine.monitor._http import MonitorApp
 from statemachine_engine.monitor._hub import MonitorHub, Registry
-from statemachine_engine.monitor._token import choose_token
+from statemachine_engine.monitor._token import choose_token, choose_write_token, save_write_token
 from statemachine_engine.monitor._ws import WebSocketMonitor, serve_websocket
 from statemachine_engine.transport import EventListener, FanoutPublisher, MachineEvent, Publisher
+
+if TYPE_CHECKING:
+    from statemachine_engine.persistence import Browse
 
 __all__ = ["MonitorServer", "embedded_monitor", "serve_monitor"]
 
@@ -32,8 +35,9 @@ logger = logging.getLogger(__name__)
 @attrs.frozen
 class MonitorServer:
     """What :func:`serve_monitor` hands to ``nursery.start``: the hub, where each part
-    listens (``None`` for a part that was not asked for) and the token reads need (``None``:
-    none)."""
+    listens (``None`` for a part that was not asked for), the token reads need (``None``:
+    none), the token actions need (``None``: no UI server) and the file it was saved in
+    when it was generated (``None`` when it was given)."""
 
     hub: MonitorHub
     websocket: WebSocketMonitor | None
@@ -41,14 +45,22 @@ class MonitorServer:
     ui_port: int | None
     event_socket_path: str | None
     token: str | None = None
+    write_token: str | None = None
+    token_file: str | None = None
 
     @property
     def ui_link(self) -> str | None:
-        """The UI's address to open, with the token when one is needed (print it once: it
-        is the key to every machine's state and payloads)."""
-        if self.ui_url is None or self.token is None:
-            return self.ui_url
-        return f"{self.ui_url}/?token={quote(self.token, safe='')}"
+        """The UI's address to open, with the read token when one is needed (in the query:
+        it sets the page's cookie) and the write token (in the fragment, which no request
+        carries). Print it once: it is the key to every machine and every action."""
+        if self.ui_url is None:
+            return None
+        link = f"{self.ui_url}/"
+        if self.token is not None:
+            link += f"?token={quote(self.token, safe='')}"
+        if self.write_token is not None:
+            link += f"#token={quote(self.write_token, safe='')}"
+        return link
 
     @property
     def websocket_link(self) -> str | None:
@@ -73,6 +85,9 @@ async def serve_monitor(
     browser_websocket_port: int | None = None,
     flags: Mapping[str, str] | None = None,
     token: str | None = None,
+    browse: Browse | None = None,
+    write_token: str | None = None,
+    token_folder: Path | None = None,
     task_status: trio.TaskStatus[MonitorServer] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the monitor until cancelled; ``await nursery.start(serve_monitor, ...)`` returns
@@ -92,9 +107,15 @@ async def serve_monitor(
     * ``token``: what every read but ``/health`` needs (``--token``); without one,
       ``$STATEMACHINE_UI_TOKEN``, else a new one when ``host`` is not loopback, else none.
       It is in the returned :attr:`MonitorServer.token` and ``ui_link``.
+    * ``browse``: the database of the store endpoints and the operator actions.
+    * ``write_token``: what the actions need; default the read token, else a new one saved
+      in an owner-only file in ``token_folder`` (default: see ``_token.token_folder``).
     """
     flags = flags or {}
     token = choose_token(host, token)
+    generated = False
+    if write_token is None and ui_port is not None:
+        write_token, generated = choose_write_token(token)
     if hub is None:
         hub = MonitorHub(store=store)
     elif store is not None and hub.store is None:
@@ -137,6 +158,8 @@ async def serve_monitor(
                     bind_host=host,
                     allowed_hosts=allowed_origins,
                     token=token,
+                    browse=browse,
+                    write_token=write_token,
                 )
                 http = partial(_serve_http, app, host, ui_port)
                 ui_url, actual_ui_port = await _start(
@@ -144,7 +167,15 @@ async def serve_monitor(
                 )
                 app.ui_port = actual_ui_port
                 logger.info("monitor UI at %s", ui_url)
-            task_status.started(MonitorServer(hub, ws, ui_url, actual_ui_port, listening_on, token))
+            token_file = None
+            if generated and write_token is not None and actual_ui_port is not None:
+                saved = save_write_token(write_token, actual_ui_port, token_folder)
+                token_file = str(saved)
+            task_status.started(
+                MonitorServer(
+                    hub, ws, ui_url, actual_ui_port, listening_on, token, write_token, token_file
+                )
+            )
     except BaseExceptionGroup as group:
         # A server that cannot listen is one plain error for the caller to report.
         raise sole_error(group, TransportError) from None
@@ -195,6 +226,7 @@ def embedded_monitor(
     flags: Mapping[str, str] | None = None,
     announce: Callable[[MonitorServer], None] | None = None,
     token: str | None = None,
+    db: str | None = None,
 ) -> Callable[[Registry | None, Publisher | None, trio.Nursery], Awaitable[Publisher]]:
     """The monitor as a part of a runtime process (``statemachine CONFIG --monitor``,
     ``statemachine run``), started before the runtime is built.
@@ -205,13 +237,20 @@ def embedded_monitor(
     the runtime with: the hub, so that the machines publish into it in-process, next to
     ``publisher`` (the event socket's, for a monitor elsewhere) when there is one. Its
     arguments as for :func:`serve_monitor`. Without ``announce``, a monitor that needs a
-    token prints its link (with the token) on standard output, once.
+    token prints its link (with the token) on standard output, once. The store endpoints
+    and actions use the runtime's store when it can browse, else the database file ``db``.
     """
 
     async def start(
         store: Registry | None, publisher: Publisher | None, nursery: trio.Nursery
     ) -> Publisher:
+        from statemachine_engine.persistence import Browse, browse_file, is_db_url
+
         hub = MonitorHub(store=store)
+        browse = getattr(store, "browse", None)
+        if not isinstance(browse, Browse):
+            # a PostgreSQL store without browsing: the store endpoints answer 503
+            browse = browse_file(db) if db is not None and not is_db_url(db) else None
         server: MonitorServer = await nursery.start(
             partial(
                 serve_monitor,
@@ -225,6 +264,7 @@ def embedded_monitor(
                 allowed_origins=allowed_origins,
                 flags=flags,
                 token=token,
+                browse=browse,
             )
         )
         if announce is not None:

@@ -9,6 +9,13 @@ start and printed once, in the UI's link.
 A client presents it as ``Authorization: Bearer TOKEN``, as a ``token`` query parameter, or
 as the cookie the UI page sets when it is opened with ``?token=TOKEN`` (so the page's own
 requests and its WebSocket carry it without the token in any script).
+
+Writes (the operator actions, ``POST /api/...``) always need a token, on loopback too, and
+only as ``Authorization: Bearer TOKEN`` (never a cookie, which another page's form could
+make the browser send). It is the read token when there is one, else one generated at start
+and saved in a file only its owner can read (:func:`save_write_token`), whose path the
+start-up line prints; the UI's link carries it in its fragment (``#token=``), which the
+browser never sends to a server.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import hmac
 import os
 import secrets
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from urllib.parse import parse_qs
 
 from statemachine_engine.monitor._origin import is_loopback
@@ -24,7 +32,10 @@ from statemachine_engine.monitor._origin import is_loopback
 __all__ = [
     "TOKEN_COOKIE",
     "TOKEN_ENV",
+    "bearer_accepted",
     "choose_token",
+    "choose_write_token",
+    "save_write_token",
     "set_cookie",
     "token_accepted",
     "token_in_query",
@@ -81,3 +92,48 @@ def _presented(headers: Mapping[str, str], query: str) -> Iterator[str]:
         name, _, value = pair.strip().partition("=")
         if name.startswith(TOKEN_COOKIE) and value:
             yield value
+
+
+def choose_write_token(read_token: str | None) -> tuple[str, bool]:
+    """The token writes need, and whether it was generated here: the read token (given or
+    generated for a non-loopback host) when there is one, else a new random one."""
+    if read_token is not None:
+        return read_token, False
+    return secrets.token_urlsafe(24), True
+
+
+def bearer_accepted(expected: str, headers: Mapping[str, str]) -> bool:
+    """Whether a request's ``Authorization: Bearer`` header (lower-case ``headers``) carries
+    ``expected``, compared in constant time."""
+    scheme, _, credentials = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        return False
+    return hmac.compare_digest(credentials.strip().encode(), expected.encode())
+
+
+def token_folder() -> Path:
+    """Where write tokens are saved: ``$XDG_RUNTIME_DIR/statemachine-engine`` (a per-user
+    folder that lives as long as the login), else ``~/.local/state/statemachine-engine``."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isdir(runtime):
+        return Path(runtime) / "statemachine-engine"
+    return Path.home() / ".local" / "state" / "statemachine-engine"
+
+
+def save_write_token(token: str, port: int, folder: Path | None = None) -> Path:
+    """Write ``token`` to ``ui-<port>.token`` in ``folder`` (default :func:`token_folder`),
+    readable by its owner only (the folder too: 0700); returns the file's path."""
+    where = folder or token_folder()
+    where.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(where, 0o700)
+    path = where / f"ui-{port}.token"
+    # replaced, not rewritten in place: a file (or a link) someone else left there is not
+    # followed, and the new file is owner-only from its first byte
+    spare = where / f".ui-{port}.{secrets.token_hex(4)}.tmp"
+    fd = os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.write(fd, token.encode() + b"\n")
+    finally:
+        os.close(fd)
+    os.replace(spare, path)
+    return path

@@ -16,3 +16,12 @@ def short_dir() -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="sm", dir="/tmp"))
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def token_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Write tokens a monitor generates go to a folder of the test, not the user's."""
+    folder = tmp_path / "runtime"
+    folder.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
+    return folder / "statemachine-engine"

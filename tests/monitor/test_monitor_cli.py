@@ -99,14 +99,21 @@ async def test_published_module_path_is_an_alias() -> None:
     assert b"--event-socket-path" in result.stdout
 
 
-async def test_statemachine_ui_serves_the_ui_and_diagrams(tmp_path: Path, short_dir: Path) -> None:
+async def test_statemachine_ui_serves_the_ui_and_diagrams(
+    tmp_path: Path, short_dir: Path, token_folder: Path
+) -> None:
     config = tmp_path / "job.yaml"
     config.write_text("initial_state: idle\ntransitions:\n  - {from: idle, to: done, event: go}\n")
     command = [*UI, "--ui-port", "0", "--websocket-port", "0", "--config", str(config),
                "--event-socket-path", str(short_dir / "ev.sock")]  # fmt: skip
     with trio.fail_after(30):
         proc, banner = await start(command, 3)
-        ui = banner["Monitor UI"]
+        ui, _, write_token = banner["Monitor UI"].partition("/#token=")
+        assert len(write_token) >= 32  # generated: neither --token nor the variable gave one
+        assert banner["Write token"].startswith(str(token_folder / "ui-"))
+        saved = Path(banner["Write token"].split()[0])
+        assert saved.read_text().strip() == write_token
+        assert saved.stat().st_mode & 0o777 == 0o600
         status, body = await http_get(ui + "/")
         assert status == 200 and b"State Machine Monitor" in body
         status, body = await http_get(ui + "/api/diagram/job/main")
@@ -155,7 +162,9 @@ async def test_statemachine_ui_off_loopback_prints_its_token_once_and_requires_i
     with trio.fail_after(30):
         proc, banner = await start(command, 4)
         link = banner["Monitor UI"].replace("0.0.0.0", "127.0.0.1")
-        base, _, token = link.partition("/?token=")
+        base, _, tokens = link.partition("/?token=")
+        token, _, write_token = tokens.partition("#token=")
+        assert write_token == token  # the read token guards the actions too
         assert len(token) >= 32
         assert token not in banner["WebSocket events"]
         assert (await http_get(base + "/api/machines"))[0] == 401

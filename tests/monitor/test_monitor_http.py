@@ -123,8 +123,8 @@ async def test_loopback_server_answers_only_loopback_host_names(hub: MonitorHub)
     assert (await call(exposed, "/api/machines", host="monitor.lan:3001")).status == 200
 
 
-async def test_api_machines(hub: MonitorHub) -> None:
-    machines = (await call(MonitorApp(hub), "/api/machines")).json()
+async def test_api_machines_live_is_the_hub_table(hub: MonitorHub) -> None:
+    machines = (await call(MonitorApp(hub), "/api/machines/live")).json()
     assert machines == [
         {
             "machine_name": "worker_001",
@@ -133,6 +133,17 @@ async def test_api_machines(hub: MonitorHub) -> None:
             "last_activity": 1.0,
         }
     ]
+
+
+async def test_api_machines_without_a_database_lists_the_hub_in_the_store_shape(
+    hub: MonitorHub,
+) -> None:
+    page = (await call(MonitorApp(hub), "/api/machines")).json()
+    assert page["counts"] == {"running": 1, "finished": 0, "failed": 0, "stopped": 0, "all": 1}
+    assert [(m["name"], m["config"], m["state"], m["status"]) for m in page["machines"]] == [
+        ("worker_001", "worker", "idle", "running")
+    ]
+    assert (await call(MonitorApp(hub), "/api/jobs")).status == 503
 
 
 async def test_api_configs_scans_project_root(hub: MonitorHub, project: Path) -> None:

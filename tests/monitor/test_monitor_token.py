@@ -119,7 +119,7 @@ async def test_page_opened_with_the_token_sets_the_cookie_its_requests_carry(
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
     # the page's own fetches send the cookie back
     pair = cookie.split(";", 1)[0]
-    status, _, body = await asgi(app, "/api/machines", headers={"cookie": pair})
+    status, _, body = await asgi(app, "/api/machines/live", headers={"cookie": pair})
     assert status == 200
     assert json.loads(body)[0]["machine_name"] == "secret_machine"
 
@@ -190,7 +190,9 @@ async def test_a_monitor_off_loopback_generates_a_token_and_requires_it() -> Non
         async with monitor("0.0.0.0") as server:
             token = server.token
             assert token is not None
-            assert server.ui_link == f"{server.ui_url}/?token={token}"
+            # the read token sets the page's cookie; writes need the same token
+            assert server.write_token == token
+            assert server.ui_link == f"{server.ui_url}/?token={token}#token={token}"
             assert server.websocket is not None
             ws_port = server.websocket.port
             assert server.ui_port is not None
@@ -227,7 +229,9 @@ async def test_a_monitor_on_loopback_needs_a_token_only_when_given() -> None:
     with trio.fail_after(20):
         async with monitor("127.0.0.1") as server:
             assert server.token is None
-            assert server.ui_link == server.ui_url
+            # no read token; the generated write token rides in the fragment only
+            assert server.write_token is not None
+            assert server.ui_link == f"{server.ui_url}/#token={server.write_token}"
             assert server.websocket is not None
             first = json.loads(await handshake(server.websocket.port, "/ws/events"))
             assert first["type"] == "initial"
