@@ -89,7 +89,10 @@ def run_machine_process(options: ProcessOptions) -> int:
         await drain_outbox(wired.runtime)
         return 1 if status == "crashed" else 0
 
-    return run_wired(wiring, main, report=log.log)
+    try:
+        return run_wired(wiring, main, report=log.log)
+    finally:
+        gc.unfreeze()  # run in-process (tests, embedding): the caller's objects are its own
 
 
 def _settle() -> None:
