@@ -66,6 +66,9 @@ def _parse(url: str) -> dict[str, Any]:
         params: dict[str, Any] = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
         raise StoreError(f"invalid PostgreSQL URL: {one_line(exc)}") from None
+    port = str(params.get("port") or "")
+    if port and not all(part.isdigit() for part in port.split(",")):
+        raise StoreError(f"invalid PostgreSQL URL: the port {port!r} is not a number")
     return params
 
 

@@ -304,6 +304,11 @@ class Writer:
                 lambda conn: write_batch(conn, batch, snapshots, now, self._connections.path),
                 inline=weight <= INLINE_WEIGHT,
             )
+        except trio.Cancelled:
+            # the close deadline passed while the batch waited (a PostgreSQL server that
+            # stays away): whoever waits on its requests is told, then the writer ends
+            self._give_up(batch)
+            raise
         except StoreError as exc:
             logger.error("writing %d queued operations failed: %s", len(batch), exc)
             self.unwritten -= records
