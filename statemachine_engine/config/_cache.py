@@ -89,6 +89,9 @@ class StartCache:
         """The entry for ``key`` if every file it depends on is unchanged, else None."""
         file = self.directory / f"{key}.pickle"
         try:
+            # an entry is unpickled: only from a folder and a file no other user can write
+            if not (_private(self.directory) and _private(file)):
+                return None
             data = file.read_bytes()
         except OSError:
             return None
@@ -137,7 +140,6 @@ class StartCache:
     def _write(self, name: str, data: bytes) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not _private(self.directory):
-            # an entry is unpickled: never from a folder another user could write to
             log.debug("start cache %s is not a private folder of this user", self.directory)
             return
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
@@ -165,8 +167,9 @@ def _reduce_issue(issue: ConfigIssue) -> tuple[type[ConfigIssue], tuple[object, 
     return ConfigIssue, tuple(getattr(issue, name) for name in ConfigIssue._FIELDS)
 
 
-def _private(directory: Path) -> bool:
-    st = directory.stat()
+def _private(path: Path) -> bool:
+    """Owned by this user, writable by no one else."""
+    st = path.stat()
     return st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 

@@ -186,3 +186,17 @@ def test_a_folder_others_may_write_to_is_not_used(cache: StartCache, folder: Pat
     k, _ = stored(cache, folder)
     assert list(cache.directory.iterdir()) == []
     assert cache.load(k) is None
+
+
+def test_an_entry_in_a_folder_others_may_write_to_is_not_read(
+    cache: StartCache, folder: Path
+) -> None:
+    k, _ = stored(cache, folder)
+    os.chmod(cache.directory, 0o777)
+    assert cache.load(k) is None
+
+
+def test_an_entry_others_may_write_to_is_not_read(cache: StartCache, folder: Path) -> None:
+    k, _ = stored(cache, folder)
+    os.chmod(cache.directory / f"{k}.pickle", 0o666)
+    assert cache.load(k) is None
