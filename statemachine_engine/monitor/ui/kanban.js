@@ -6,6 +6,15 @@
 import { stateGroups } from "./api.js";
 import { clear, duration, el } from "./dom.js";
 
+/** Time in state as a card shows it: under a minute, then whole minutes, hours, days. */
+function roughDuration(seconds) {
+  return seconds < 60 ? "<1m" : duration(seconds).split(" ")[0];
+}
+
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
 const OTHER = "Other states";
 
 export class KanbanView {
@@ -19,8 +28,9 @@ export class KanbanView {
       const card = event.target.closest(".kanban-card[data-machine]");
       if (card) onOpen(card.dataset.machine);
     });
-    // time in state, for every card at once (one timer, text changes only)
-    setInterval(() => this.tick(), 5000);
+    // time in state, for every card at once (one timer; a minute is the finest step shown,
+    // so most ticks change nothing)
+    setInterval(() => this.tick(), 15000);
     this.board = null;
     this.key = null; // the tab the board shows
     /** state -> {section, cards, count} */
@@ -108,7 +118,7 @@ export class KanbanView {
     }
     card.record = record;
     card.dataset.status = record.status ?? "running";
-    card.querySelector(".card-job").textContent = record.job_id ? `job ${record.job_id}` : "";
+    setText(card.querySelector(".card-job"), record.job_id ? `job ${record.job_id}` : "");
     this.describe(card);
     if (card.parentElement === target.cards) return;
     const source = card.parentElement;
@@ -122,16 +132,17 @@ export class KanbanView {
     this.recount(target.cards);
   }
 
-  /** A card's "time in state - last event" line. */
+  /** A card's "time in state - last event" line (written only when its text changes: with
+   *  a thousand cards, rewriting unchanged text would cost a layout for nothing). */
   describe(card) {
     const record = card.record;
     const since = record.state_since ?? record.last_activity;
     const parts = [];
     if (record.status && record.status !== "running") parts.push(record.status);
-    if (since) parts.push(`${duration(Date.now() / 1000 - since)} in state`);
+    if (since) parts.push(`${roughDuration(Date.now() / 1000 - since)} in state`);
     const event = record.last_transition?.event_trigger ?? record.last_event;
     if (event) parts.push(`last: ${event}`);
-    card.querySelector(".card-meta").textContent = parts.join(" \u00b7 ");
+    setText(card.querySelector(".card-meta"), parts.join(" \u00b7 "));
   }
 
   tick() {
