@@ -31,16 +31,21 @@ class Directory:
     def running_names(self) -> list[str]:
         return sorted(n for n, a in self.machines.items() if not a.terminated.is_set())
 
-    async def deliver_local(self, message: Message) -> str | None:
+    async def deliver_local(self, message: Message, *, recorded: bool = False) -> str | None:
         """Into the mailbox of the target running here; KeyError when no machine of that
         name was started here, ActorStopped when it has stopped. Returns the machine's state
-        when the event will surely fire nothing there (see ``fires_nothing``), else None."""
+        when the event will surely fire nothing there (see ``fires_nothing``), else None.
+        ``recorded``: the message is in a durable target's inbox already (taken from the
+        database: sent from another host), so it is not recorded again."""
         target = message.target
         actor = self.machines.get(target) if target is not None else None
         if actor is None:
             raise KeyError(target)
         if actor.terminated.is_set():
             raise ActorStopped(actor.name, actor.status)
+        if recorded and actor.durable:
+            await actor.redeliver(message)
+            return None
         if actor.durable:
             # acknowledged once its inbox row is committed (others may arrive meanwhile:
             # what it will do is not known)

@@ -175,13 +175,18 @@ class Runtime:
         """The names of the machines running in this runtime, sorted."""
         return self._directory.running_names()
 
-    async def deliver_local(self, message: Message) -> str | None:
+    async def deliver_local(self, message: Message, *, recorded: bool = False) -> str | None:
         """Put ``message`` in the mailbox of its target in this runtime; KeyError when no
         machine of that name was started here, ActorStopped when it has stopped. Waits
         only while the mailbox is full (or, for a durable machine, for its inbox row).
         Returns the target's state when the event will surely fire nothing there (the
-        machine waited idle, nothing before it), else None."""
-        return await self._directory.deliver_local(message)
+        machine waited idle, nothing before it), else None. ``recorded``: a durable
+        target's inbox holds the message already (it came through the database)."""
+        return await self._directory.deliver_local(message, recorded=recorded)
+
+    def durable_names(self) -> set[str]:
+        """The names of the durable machines running in this runtime."""
+        return {name for name in self._directory.running_names() if self.machines[name].durable}
 
     def ref(self, name: str) -> ActorRef:
         """The ref of a running machine; KeyError if there is none by that name."""

@@ -31,6 +31,7 @@ _EXPORTS: dict[str, str] = {
     "Job": "statemachine_engine.persistence._protocol",
     "JobQueue": "statemachine_engine.persistence._protocol",
     "NewJob": "statemachine_engine.persistence._jobs_sql",
+    "Notices": "statemachine_engine.persistence._pg_notices",
     "Recorder": "statemachine_engine.persistence._protocol",
     "SCHEMA_VERSION": "statemachine_engine.persistence._schema",
     "SYNC_MODES": "statemachine_engine.persistence._open",
@@ -51,6 +52,7 @@ _MODULES: dict[str, str] = {
     "durable_sql": "statemachine_engine.persistence._durable_sql",
     "jobs_sql": "statemachine_engine.persistence._jobs_sql",
     "records_sql": "statemachine_engine.persistence._records_sql",
+    "remote_sql": "statemachine_engine.persistence._remote_sql",
 }
 
 __all__ = [
@@ -70,6 +72,7 @@ __all__ = [
     "JobQueue",
     "JobStateError",
     "NewJob",
+    "Notices",
     "Recorder",
     "Recovery",
     "SqliteStore",
@@ -87,6 +90,7 @@ __all__ = [
     "records_sql",
     "recreate_schema",
     "redact_db",
+    "remote_sql",
     "resolve_db_path",
     "transaction",
 ]
@@ -95,6 +99,7 @@ if TYPE_CHECKING:
     from statemachine_engine.persistence import _durable_sql as durable_sql
     from statemachine_engine.persistence import _jobs_sql as jobs_sql
     from statemachine_engine.persistence import _records_sql as records_sql
+    from statemachine_engine.persistence import _remote_sql as remote_sql
     from statemachine_engine.persistence._browse import Browse
     from statemachine_engine.persistence._codec import dumps_context, loads_context
     from statemachine_engine.persistence._durable_sql import INBOX_STATUSES, OUTBOX_STATUSES
@@ -109,6 +114,7 @@ if TYPE_CHECKING:
         redact_db,
         resolve_db_path,
     )
+    from statemachine_engine.persistence._pg_notices import Notices
     from statemachine_engine.persistence._protocol import Job, JobQueue, Recorder, Store
     from statemachine_engine.persistence._records import CheckpointRecord
     from statemachine_engine.persistence._records_sql import EVENT_STATUSES

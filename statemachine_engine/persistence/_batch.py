@@ -18,6 +18,7 @@ import trio
 from statemachine_engine.errors import StoreError
 from statemachine_engine.persistence import _durable_sql as durable
 from statemachine_engine.persistence import _records_sql as records
+from statemachine_engine.persistence._dialect import is_postgres
 from statemachine_engine.persistence._pg_adapter import TransactionLost
 from statemachine_engine.persistence._records import (
     CheckpointRecord,
@@ -33,6 +34,7 @@ from statemachine_engine.persistence._records import (
     StopRecord,
     TransitionRecord,
 )
+from statemachine_engine.persistence._remote_sql import notify_history
 from statemachine_engine.persistence._schema import raise_store_error
 
 logger = logging.getLogger(__name__)
@@ -103,8 +105,13 @@ def write_batch(
             logger.error("could not record %s for %r: %s", _KINDS[type(item)], item[0], exc)
     if transitions:
         records.insert_transitions(conn, transitions)
+    if is_postgres(conn) and any(type(item) in _HISTORY for item in batch):
+        notify_history(conn)  # once per batch: monitors of other hosts read what is new
     return failed
 
+
+#: the records a monitor of another host shows (``_remote_sql.history_since``)
+_HISTORY = frozenset({StartRecord, TransitionRecord, StopRecord, ErrorRecord})
 
 #: how a failed record is named in the log
 _KINDS: dict[type[Any], str] = {

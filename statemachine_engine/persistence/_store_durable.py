@@ -10,7 +10,7 @@ learns whether the message is new or a duplicate only from the database.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -24,6 +24,8 @@ from statemachine_engine.persistence._records import (
     OutboxRecord,
 )
 from statemachine_engine.persistence._writer import Writer
+
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -99,6 +101,11 @@ class DurableLog:
                 now=now,
             )
         )
+
+    async def transact(self, fn: Callable[[Any, float], T]) -> T:
+        """Run ``fn(conn, now)`` in the writer's next transaction and return its result once
+        committed: the inbox rows of machines on other hosts (``_remote_sql``)."""
+        return await self._writer.request(fn)
 
     async def recover(self, machine: str) -> Recovery | None:
         """The checkpoint of ``machine`` with its pending messages, or None."""

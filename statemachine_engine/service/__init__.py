@@ -16,6 +16,8 @@ _EXPORTS: dict[str, str] = {
     "JOB_DOORBELL": "statemachine_engine.transport",
     "SHUTDOWN_GRACE": "statemachine_engine.service._wiring",
     "ChildProcesses": "statemachine_engine.service._children",
+    "HostsTransport": "statemachine_engine.service._remote_inbox",
+    "RemoteInbox": "statemachine_engine.service._remote_inbox",
     "LaunchSettings": "statemachine_engine.service._children",
     "MachineEntry": "statemachine_engine.service._manifest",
     "Manifest": "statemachine_engine.service._manifest",
@@ -39,12 +41,14 @@ __all__ = [
     "JOB_DOORBELL",
     "SHUTDOWN_GRACE",
     "ChildProcesses",
+    "HostsTransport",
     "LaunchSettings",
     "MachineEntry",
     "Manifest",
     "MonitorHook",
     "MonitorSettings",
     "ProcessOptions",
+    "RemoteInbox",
     "Wired",
     "Wiring",
     "check_project",
@@ -68,6 +72,7 @@ if TYPE_CHECKING:
         load_manifest,
     )
     from statemachine_engine.service._project import check_project, monitor_configs, run_project
+    from statemachine_engine.service._remote_inbox import HostsTransport, RemoteInbox
     from statemachine_engine.service._router import make_router, registry_transport
     from statemachine_engine.service._wiring import (
         SHUTDOWN_GRACE,

@@ -27,14 +27,16 @@ import trio
 from statemachine_engine._liveness import pid_alive
 from statemachine_engine.actors import Runtime, open_runtime
 from statemachine_engine.errors import StateMachineError, sole_error
-from statemachine_engine.persistence import Store, open_store
+from statemachine_engine.persistence import Store, is_db_url, open_store, remote_sql
 from statemachine_engine.service._children import ChildProcesses, LaunchSettings
+from statemachine_engine.service._remote_inbox import HostsTransport, serve_remote_inbox
 from statemachine_engine.service._router import make_router, registry_transport
 from statemachine_engine.transport import (
     DEFAULT_EVENT_SOCKET,
     ControlServer,
     Publisher,
     SocketEventPublisher,
+    SocketTransport,
     control_socket_path,
 )
 
@@ -202,8 +204,10 @@ async def _run(
 ) -> int:
     event_socket = wiring.event_socket_path or DEFAULT_EVENT_SOCKET
     control_path = control_socket_path(wiring.name, wiring.control_socket_prefix)
+    host = remote_sql.host_name()
+    shared = is_db_url(wiring.db)  # other hosts may run machines on this database
     async with (
-        open_store(wiring.db, synchronous=wiring.sync) as store,
+        open_store(wiring.db, synchronous=wiring.sync, host=host) as store,
         trio.open_nursery() as services,
     ):
         if prepare is not None:
@@ -214,7 +218,11 @@ async def _run(
             # socket is for a monitor elsewhere, whose absence is no news
             socket_publisher = SocketEventPublisher(event_socket, quiet=wiring.monitor is not None)
             await services.start(socket_publisher.run)
+        transport: SocketTransport | HostsTransport
         transport = registry_transport(store, wiring.control_socket_prefix)
+        if shared:
+            transport = HostsTransport(store, transport, host)
+        stop_inbox: Callable[[], Awaitable[None]] | None = None
         launcher = ChildProcesses(
             LaunchSettings(
                 db=wiring.db,
@@ -243,6 +251,10 @@ async def _run(
                     process_launcher=launcher,
                 ) as runtime:
                     try:
+                        if shared:
+                            stop_inbox = await serve_remote_inbox(
+                                runtime, store, wiring.db, host, services
+                            )
                         router = make_router(runtime, wiring.primary, store)
                         await services.start(ControlServer(control_path, router).run)
                         return await main(Wired(runtime, store, launcher))
@@ -255,6 +267,8 @@ async def _run(
                     with trio.move_on_after(SHUTDOWN_GRACE / 2):
                         await socket_publisher.flush()
                 await transport.aclose()
+                if stop_inbox is not None:
+                    await stop_inbox()
             services.cancel_scope.cancel()
     # only reached when the machines were cancelled (a signal, the parent gone)
     return 0
