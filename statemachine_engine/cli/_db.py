@@ -16,6 +16,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 
+from statemachine_engine.cli._db_admin import add_commands as add_admin_commands
 from statemachine_engine.cli._db_common import (
     EVENT_STATUSES,
     JOB_STATUSES,
@@ -256,6 +257,7 @@ def build_parser() -> _Parser:
         listing=True,
         existing=True,
     )
+    add_admin_commands(command)  # retry, cancel, requeue, audit
     return parser
 
 

@@ -49,7 +49,9 @@ _EXPORTS: dict[str, str] = {
 #: the synchronous SQL layer, for scripts and other processes (``jobs_sql.claim_next(conn,
 #: ...)`` on a connection from :func:`connect`)
 _MODULES: dict[str, str] = {
+    "audit_sql": "statemachine_engine.persistence._audit_sql",
     "durable_sql": "statemachine_engine.persistence._durable_sql",
+    "jobs_admin_sql": "statemachine_engine.persistence._jobs_admin_sql",
     "jobs_sql": "statemachine_engine.persistence._jobs_sql",
     "records_sql": "statemachine_engine.persistence._records_sql",
     "remote_sql": "statemachine_engine.persistence._remote_sql",
@@ -77,11 +79,13 @@ __all__ = [
     "Recovery",
     "SqliteStore",
     "Store",
+    "audit_sql",
     "browse_file",
     "connect",
     "dumps_context",
     "durable_sql",
     "is_db_url",
+    "jobs_admin_sql",
     "jobs_sql",
     "loads_context",
     "open_memory_store",
@@ -96,7 +100,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from statemachine_engine.persistence import _audit_sql as audit_sql
     from statemachine_engine.persistence import _durable_sql as durable_sql
+    from statemachine_engine.persistence import _jobs_admin_sql as jobs_admin_sql
     from statemachine_engine.persistence import _jobs_sql as jobs_sql
     from statemachine_engine.persistence import _records_sql as records_sql
     from statemachine_engine.persistence import _remote_sql as remote_sql

@@ -5,14 +5,43 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
-from statemachine_engine.persistence._codec import loads_object
+from statemachine_engine.persistence._codec import errors, loads_object
 from statemachine_engine.persistence._timeline_sql import check_limit
+
+T = TypeVar("T")
 
 #: the result of an action that did what it was asked
 OK = "ok"
+
+
+def audited(
+    conn: sqlite3.Connection,
+    fn: Callable[[sqlite3.Connection, float], T],
+    *,
+    actor: str,
+    action: str,
+    target: str | None,
+    detail: Mapping[str, Any] | None,
+    now: float,
+) -> tuple[T | None, Exception | None]:
+    """Run the operator action ``fn(conn, now)`` and append its audit entry: ``(value,
+    None)``, or ``(None, error)`` when it refused with a StoreError (nothing written but
+    the entry, whose result is the error). ``fn`` must check before it writes. A list
+    result is counted in the entry's detail (``count``)."""
+    try:
+        value = fn(conn, now)
+    except errors().StoreError as exc:
+        record(conn, actor=actor, action=action, target=target, detail=detail, result=str(exc),
+               at=now)  # fmt: skip
+        return None, exc
+    done = dict(detail or {})
+    if isinstance(value, list):
+        done["count"] = len(value)
+    record(conn, actor=actor, action=action, target=target, detail=done or None, result=OK, at=now)
+    return value, None
 
 
 def record(

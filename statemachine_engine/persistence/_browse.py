@@ -13,7 +13,6 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, TypeVar
 
-from statemachine_engine.errors import StoreError
 from statemachine_engine.persistence import _audit_sql as audit
 from statemachine_engine.persistence import _browse_sql as browse
 from statemachine_engine.persistence import _jobs_admin_sql as admin
@@ -172,7 +171,6 @@ class Browse:
             lambda c, now: admin.retry_failed(
                 c, job_type=job_type, machine_type=machine_type, q=q, now=now
             ),
-            count=True,
         )
         return ids
 
@@ -211,28 +209,12 @@ class Browse:
         target: str | None,
         detail: Mapping[str, Any] | None,
         fn: Callable[[sqlite3.Connection, float], T],
-        *,
-        count: bool = False,
     ) -> T:
-        def run(conn: sqlite3.Connection, now: float) -> tuple[T | None, StoreError | None]:
-            try:
-                value = fn(conn, now)  # checks before it writes: a refusal wrote nothing
-            except StoreError as exc:
-                audit.record(
-                    conn, actor=actor, action=action, target=target, detail=detail,
-                    result=str(exc), at=now,
-                )  # fmt: skip
-                return None, exc
-            done = dict(detail or {})
-            if count and isinstance(value, list):
-                done["retried"] = len(value)
-            audit.record(
-                conn, actor=actor, action=action, target=target, detail=done or None,
-                result=audit.OK, at=now,
-            )  # fmt: skip
-            return value, None
-
-        value, error = await self._write(run)
+        value, error = await self._write(
+            lambda conn, now: audit.audited(
+                conn, fn, actor=actor, action=action, target=target, detail=detail, now=now
+            )
+        )
         if error is not None:
             raise error
         return value  # type: ignore[no-any-return]

@@ -169,6 +169,8 @@ def _monitor(
         },
         announce=announce,
         token=settings.token,
+        # its history, jobs and actions: the project's database (the runtime's store)
+        db=manifest.db or resolve_db_path(None),
     )
 
 

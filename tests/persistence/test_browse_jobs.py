@@ -104,7 +104,7 @@ async def test_bulk_retry_takes_the_failed_jobs_of_the_filter(store: SqliteStore
     assert (await store.browse.job("a3") or {})["status"] == "failed"
     entry = (await store.browse.audit_entries())["entries"][0]
     assert (entry["action"], entry["detail"], entry["result"]) == (
-        "bulk-retry", {"type": "a", "retried": 2}, "ok",
+        "bulk-retry", {"type": "a", "count": 2}, "ok",
     )  # fmt: skip
     assert await store.browse.retry_jobs(actor="ui:x", job_type="a") == []
 
