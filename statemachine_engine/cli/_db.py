@@ -1,9 +1,9 @@
 """``statemachine-db``: inspect and change the job queue, events, registry and history.
 
-Every subcommand takes ``--db PATH`` (default ``$STATEMACHINE_DB``, else
-``./data/pipeline.db``); listings take ``--format table|json``. Exit status: 0 on success,
-2 for a usage mistake (an unknown flag, a missing argument), 1 for bad input or something
-not found (one line on stderr, nothing written).
+Every subcommand takes ``--db PATH`` or ``--db postgresql://...`` (default
+``$STATEMACHINE_DB``, else ``./data/pipeline.db``); listings take ``--format table|json``.
+Exit status: 0 on success, 2 for a usage mistake (an unknown flag, a missing argument), 1
+for bad input or something not found (one line on stderr, nothing written).
 
 This module imports neither trio nor the runtime (nor attrs on its success paths): the short
 commands must start fast. It works on the database through the synchronous SQL layer.
@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 
 from statemachine_engine.cli._db_admin import add_commands as add_admin_commands
 from statemachine_engine.cli._db_common import (
+    DB_HELP,
     EVENT_STATUSES,
     JOB_STATUSES,
     PROG,
@@ -50,7 +51,12 @@ from statemachine_engine.cli._db_records import (
     cmd_send_event,
     cmd_transition_history,
 )
-from statemachine_engine.persistence import INBOX_STATUSES, OUTBOX_STATUSES
+from statemachine_engine.persistence import (
+    INBOX_STATUSES,
+    OUTBOX_STATUSES,
+    redact_db,
+    resolve_db_path,
+)
 from statemachine_engine.persistence import jobs_sql as jobs
 
 
@@ -60,11 +66,7 @@ def build_parser() -> _Parser:
         description="Inspect and manage the statemachine-engine database: jobs, events, "
         "running machines and their history.",
     )
-    parser.add_argument(
-        "--db",
-        metavar="PATH",
-        help="database file (default: $STATEMACHINE_DB, else ./data/pipeline.db)",
-    )
+    parser.add_argument("--db", metavar="PATH|URL", help=DB_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     parser.commands = sub.choices
 
@@ -80,7 +82,7 @@ def build_parser() -> _Parser:
         one that does not exist instead of creating it (a mistyped --db)."""
         p = sub.add_parser(name, help=help, description=help)
         # also accepted after the subcommand; SUPPRESS keeps the global value otherwise
-        p.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help="database file")
+        p.add_argument("--db", metavar="PATH|URL", default=argparse.SUPPRESS, help=DB_HELP)
         if listing:
             p.add_argument(
                 "--format", choices=("table", "json"), default="table", help="output format"
@@ -289,6 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = _user_message(exc)
         if message is None:
             raise
+        # a URL's password never reaches the terminal, whoever wrote the message
+        raw = resolve_db_path(getattr(args, "db", None))
+        message = message.replace(raw, redact_db(raw))
         print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
         return 1
 

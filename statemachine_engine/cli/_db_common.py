@@ -13,7 +13,13 @@ from statemachine_engine import _strict_json
 from statemachine_engine.cli._db_output import (
     shorten,
 )
-from statemachine_engine.persistence import DB_ENV_VAR, connect, resolve_db_path
+from statemachine_engine.persistence import (
+    DB_ENV_VAR,
+    connect,
+    is_db_url,
+    redact_db,
+    resolve_db_path,
+)
 from statemachine_engine.persistence import jobs_sql as jobs
 from statemachine_engine.persistence import records_sql as records
 
@@ -109,16 +115,31 @@ def _json_arg(flag: str, text: str | None, *, want_object: bool) -> Any:
     return value
 
 
+#: what ``--db`` takes, for the help of every subcommand
+DB_HELP = (
+    "SQLite database file, or a postgresql://USER@HOST:PORT/DBNAME URL "
+    "(default: $STATEMACHINE_DB, else ./data/pipeline.db)"
+)
+
+
+def shown_db(args: argparse.Namespace) -> str:
+    """The database of ``--db`` as messages name it: a URL without its password."""
+    return redact_db(resolve_db_path(args.db))
+
+
 @contextmanager
 def _database(args: argparse.Namespace, *, migrate: bool = True) -> Iterator[sqlite3.Connection]:
     """The database of ``--db`` (created on first use), closed afterwards.
 
     A command marked ``existing`` (it reads or changes what a database holds) refuses a
-    database that does not exist: a mistyped path must not become a new, empty database
-    (and folders) that then answers "no jobs".
+    database file that does not exist: a mistyped path must not become a new, empty
+    database (and folders) that then answers "no jobs". A PostgreSQL URL names a database
+    the server has or refuses (the store's StoreError says which); its tables are created
+    on first use, as a file's are.
     """
     path = resolve_db_path(args.db)
-    if getattr(args, "existing", False) and not os.path.exists(path):
+    url = is_db_url(path)
+    if not url and getattr(args, "existing", False) and not os.path.exists(path):
         raise UserError(f"no database at {path}; check --db / ${DB_ENV_VAR}")
     conn = connect(path, migrate=migrate)
     try:

@@ -15,6 +15,7 @@ from statemachine_engine.cli._db_common import (
     _database,
     _json_arg,
     parse_when,
+    shown_db,
 )
 from statemachine_engine.cli._db_output import (
     json_ready,
@@ -23,7 +24,7 @@ from statemachine_engine.cli._db_output import (
     render_fields,
     render_table,
 )
-from statemachine_engine.persistence import SCHEMA_VERSION, recreate_schema, resolve_db_path
+from statemachine_engine.persistence import SCHEMA_VERSION, recreate_schema
 from statemachine_engine.persistence import jobs_sql as jobs
 from statemachine_engine.persistence import records_sql as records
 
@@ -85,7 +86,7 @@ def _print_job(args: argparse.Namespace, title: str, job: Mapping[str, Any]) -> 
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    path = resolve_db_path(args.db)
+    path = shown_db(args)
     with _database(args) as conn:
         counts = jobs.count_jobs(conn, job_type=args.type)
         events = records.count_events(conn)
@@ -252,7 +253,7 @@ def cmd_remove_job(args: argparse.Namespace) -> int:
 
 
 def cmd_recreate_database(args: argparse.Namespace) -> int:
-    path = resolve_db_path(args.db)
+    path = shown_db(args)
     if not args.force:
         if not sys.stdin.isatty():
             raise UserError(

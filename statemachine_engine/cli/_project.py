@@ -31,7 +31,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--websocket-port", type=int, help="override the manifest's monitor.websocket_port"
     )
-    parser.add_argument("--db", metavar="PATH", help="override the manifest's db")
+    parser.add_argument(
+        "--db",
+        metavar="PATH|URL",
+        help="override the manifest's db: a SQLite file or a postgresql:// URL",
+    )
     parser.add_argument(
         "--control-socket-prefix",
         metavar="PATH",

@@ -71,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     project_root = args.project_root
     if project_root is None and not args.config:
         project_root = os.getcwd()
+    refused = _check_database(args.db)
+    if refused is not None:
+        print(f"statemachine-ui: {refused}", file=sys.stderr)
+        return 1
     return run_monitor(
         "statemachine-ui",
         log_level=args.log_level,
@@ -90,6 +94,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             "event_socket": "--event-socket-path",
         },
     )
+
+
+def _check_database(db: str | None) -> str | None:
+    """Why a PostgreSQL database (``--db`` or ``$STATEMACHINE_DB``) cannot be used, found by
+    opening it once at start (a wrong URL, a server not there, missing rights); None when
+    it can, or when the database is a file (a file that does not exist yet reads as empty)."""
+    from statemachine_engine.persistence import is_db_url, resolve_db_path
+
+    url = resolve_db_path(db)
+    if not is_db_url(url):
+        return None
+    import trio
+
+    from statemachine_engine.errors import StoreError
+    from statemachine_engine.persistence import open_store
+
+    async def check() -> None:
+        async with open_store(url):
+            pass
+
+    try:
+        trio.run(check)
+    except StoreError as exc:
+        return str(exc)
+    return None
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from statemachine_engine.persistence._codec import errors
+from statemachine_engine.persistence._paths import is_db_url, redact_db
 
 
 def prepare_file(name: str) -> None:
@@ -18,6 +19,11 @@ def prepare_file(name: str) -> None:
     0600 (SQLite reads it as an empty database) keeps payloads and contexts from other
     users. A file or folder that exists is left as it is.
     """
+    if is_db_url(name):
+        # never a folder named "postgresql:" in the current directory
+        raise errors().StoreError(
+            f"{redact_db(name)}: a PostgreSQL URL cannot be opened as a SQLite database file"
+        )
     if os.path.isdir(name):
         raise errors().StoreError(f"database path {name} is a directory, not a file")
     folder = os.path.dirname(os.path.abspath(name))

@@ -3,6 +3,7 @@
 ```yaml
 name: demo                        # names the project's control socket
 db: data/demo.db                  # default: $STATEMACHINE_DB, else ./data/pipeline.db
+                                  # (or postgresql://USER@HOST:PORT/DBNAME, shared by hosts)
 sync: normal                      # commit durability: normal (survives kill -9) or full
 actions_dir: actions              # default custom actions folder for every machine
 event_socket_path: /tmp/statemachine-events.sock
@@ -25,7 +26,7 @@ Relative paths are relative to the manifest's folder.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ import attrs
 
 from statemachine_engine.config import format_path, load_yaml, position_of
 from statemachine_engine.errors import ConfigError, ConfigIssue
+from statemachine_engine.persistence import is_db_url
 
 DEFAULT_MANIFEST = "statemachine-project.yaml"
 _TOP = (
@@ -250,7 +252,7 @@ def load_manifest(path: str | Path) -> Manifest:
         root=str(root),
         name=str(name),
         machines=tuple(machines),
-        db=resolve(data.get("db"), ("db",)),
+        db=_db_url_or(data.get("db"), lambda: resolve(data.get("db"), ("db",))),
         actions_dir=actions_dir,
         event_socket_path=data.get("event_socket_path"),
         control_socket_prefix=data.get("control_socket_prefix"),
@@ -258,3 +260,10 @@ def load_manifest(path: str | Path) -> Manifest:
         jobs=tuple(jobs),
         sync=str(sync),
     )
+
+
+def _db_url_or(value: Any, resolve_path: Callable[[], str | None]) -> str | None:
+    """``db:``: a postgresql:// URL as it is, else a path resolved against the project."""
+    if isinstance(value, str) and is_db_url(value):
+        return value
+    return resolve_path()

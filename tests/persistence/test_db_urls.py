@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from statemachine_engine.errors import StoreError
 from statemachine_engine.persistence import DB_ENV_VAR, is_db_url, redact_db, resolve_db_path
+from statemachine_engine.persistence._files import prepare_file
 
 
 @pytest.mark.parametrize(
@@ -46,3 +50,13 @@ def test_a_url_is_passed_through_from_the_flag_or_the_environment(
 )
 def test_a_password_is_never_shown(value: str, shown: str) -> None:
     assert redact_db(value) == shown
+
+
+def test_a_url_is_never_made_into_folders_by_the_file_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreError, match="cannot be opened as a SQLite database file") as raised:
+        prepare_file("postgresql://app:s3cret@db:5432/jobs")
+    assert "s3cret" not in str(raised.value)
+    assert list(tmp_path.iterdir()) == []
