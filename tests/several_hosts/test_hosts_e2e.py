@@ -143,7 +143,7 @@ def test_two_hosts_share_events_jobs_and_a_killed_hosts_work(site: Site) -> None
     assert runs["worker_b"] >= 1 and runs["worker_a"] > JOBS // 2
 
 
-def _add_jobs(site: Site) -> None:
+def _add_jobs(site: Site, count: int = JOBS) -> None:
     """The jobs, added as statemachine-db add-job would (the store creates the schema)."""
     import trio
 
@@ -151,7 +151,7 @@ def _add_jobs(site: Site) -> None:
 
     async def add() -> None:
         async with open_store(site.url) as store:
-            await store.add_jobs(NewJob(f"job_{n:05}", "t") for n in range(JOBS))
+            await store.add_jobs(NewJob(f"job_{n:05}", "t") for n in range(count))
 
     trio.run(add)
 
