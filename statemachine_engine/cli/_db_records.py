@@ -8,6 +8,7 @@ import json
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from statemachine_engine._liveness import pid_alive
@@ -25,9 +26,9 @@ from statemachine_engine.cli._db_output import (
     render_table,
     shorten,
 )
+from statemachine_engine.persistence import is_db_url, remote_sql, resolve_db_path, transaction
 from statemachine_engine.persistence import jobs_sql as jobs
 from statemachine_engine.persistence import records_sql as records
-from statemachine_engine.persistence import transaction
 
 #: exit status of ``send-event`` when the event was recorded but could not be delivered
 NOT_DELIVERED = 3
@@ -47,10 +48,17 @@ def cmd_send_event(args: argparse.Namespace) -> int:
             status="pending",
             now=time.time(),
         )
-        endpoint = None
+        endpoint = host = None
         if args.target != "ui":
             row = records.get_machine(conn, args.target)
             endpoint = row.get("endpoint") if row else None
+            host = row.get("host") if row else None
+    elsewhere = None
+    if is_db_url(resolve_db_path(args.db)):
+        # hosts share this database: a machine of another host is reached through it
+        from statemachine_engine.cli._db_remote import deliver_through_database
+
+        elsewhere = partial(deliver_through_database, args, host)
     # imported here: only send-event delivers, and the transport package costs start-up time
     from statemachine_engine.transport import deliver_event
 
@@ -64,6 +72,8 @@ def cmd_send_event(args: argparse.Namespace) -> int:
         prefix=args.control_socket_prefix,
         event_socket_path=args.event_socket_path,
         timeout=args.timeout,
+        elsewhere=elsewhere,
+        remote=host is not None and host != remote_sql.host_name(),
     )
     # an undelivered event says so, and waits for process-events (a machine's clear_events)
     with _database(args) as conn:

@@ -8,7 +8,9 @@ this one costs a command nothing.
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 #: the target that means "the monitor", not a machine
@@ -33,6 +35,8 @@ def deliver_event(
     prefix: str | None = None,
     event_socket_path: str | None = None,
     timeout: float = 2.0,
+    elsewhere: Callable[[dict[str, Any]], Delivery] | None = None,
+    remote: bool = False,
 ) -> Delivery:
     """Deliver one event and say whether it arrived; never raises for a transport failure.
 
@@ -41,6 +45,10 @@ def deliver_event(
     must acknowledge it. Target ``ui`` publishes the event to the monitor's event socket
     (``event_socket_path``, else the default) as an event of machine ``source``; a payload
     that is not an object is wrapped as ``{"value": payload}``.
+
+    ``elsewhere`` delivers the message dict another way (several hosts: through the
+    database) when the target runs on another host (``remote``) or has no control socket
+    on this one.
     """
     # imported only here: the transport's error type pulls in the error tree (and attrs)
     from statemachine_engine.errors import TransportError
@@ -59,6 +67,8 @@ def deliver_event(
         message["job_id"] = job_id
     try:
         path = resolve_socket_path(target, endpoint, prefix)
+        if elsewhere is not None and (remote or not os.path.exists(path)):
+            return elsewhere(message)
         ack = send_to_socket(path, message, timeout=timeout)
     except TransportError as exc:
         return Delivery(False, str(exc))

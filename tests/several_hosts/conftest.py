@@ -109,8 +109,22 @@ class Site:
         )
 
 
+def _create_schema(url: str) -> None:
+    """The tables, as the first runtime would create them (the tests query them first)."""
+    import trio
+
+    from statemachine_engine.persistence import open_store
+
+    async def open_once() -> None:
+        async with open_store(url):
+            pass
+
+    trio.run(open_once)
+
+
 @pytest.fixture
 def site(pg_url: str) -> Iterator[Site]:
+    _create_schema(pg_url)
     root = Path(tempfile.mkdtemp(prefix="sm-hosts-", dir="/var/tmp"))
     try:
         with Host("a") as a, Host("b") as b:
