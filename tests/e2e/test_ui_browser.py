@@ -117,6 +117,15 @@ def kanban_state_of(page: Page, machine: str) -> str | None:
     return result if isinstance(result, str) else None
 
 
+def counts(page: Page) -> dict[str, str]:
+    """The instance counts of the header, the worker tab and the active filter chip."""
+    return {
+        "header": page.locator("#stat-machines").inner_text(),
+        "tab": page.locator("#tabs [data-tab='worker'] .count").inner_text(),
+        "chip": page.locator("#filters .chip.active .count").inner_text(),
+    }
+
+
 def test_machine_appears_in_its_diagram_with_the_state_lit(
     monitor: MonitorThread, page: tuple[Page, PageWatch]
 ) -> None:
@@ -200,11 +209,24 @@ def test_five_instances_share_one_tab_and_move_across_kanban_columns(
     assert count.inner_text() == "2"
     screenshot(browser_page, "ui-kanban.png")
 
-    monitor.publish("worker_005", "machine_terminated", config_type="worker")
-    browser_page.wait_for_selector(".kanban-card[data-machine='worker_005']", state="detached")
-    browser_page.wait_for_function(
-        "() => document.querySelector(\"#tabs [data-tab='worker'] .count\").textContent === '4'"
+    # an instance that ends stays on the board, marked, and the counts agree everywhere
+    monitor.publish(
+        "worker_005",
+        "machine_terminated",
+        config_type="worker",
+        final_state="completed",
+        reason="final",
     )
+    browser_page.wait_for_selector(
+        ".kanban-card[data-machine='worker_005'][data-status='finished']"
+    )
+    assert counts(browser_page) == {"header": "6", "tab": "5", "chip": "6"}
+    browser_page.click("#filters [data-filter='running']")
+    browser_page.wait_for_selector(".kanban-card[data-machine='worker_005']", state="detached")
+    assert counts(browser_page) == {"header": "5", "tab": "4", "chip": "5"}
+    assert browser_page.locator("#filters [data-filter='finished'] .count").inner_text() == "1"
+    browser_page.click("#filters [data-filter='all']")
+    browser_page.wait_for_selector(".kanban-card[data-machine='worker_005']")
     # the toggle button and the K key switch a tab between Kanban and diagram
     browser_page.keyboard.press("k")
     browser_page.wait_for_selector("#diagram:not([hidden])[data-rendered='true']")

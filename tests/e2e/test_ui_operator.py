@@ -1,0 +1,303 @@
+"""The monitor's history, instance view, jobs view and operator actions, in headless Chromium.
+
+Real ``statemachine`` processes write one SQLite database and publish on one event socket;
+the monitor (in a thread of this process) reads that database and relays those events; the
+page is driven as an operator would. Screenshots of each view go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page
+
+from .browser_support import TIMEOUT_MS, MonitorThread, Runtimes
+
+pytestmark = pytest.mark.slow
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+TOKEN = "operator-token-for-tests"
+
+#: ends on its own: one bash line, then its final state
+GREETER_YAML = """\
+name: Greeter
+initial_state: greeting
+final_states: [done]
+states: [greeting, done]
+events: [greeted]
+transitions:
+  - {from: greeting, to: done, event: greeted}
+actions:
+  greeting:
+    - {type: bash, command: "echo hello from the greeter", success: greeted}
+"""
+
+#: moves only when told: go / done / stop
+PIPELINE_YAML = """\
+name: Pipeline
+template: true
+initial_state: waiting
+final_states: [stopped]
+states: [waiting, working, stopped]
+events: [go, done, stop]
+transitions:
+  - {from: waiting, to: working, event: go}
+  - {from: working, to: waiting, event: done}
+  - {from: "*", to: stopped, event: stop}
+"""
+
+#: takes uitask jobs; one fails (for good) until the file ready.flag exists
+JOBWORKER_YAML = """\
+name: Job worker
+initial_state: waiting
+final_states: [stopped]
+states: [waiting, processing, finishing, failing, stopped]
+events: [new_job, no_jobs, job_done, error, job_completed, job_failed, stop]
+transitions:
+  - {from: waiting, to: processing, event: new_job}
+  - {from: waiting, to: waiting, event: no_jobs}
+  - {from: processing, to: finishing, event: job_done}
+  - {from: processing, to: failing, event: error}
+  - {from: finishing, to: waiting, event: job_completed}
+  - {from: failing, to: waiting, event: job_failed}
+  - {from: "*", to: stopped, event: stop}
+actions:
+  waiting:
+    - {type: check_database_queue, job_type: uitask, machine_type: uitask, wait: 1}
+  processing:
+    - {type: bash, command: "test -f ready.flag", success: job_done}
+  finishing:
+    - {type: complete_job, success: job_completed}
+  failing:
+    - {type: fail_job, retry: false, reason: "ready.flag is missing", success: job_failed}
+"""
+
+
+@pytest.fixture
+def runtimes(tmp_path: Path, sock_dir: Path) -> Iterator[Runtimes]:
+    for name, text in (
+        ("greeter.yaml", GREETER_YAML),
+        ("pipeline.yaml", PIPELINE_YAML),
+        ("jobworker.yaml", JOBWORKER_YAML),
+    ):
+        (tmp_path / name).write_text(text)
+    with Runtimes(tmp_path, sock_dir) as running:
+        yield running
+
+
+def start_monitor(runtimes: Runtimes) -> MonitorThread:
+    return MonitorThread(
+        runtimes.root,
+        db=runtimes.db,
+        event_socket_path=runtimes.event_socket,
+        write_token=TOKEN,
+    )
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    # 1024 px wide: the narrowest screen the monitor is meant to be read on
+    context = browser.new_context(viewport={"width": 1024, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            errors.append(f"console error: {message.text}")
+
+    page.on("console", console)
+    yield page
+    context.close()
+    assert errors == []
+
+
+def screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def send_control(runtimes: Runtimes, machine: str, event: str) -> None:
+    """Send an event straight to a machine's control socket, as another program would."""
+    rows = runtimes.query("SELECT endpoint FROM machine_state WHERE machine_name = ?", machine)
+    assert rows and rows[0]["endpoint"], rows
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(10)
+        conn.connect(rows[0]["endpoint"])
+        conn.sendall(json.dumps({"type": event}).encode() + b"\n")
+        conn.recv(4096)
+
+
+def card_state(page: Page, machine: str) -> Any:
+    return page.evaluate(
+        """(name) => document.querySelector(`#kanban .kanban-card[data-machine="${name}"]`)
+            ?.closest(".kanban-state")?.dataset.state ?? null""",
+        machine,
+    )
+
+
+def test_a_run_that_ended_before_the_page_opened_is_shown_from_the_store(
+    runtimes: Runtimes, page: Page
+) -> None:
+    name = runtimes.name("greeter")
+    runtimes.run(runtimes.root / "greeter.yaml", name)
+    with start_monitor(runtimes) as monitor:
+        page.goto(monitor.url)
+        page.wait_for_selector("body[data-history='loaded']")
+        # the machine, ended, with its final state lit; a normal end is not a warning
+        page.wait_for_selector(f"#tabs [data-tab='{name}'].active")
+        page.wait_for_selector("#diagram[data-rendered='true'][data-active-node='done']")
+        assert page.locator("#filters [data-filter='finished'] .count").inner_text() == "1"
+        assert page.locator("#filters [data-filter='running'] .count").inner_text() == "0"
+        assert page.locator("#stat-machines").inner_text() == "1"
+        # the activity log backfilled from the store, newest first
+        log = page.locator("#log .log-entry .log-message").all_inner_texts()
+        assert "greeting -> done (greeted)" in log, log
+        assert page.locator("#log .level-warning").count() == 0
+        screenshot(page, "ui-history.png")
+        # its instance view: the path taken and the timeline from the store
+        page.click("#open-instance")
+        page.wait_for_selector(f"#view-instance[data-machine='{name}']:not([hidden])")
+        page.wait_for_selector("#instance-diagram[data-rendered='true'][data-active-node='done']")
+        assert page.locator("#instance-status").inner_text() == "finished"
+        page.wait_for_selector("#timeline .log-entry[data-kind='transition']")
+        assert "greeting -> done (greeted)" in page.locator("#timeline").inner_text()
+        page.wait_for_selector("#instance-diagram[data-visited='1']")
+        assert page.locator("#instance-diagram path.sm-visited").count() == 1
+        # a finished machine cannot be stopped
+        assert page.locator("#instance-stop").is_disabled()
+
+
+def test_a_card_moves_opens_its_instance_and_an_event_sent_from_the_page_moves_it(
+    runtimes: Runtimes, page: Page
+) -> None:
+    first, second = runtimes.name("pipe_01"), runtimes.name("pipe_02")
+    config = runtimes.root / "pipeline.yaml"
+    with start_monitor(runtimes) as monitor:
+        runtimes.start(config, first)
+        runtimes.start(config, second)
+        # the write token comes in the link's fragment and leaves the address bar
+        page.goto(f"{monitor.url}#token={TOKEN}")
+        page.wait_for_selector("body[data-history='loaded']")
+        assert "token" not in page.url
+        page.wait_for_selector("#tabs [data-tab='pipeline'] .count")
+        page.click("#tabs [data-tab='pipeline']")
+        page.wait_for_selector(f"#kanban .kanban-card[data-machine='{first}']")
+        assert card_state(page, first) == "waiting"
+        assert page.locator("#tabs [data-tab='pipeline'] .count").inner_text() == "2"
+        assert page.locator("#stat-machines").inner_text() == "2"
+
+        # a card moves when its machine does
+        send_control(runtimes, first, "go")
+        page.wait_for_function(
+            """(name) => document.querySelector(`.kanban-card[data-machine="${name}"]`)
+                ?.closest(".kanban-state")?.dataset.state === "working" """,
+            arg=first,
+        )
+        card = page.locator(f".kanban-card[data-machine='{first}']")
+        assert "last: go" in card.inner_text()
+        screenshot(page, "ui-kanban-cards.png")
+
+        # ... and opens its instance view: its own state, the path it took, its timeline
+        card.click()
+        page.wait_for_selector(f"#view-instance[data-machine='{first}']:not([hidden])")
+        page.wait_for_selector(
+            "#instance-diagram[data-rendered='true'][data-active-node='working']"
+        )
+        assert first in page.locator("#instance-diagram .diagram-caption").inner_text()
+        page.wait_for_selector("#timeline .log-entry[data-kind='transition']")
+        assert "waiting -> working (go)" in page.locator("#timeline").inner_text()
+
+        # send `done` from the page: a bad payload is refused in the dialog first
+        page.click("#instance-send")
+        dialog = page.locator("dialog.modal[open]")
+        dialog.locator("[data-role='event-type']").fill("done")
+        dialog.locator("[data-role='payload']").fill("{not json")
+        dialog.locator("[data-role='ok']").click()
+        assert "not valid JSON" in dialog.locator(".dialog-error").inner_text()
+        dialog.locator("[data-role='payload']").fill('{"reason": "from the UI"}')
+        dialog.locator("[data-role='ok']").click()
+        confirm = page.locator("dialog.modal[open]")
+        assert "Send done to" in confirm.locator("h2").inner_text()
+        confirm.locator("[data-role='ok']").click()
+        page.wait_for_selector(".notice-success")
+        page.wait_for_selector("#instance-diagram[data-active-node='waiting']")
+        page.wait_for_function(
+            "() => document.querySelector('#timeline').textContent"
+            ".includes('working -> waiting (done)')"
+        )
+        assert page.locator("#instance-diagram path.sm-visited").count() >= 2
+        screenshot(page, "ui-instance.png")
+
+        # back on the board the card is in waiting again; the other never moved
+        page.click("#instance-back")
+        page.wait_for_function(
+            """(name) => document.querySelector(`.kanban-card[data-machine="${name}"]`)
+                ?.closest(".kanban-state")?.dataset.state === "waiting" """,
+            arg=first,
+        )
+        assert card_state(page, second) == "waiting"
+
+
+def test_a_failed_job_retried_from_the_jobs_view_completes_and_the_audit_log_shows_it(
+    runtimes: Runtimes, page: Page
+) -> None:
+    worker = runtimes.name("jobworker")
+    with start_monitor(runtimes) as monitor:
+        runtimes.db_command("add-job", "--type", "uitask", "job-ui-1")
+        runtimes.start(runtimes.root / "jobworker.yaml", worker)
+        runtimes.wait("job-ui-1 to fail", lambda: runtimes.job_status("job-ui-1") == "failed")
+        page.goto(monitor.url)  # no token in the link: the first action asks for it
+        page.wait_for_selector("body[data-history='loaded']")
+        page.click("#nav [data-view='jobs']")
+        row = page.locator("#jobs-body tr[data-job='job-ui-1']")
+        row.wait_for()
+        assert row.get_attribute("data-status") == "failed"
+        assert "ready.flag is missing" in row.inner_text()
+        page.wait_for_selector("#job-chips [data-status='failed'] .count:text('1')")
+        page.wait_for_selector("#chart-jobs svg")
+        screenshot(page, "ui-jobs-failed.png")
+
+        (runtimes.root / "ready.flag").write_text("")
+        row.locator("button[data-action='retry']").click()
+        confirm = page.locator("dialog.modal[open]")
+        assert "Retry job job-ui-1?" in confirm.locator("h2").inner_text()
+        confirm.locator("[data-role='ok']").click()
+        prompt = page.locator("dialog.modal[open]")
+        prompt.locator("[data-role='token']").fill(TOKEN)
+        prompt.locator("[data-role='ok']").click()
+        page.wait_for_selector(".notice-success")
+        # the jobs view refreshes itself: the job runs again and completes
+        page.wait_for_selector(
+            "#jobs-body tr[data-job='job-ui-1'][data-status='completed']", timeout=30_000
+        )
+        assert runtimes.job_status("job-ui-1") == "completed"
+        screenshot(page, "ui-jobs-completed.png")
+
+        # stop the worker from its instance view (the search box finds it)
+        page.fill("#search", worker)
+        page.locator(f"#search-results button[data-kind='machine'][data-id='{worker}']").click()
+        page.wait_for_selector(f"#view-instance[data-machine='{worker}']:not([hidden])")
+        page.click("#instance-stop")
+        page.locator("dialog.modal[open] [data-role='ok']").click()
+        # `stop` takes it to its final state: a normal end
+        page.wait_for_selector("#instance-status[data-status='finished']", timeout=30_000)
+
+        # the audit log has both actions, who did them and their result
+        page.click("#nav [data-view='audit']")
+        page.wait_for_selector("#audit-body tr[data-action='retry'][data-target='job-ui-1']")
+        page.wait_for_selector(f"#audit-body tr[data-action='stop'][data-target='{worker}']")
+        results = page.locator("#audit-body tr").evaluate_all(
+            "(rows) => rows.map((r) => "
+            "[r.dataset.action, r.dataset.result, r.children[1].textContent])"
+        )
+        assert ["retry", "ok"] in [r[:2] for r in results], results
+        assert ["stop", "ok"] in [r[:2] for r in results], results
+        assert all(r[2].startswith("ui:") for r in results), results
+        screenshot(page, "ui-audit.png")
