@@ -104,14 +104,27 @@ export async function hasDatabase() {
 
 /** `{machines: [...], counts: {...}}`: every machine the store knows. */
 export const machines = (params = {}) => getJson(`/api/machines${query(params)}`);
-export const machine = (name) => getJson(`/api/machines/${part(name)}`);
+
+// Looked up through the listings, whose answer for "none" is an empty list: a 404 would be
+// logged by the browser as an error, and a machine the store does not know (yet) is normal.
+
+/** The store's record of a machine, or null. */
+export async function findMachine(name) {
+  const reply = await machines({ status: "all", q: name });
+  return (reply?.machines ?? []).find((row) => row.name === name) ?? null;
+}
+
+/** The store's record of a job, or null. */
+export async function findJob(jobId) {
+  const reply = await jobs({ q: jobId, limit: 500 });
+  return (reply?.jobs ?? []).find((row) => row.job_id === jobId) ?? null;
+}
 /** One machine's transitions, errors and activity, newest first: `{items, next_before}`. */
 export const history = (name, params = {}) =>
   getJson(`/api/machines/${part(name)}/history${query(params)}`);
 /** The activity log across machines, newest first: `{items, next_before}`. */
 export const activity = (params = {}) => getJson(`/api/activity${query(params)}`);
 export const jobs = (params = {}) => getJson(`/api/jobs${query(params)}`);
-export const job = (jobId) => getJson(`/api/jobs/${part(jobId)}`);
 export const jobStats = (minutes = 60) => getJson(`/api/jobs/stats${query({ minutes })}`);
 export const search = (q) => getJson(`/api/search${query({ q })}`);
 export const audit = (params = {}) => getJson(`/api/audit${query(params)}`);

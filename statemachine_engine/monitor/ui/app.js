@@ -218,8 +218,7 @@ class MonitorApp {
     this.update(name, { status, current_state: state, last_activity: time, config_type: payload.config_type });
     const line = this.log.add({ time, machine: name, ...endLine(status, state) });
     if (!this.database) return;
-    api.machine(name).then((reply) => {
-      const row = reply?.machine;
+    api.findMachine(name).then((row) => {
       if (!row || !row.status || row.status === status) return;
       this.update(name, fromStore(row));
       if (line) describeLine(line, endLine(row.status, row.state ?? state));
@@ -231,8 +230,7 @@ class MonitorApp {
     const jobId = text(payload.job_id);
     const line = this.log.add({ time, machine: name, ...jobLine(jobId, payload.status) });
     if (!this.database || !jobId) return;
-    api.job(jobId).then((reply) => {
-      const job = reply?.job;
+    api.findJob(jobId).then((job) => {
       if (job && line && job.status !== payload.status) describeLine(line, jobLine(jobId, job.status, job.error_message));
     }, () => {});
   }

@@ -35,22 +35,26 @@ export class InstanceView {
     $("timeline").replaceChildren();
     $("view-instance").dataset.machine = name;
     $("instance-name").textContent = name;
+    $("instance-note").textContent = "";
+    $("timeline-more").hidden = true;
     this.facts();
     if (!(await api.hasDatabase())) {
       $("instance-note").textContent = "This monitor reads no database: the timeline shows live events only (start it with --db).";
       this.redraw();
       return;
     }
+    let row = null;
     try {
-      const reply = await api.machine(name);
-      if (this.name !== name) return;
-      if (reply?.machine) this.store.upsert(name, fromStore(reply.machine));
+      row = await api.findMachine(name);
     } catch (error) {
-      if (error.status !== 404) $("instance-note").textContent = `Store unavailable: ${error.message}`;
+      $("instance-note").textContent = `Store unavailable: ${error.message}`;
     }
+    if (this.name !== name) return;
+    if (row) this.store.upsert(name, fromStore(row));
+    else $("instance-note").textContent = "The database has no record of this machine: live events only.";
     this.facts();
     this.redraw();
-    await this.loadPage();
+    if (row) await this.loadPage();
   }
 
   record() {
