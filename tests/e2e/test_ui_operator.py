@@ -134,6 +134,17 @@ def send_control(runtimes: Runtimes, machine: str, event: str) -> None:
         conn.recv(4096)
 
 
+def log_lines(page: Page, machine: str, message: str) -> int:
+    """How many lines of the activity log are ``message`` of ``machine``."""
+    count: int = page.evaluate(
+        """([machine, message]) => [...document.querySelectorAll("#log .log-entry")]
+            .filter((e) => e.dataset.machine === machine
+                && e.querySelector(".log-message").textContent === message).length""",
+        [machine, message],
+    )
+    return count
+
+
 def card_state(page: Page, machine: str) -> Any:
     return page.evaluate(
         """(name) => document.querySelector(`#kanban .kanban-card[data-machine="${name}"]`)
@@ -182,14 +193,26 @@ def test_a_card_moves_opens_its_instance_and_an_event_sent_from_the_page_moves_i
     with start_monitor(runtimes) as monitor:
         runtimes.start(config, first)
         runtimes.start(config, second)
+        # before the page opens, the second one moves (and is in the store's history)
+        send_control(runtimes, second, "go")
+        runtimes.wait(
+            f"{second} in working",
+            lambda: runtimes.query(
+                "SELECT 1 FROM machine_state WHERE machine_name = ? AND current_state = ?",
+                second,
+                "working",
+            ),
+        )
         # the write token comes in the link's fragment and leaves the address bar
         page.goto(f"{monitor.url}#token={TOKEN}")
         page.wait_for_selector("body[data-history='loaded']")
         assert "token" not in page.url
+        assert log_lines(page, second, "waiting -> working (go)") == 1
         page.wait_for_selector("#tabs [data-tab='pipeline'] .count")
         page.click("#tabs [data-tab='pipeline']")
         page.wait_for_selector(f"#kanban .kanban-card[data-machine='{first}']")
         assert card_state(page, first) == "waiting"
+        assert card_state(page, second) == "working"
         assert page.locator("#tabs [data-tab='pipeline'] .count").inner_text() == "2"
         assert page.locator("#stat-machines").inner_text() == "2"
 
@@ -235,14 +258,18 @@ def test_a_card_moves_opens_its_instance_and_an_event_sent_from_the_page_moves_i
         assert page.locator("#instance-diagram path.sm-visited").count() >= 2
         screenshot(page, "ui-instance.png")
 
-        # back on the board the card is in waiting again; the other never moved
+        # back on the board the card is in waiting again; the other stayed where it was
         page.click("#instance-back")
         page.wait_for_function(
             """(name) => document.querySelector(`.kanban-card[data-machine="${name}"]`)
                 ?.closest(".kanban-state")?.dataset.state === "waiting" """,
             arg=first,
         )
-        assert card_state(page, second) == "waiting"
+        assert card_state(page, second) == "working"
+        # the activity log has each transition once: history and live events merged
+        assert log_lines(page, first, "waiting -> working (go)") == 1
+        assert log_lines(page, first, "working -> waiting (done)") == 1
+        assert log_lines(page, second, "waiting -> working (go)") == 1
 
 
 def test_a_failed_job_retried_from_the_jobs_view_completes_and_the_audit_log_shows_it(
