@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from statemachine_engine._liveness import pid_alive
 from statemachine_engine.persistence._codec import loads_object
@@ -103,17 +103,38 @@ def job_of(context: dict[str, Any]) -> str | None:
 # -- read by the monitor --------------------------------------------------------------
 
 
+# the columns of _LIST / _UNRUN, read as plain tuples: a listing reads every machine and
+# builds the full record only for those it returns
+(_NAME, _CONFIG, _RUN_STATUS, _STARTED, _ENDED, _RUN_JOB, _LIVE, _LIVE_STATE, _LAST_ACTIVITY,
+ _CONTEXT, _PID, _ENDPOINT) = range(12)  # fmt: skip
+
+
+class _Entry(NamedTuple):
+    updated: float
+    name: str
+    status: str
+    row: tuple[Any, ...]
+
+
 def all_machines(
     conn: sqlite3.Connection, alive: Callable[[Any], bool] = pid_alive
-) -> list[dict[str, Any]]:
-    """Every machine known, most recently active first (states of ended machines not yet
-    filled in: see :func:`fill_states`)."""
-    durable = _durable_names(conn)
-    machines = [
-        _machine(row, alive, durable) for row in conn.execute(f"{_LIST} UNION ALL {_UNRUN}")
-    ]
-    machines.sort(key=lambda m: (m["updated_at"] or 0.0, m["name"]), reverse=True)
-    return machines
+) -> list[_Entry]:
+    """Every machine known, most recently active first."""
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    entries = [_entry(row, alive) for row in cursor.execute(f"{_LIST} UNION ALL {_UNRUN}")]
+    entries.sort(reverse=True)
+    return entries
+
+
+def _entry(row: tuple[Any, ...], alive: Callable[[Any], bool]) -> _Entry:
+    if row[_LIVE] is not None:
+        status = "running" if alive(row[_PID]) else "stopped"
+        updated = row[_LAST_ACTIVITY]
+    else:
+        status = row[_RUN_STATUS] if row[_RUN_STATUS] != "running" else "stopped"
+        updated = row[_ENDED] or row[_STARTED]
+    return _Entry(updated or 0.0, row[_NAME], status, row)
 
 
 def _durable_names(conn: sqlite3.Connection) -> set[str]:
@@ -125,29 +146,23 @@ def _durable_names(conn: sqlite3.Connection) -> set[str]:
         return set()
 
 
-def _machine(
-    row: dict[str, Any], alive: Callable[[Any], bool], durable: set[str]
-) -> dict[str, Any]:
-    live = row["live"] is not None
-    if live:
-        status = "running" if alive(row["pid"]) else "stopped"
-    else:
-        status = row["run_status"] if row["run_status"] != "running" else "stopped"
-    context = loads_object(row["context"]) if live else {}
-    updated = row["last_activity"] if live else (row["ended_at"] or row["started_at"])
+def _machine(entry: _Entry, durable: set[str]) -> dict[str, Any]:
+    row = entry.row
+    live = row[_LIVE] is not None
+    context = loads_object(row[_CONTEXT]) if live else {}
     return {
-        "name": row["name"],
-        "config": row["config"],
-        "state": row["live_state"] if live else None,
-        "status": status,
-        "started_at": row["started_at"],
-        "updated_at": updated,
-        "job_id": job_of(context) if live else row["run_job"],
+        "name": entry.name,
+        "config": row[_CONFIG],
+        "state": row[_LIVE_STATE] if live else None,
+        "status": entry.status,
+        "started_at": row[_STARTED],
+        "updated_at": entry.updated or None,
+        "job_id": job_of(context) if live else row[_RUN_JOB],
         "last_event": None,
-        "durable": row["name"] in durable,
+        "durable": entry.name in durable,
         "host": None,
         # the control socket a running machine listens on (None: the default path)
-        "endpoint": row["endpoint"],
+        "endpoint": row[_ENDPOINT],
     }
 
 
@@ -182,20 +197,24 @@ def machine_page(
     if status not in (None, "all", *STATUSES):
         raise ValueError(f"status={status!r} is not one of all, {', '.join(STATUSES)}")
     check_limit(limit)
-    machines = all_machines(conn, alive)
+    entries = all_machines(conn, alive)
     counts = dict.fromkeys(STATUSES, 0)
-    for machine in machines:
-        counts[machine["status"]] += 1
-    counts["all"] = len(machines)
-    chosen = [m for m in machines if status in (None, "all") or m["status"] == status]
+    for entry in entries:
+        counts[entry.status] += 1
+    counts["all"] = len(entries)
+    chosen = [e for e in entries if status in (None, "all") or e.status == status]
     if before:
         at, name = _decode_machine_cursor(before)
-        chosen = [m for m in chosen if ((m["updated_at"] or 0.0), m["name"]) < (at, name)]
+        chosen = [e for e in chosen if (e.updated, e.name) < (at, name)]
+    durable = _durable_names(conn)
     if q:
-        chosen = _matching(conn, chosen, q)
-    page = chosen[:limit]
-    fill_states(conn, page)
-    last = page[-1] if page and len(chosen) > limit else None
+        page = _matching(conn, chosen, q, durable, limit + 1)
+    else:
+        page = [_machine(e, durable) for e in chosen[: limit + 1]]
+        fill_states(conn, page[:limit])
+    more = len(page) > limit
+    page = page[:limit]
+    last = page[-1] if more else None
     return {
         "machines": page,
         "counts": counts,
@@ -217,19 +236,19 @@ def _decode_machine_cursor(text: str) -> tuple[float, str]:
 
 
 def _matching(
-    conn: sqlite3.Connection, machines: list[dict[str, Any]], q: str
+    conn: sqlite3.Connection, entries: list[_Entry], q: str, durable: set[str], limit: int
 ) -> list[dict[str, Any]]:
+    """Up to ``limit`` machines whose name, config, state or job contains ``q``."""
     needle = q.lower()
-    found = []
-    for machine in machines:
-        if (
-            machine["state"] is None
-            and needle not in f"{machine['name']} {machine['config']}".lower()
-        ):
-            fill_states(conn, [machine])
+    found: list[dict[str, Any]] = []
+    for entry in entries:
+        machine = _machine(entry, durable)
+        fill_states(conn, [machine])
         text = f"{machine['name']} {machine['config']} {machine['state']} {machine['job_id']}"
         if needle in text.lower():
             found.append(machine)
+            if len(found) == limit:
+                break
     return found
 
 
@@ -237,13 +256,14 @@ def one_machine(
     conn: sqlite3.Connection, name: str, alive: Callable[[Any], bool] = pid_alive
 ) -> dict[str, Any] | None:
     """One machine as :func:`machine_page` lists it; None when the database never saw it."""
-    durable = _durable_names(conn)
-    rows = conn.execute(
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    row = cursor.execute(
         f"SELECT * FROM ({_LIST} UNION ALL {_UNRUN}) AS m WHERE m.name = ?", (name,)
-    ).fetchall()
-    if not rows:
+    ).fetchone()
+    if row is None:
         return None
-    machine = _machine(rows[0], alive, durable)
+    machine = _machine(_entry(row, alive), _durable_names(conn))
     fill_states(conn, [machine])
     return machine
 

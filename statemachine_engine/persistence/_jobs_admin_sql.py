@@ -8,6 +8,7 @@ that every program reading the queue keeps its four statuses); a bulk retry leav
 
 from __future__ import annotations
 
+import bisect
 import sqlite3
 from typing import Any
 
@@ -120,43 +121,31 @@ def minute_stats(
     buckets = [
         {"at": start + i * 60.0, "completed": 0, "failed": 0, "depth": 0} for i in range(minutes)
     ]
-    for row in conn.execute(
+    tuples = conn.cursor()
+    tuples.row_factory = None  # thousands of rows: plain tuples, no dict each
+    for status, completed_at in tuples.execute(
         "SELECT status, completed_at FROM jobs WHERE completed_at >= ? AND completed_at < ?",
         (start, end),
     ):
-        if row["status"] in ("completed", "failed"):
-            buckets[int((row["completed_at"] - start) // 60)][row["status"]] += 1
+        if status in ("completed", "failed"):
+            buckets[int((completed_at - start) // 60)][status] += 1
     # a job waits from its creation to its claim (or end); count the waits that span each
     # minute's end
     waits: dict[int, tuple[float, float | None]] = {}
-    for sql, params in (
-        (
-            "SELECT id, created_at, started_at, completed_at FROM jobs WHERE created_at >= ?",
-            (start,),
-        ),
-        (
-            "SELECT id, created_at, started_at, completed_at FROM jobs"
-            " WHERE status = 'pending' AND created_at < ?",
-            (start,),
-        ),
-        (
-            "SELECT id, created_at, started_at, completed_at FROM jobs"
-            " WHERE completed_at >= ? AND created_at < ?",
-            (start, start),
-        ),
+    columns = "SELECT id, created_at, COALESCE(started_at, completed_at) FROM jobs"
+    for where, params in (
+        ("created_at >= ?", (start,)),
+        ("status = 'pending' AND created_at < ?", (start,)),
+        ("completed_at >= ? AND created_at < ?", (start, start)),
     ):
-        for row in conn.execute(sql, params):
-            left = min(
-                t for t in (row["started_at"], row["completed_at"], float("inf")) if t is not None
-            )
-            waits[row["id"]] = (row["created_at"] or start, None if left == float("inf") else left)
+        for ident, created, left in tuples.execute(f"{columns} WHERE {where}", params):
+            waits[ident] = (created or start, left)
+    # depth at an edge = waits begun at or before it - waits ended at or before it
+    begun = sorted(created for created, _ in waits.values())
+    ended = sorted(left for _, left in waits.values() if left is not None)
     for bucket in buckets:
         edge = min(bucket["at"] + 60.0, now)  # the current minute: its depth now
-        bucket["depth"] = sum(
-            1
-            for created, left in waits.values()
-            if created <= edge and (left is None or left > edge)
-        )
+        bucket["depth"] = bisect.bisect_right(begun, edge) - bisect.bisect_right(ended, edge)
     return buckets
 
 
