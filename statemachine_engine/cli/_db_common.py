@@ -7,7 +7,7 @@ import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from statemachine_engine import _strict_json
 from statemachine_engine.cli._db_output import (
@@ -16,6 +16,7 @@ from statemachine_engine.cli._db_output import (
 from statemachine_engine.persistence import (
     DB_ENV_VAR,
     connect,
+    connect_postgres,
     is_db_url,
     redact_db,
     resolve_db_path,
@@ -141,7 +142,11 @@ def _database(args: argparse.Namespace, *, migrate: bool = True) -> Iterator[sql
     url = is_db_url(path)
     if not url and getattr(args, "existing", False) and not os.path.exists(path):
         raise UserError(f"no database at {path}; check --db / ${DB_ENV_VAR}")
-    conn = connect(path, migrate=migrate)
+    if url:
+        # the same SQL on the server, through a connection with sqlite3's surface
+        conn = cast("sqlite3.Connection", connect_postgres(path, migrate=migrate))
+    else:
+        conn = connect(path, migrate=migrate)
     try:
         yield conn
     finally:

@@ -24,7 +24,13 @@ from statemachine_engine.cli._db_output import (
     render_fields,
     render_table,
 )
-from statemachine_engine.persistence import SCHEMA_VERSION, recreate_schema
+from statemachine_engine.persistence import (
+    SCHEMA_VERSION,
+    is_db_url,
+    recreate_postgres_schema,
+    recreate_schema,
+    resolve_db_path,
+)
 from statemachine_engine.persistence import jobs_sql as jobs
 from statemachine_engine.persistence import records_sql as records
 
@@ -265,6 +271,9 @@ def cmd_recreate_database(args: argparse.Namespace) -> int:
             print("Nothing changed")
             return 0
     with _database(args, migrate=False) as conn:
-        recreate_schema(conn)
+        if is_db_url(resolve_db_path(args.db)):
+            recreate_postgres_schema(conn)
+        else:
+            recreate_schema(conn)
     print(f"Recreated the database {path} (schema version {SCHEMA_VERSION})")
     return 0

@@ -25,6 +25,8 @@ _EXPORTS: dict[str, str] = {
     "DEFAULT_DB_PATH": "statemachine_engine.persistence._paths",
     "DB_URL_SCHEMES": "statemachine_engine.persistence._paths",
     "is_db_url": "statemachine_engine.persistence._paths",
+    "connect_postgres": "statemachine_engine.persistence._pg_commands",
+    "recreate_postgres_schema": "statemachine_engine.persistence._pg_commands",
     "redact_db": "statemachine_engine.persistence._paths",
     "EVENT_STATUSES": "statemachine_engine.persistence._records_sql",
     "JOB_STATUSES": "statemachine_engine.persistence._jobs_sql",
@@ -82,6 +84,7 @@ __all__ = [
     "audit_sql",
     "browse_file",
     "connect",
+    "connect_postgres",
     "dumps_context",
     "durable_sql",
     "is_db_url",
@@ -92,6 +95,7 @@ __all__ = [
     "open_store",
     "read_registry",
     "records_sql",
+    "recreate_postgres_schema",
     "recreate_schema",
     "redact_db",
     "remote_sql",
@@ -119,6 +123,10 @@ if TYPE_CHECKING:
         is_db_url,
         redact_db,
         resolve_db_path,
+    )
+    from statemachine_engine.persistence._pg_commands import (
+        connect_postgres,
+        recreate_postgres_schema,
     )
     from statemachine_engine.persistence._pg_notices import Notices
     from statemachine_engine.persistence._protocol import Job, JobQueue, Recorder, Store

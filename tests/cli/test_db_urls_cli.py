@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from statemachine_engine.cli import _db_common
+from statemachine_engine.cli._db import build_parser
 from statemachine_engine.cli._db import main as db_main
 from statemachine_engine.errors import StoreError
 from statemachine_engine.service import load_manifest
@@ -127,7 +128,7 @@ def test_statemachine_db_never_prints_the_password_of_its_url(
     def refuse(path: str, **_: object) -> None:
         raise StoreError(f"cannot open {path}")
 
-    monkeypatch.setattr(_db_common, "connect", refuse)
+    monkeypatch.setattr(_db_common, "connect_postgres", refuse)
     assert db_main(["--db", refused_url, "status"]) == 1
     err = capsys.readouterr().err
     assert (
@@ -150,6 +151,61 @@ def test_statemachine_db_works_on_postgresql(
     with psycopg.connect(pg_url) as conn:
         rows = conn.execute("SELECT job_id, status FROM jobs").fetchall()
     assert rows == [("job-1", "pending")]
+    assert sorted(p.name for p in in_folder.iterdir()) == ["quick.yaml"]
+
+
+#: every subcommand but send-event (its delivery across hosts is the store's, tested there)
+#: in an order that gives each something to act on
+EVERY_SUBCOMMAND = [
+    ["add-job", "j1", "--type", "t"],
+    ["add-job", "j2", "--type", "t", "--priority", "1"],
+    ["add-job", "j3", "--type", "t"],
+    ["status"],
+    ["list"],
+    ["details", "j1"],
+    ["complete-job", "j1"],
+    ["fail-job", "j2", "--reason", "broken"],
+    ["retry", "j2"],
+    ["requeue", "j2"],  # pending, not processing: refused (exit 1), after reading it there
+    ["cancel", "j3"],
+    ["cleanup", "--status", "completed"],
+    ["reset-processing", "--force"],
+    ["remove-job", "j3"],
+    ["list-events"],
+    ["process-events", "m"],
+    ["cleanup-events"],
+    ["machine-state"],
+    ["machine-status"],
+    ["inbox"],
+    ["outbox"],
+    ["transition-history"],
+    ["error-history"],
+    ["list-errors"],
+    ["machine-health"],
+    ["audit"],
+    ["recreate-database", "--force"],
+]
+
+
+def test_the_postgresql_run_covers_every_subcommand() -> None:
+    assert {argv[0] for argv in EVERY_SUBCOMMAND} | {"send-event"} == set(build_parser().commands)
+
+
+def test_every_statemachine_db_subcommand_runs_on_postgresql(
+    pg_url: str, in_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for command in EVERY_SUBCOMMAND:
+        code = db_main(["--db", pg_url, *command])
+        captured = capsys.readouterr()
+        if command[0] == "requeue":
+            assert (code, captured.err) == (
+                1,
+                "statemachine-db requeue: error: job j2 is pending, not processing\n",
+            )
+        else:
+            assert (code, captured.err) == (0, ""), command
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM jobs").fetchone() == (0,)  # recreated
     assert sorted(p.name for p in in_folder.iterdir()) == ["quick.yaml"]
 
 
