@@ -13,6 +13,7 @@ from statemachine_engine.monitor._hub import (
 from statemachine_engine.monitor._main import add_common_arguments, main, run_monitor
 from statemachine_engine.monitor._origin import origin_allowed
 from statemachine_engine.monitor._serve import MonitorServer, embedded_monitor, serve_monitor
+from statemachine_engine.monitor._store_feed import StoreFeed
 from statemachine_engine.monitor._ws import EVENTS_PATH, WebSocketMonitor, serve_websocket
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "MonitorServer",
     "Outgoing",
     "Registry",
+    "StoreFeed",
     "Subscriber",
     "SubscriberClosed",
     "WebSocketMonitor",

@@ -17,6 +17,7 @@ import trio
 from statemachine_engine.errors import StateMachineError, leaf_errors
 from statemachine_engine.monitor._registry import DatabaseRegistry
 from statemachine_engine.monitor._serve import MonitorServer, serve_monitor
+from statemachine_engine.monitor._store_feed import StoreFeed
 from statemachine_engine.transport import DEFAULT_EVENT_SOCKET
 
 __all__ = ["build_parser", "main", "run_monitor"]
@@ -123,7 +124,7 @@ def run_monitor(prog: str, *, log_level: str = "INFO", db: str | None = None, **
 
 async def _run(db: str | None, browse_db: str | None, serve: dict[str, Any]) -> int | None:
     """Serve until a signal; returns its number (None when the servers ended first)."""
-    from statemachine_engine.persistence import browse_file
+    from statemachine_engine.persistence import browse_file, is_db_url
 
     received = None
     registry = DatabaseRegistry(db) if db is not None else None
@@ -133,6 +134,9 @@ async def _run(db: str | None, browse_db: str | None, serve: dict[str, Any]) -> 
             partial(serve_monitor, store=registry, browse=browse, **serve)
         )
         _announce(server)
+        if db is not None and is_db_url(db):
+            # the machines of other hosts: what they record in the database they share
+            await nursery.start(StoreFeed(db, server.hub).run)
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
                 logging.getLogger(__name__).info(

@@ -163,7 +163,7 @@ def notify_history(conn: Any) -> None:
 #: the history tables the feed reads, each with the columns it needs
 _FEED = {
     "state_transitions": "id, machine_name, from_state, to_state, event, timestamp",
-    "errors": "id, machine_name, state, action, error_message, job_id, timestamp",
+    "errors": "id, machine_name, state, action, message, job_id, timestamp",
 }
 
 
