@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from statemachine_engine.errors import StoreError
-from statemachine_engine.persistence import DB_ENV_VAR, is_db_url, redact_db, resolve_db_path
+from statemachine_engine.persistence import (
+    DB_ENV_VAR,
+    is_db_url,
+    open_store,
+    read_registry,
+    redact_db,
+    resolve_db_path,
+)
 from statemachine_engine.persistence._files import prepare_file
 
 
@@ -60,3 +68,24 @@ def test_a_url_is_never_made_into_folders_by_the_file_store(
         prepare_file("postgresql://app:s3cret@db:5432/jobs")
     assert "s3cret" not in str(raised.value)
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_the_registry_of_a_postgresql_database_is_read(pg_url: str) -> None:
+    async with open_store(pg_url, host="here") as store:
+        store.machine_started(
+            "worker", current_state="waiting", config_type="w", pid=7, endpoint=None, timestamp=1.0
+        )
+        await store.flush()
+    [row] = read_registry(pg_url)
+    assert (row["machine_name"], row["current_state"], row["pid"]) == ("worker", "waiting", 7)
+
+
+def test_reading_the_registry_of_an_empty_postgresql_database_creates_nothing(
+    pg_url: str,
+) -> None:
+    with pytest.raises(StoreError) as raised:
+        read_registry(pg_url.replace("postgresql://postgres@", "postgresql://postgres:pw@"))
+    assert "machine_state" in str(raised.value) and ":pw@" not in str(raised.value)
+    with psycopg.connect(pg_url) as conn:
+        tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+        assert tables.fetchone() == (0,)
