@@ -1,16 +1,16 @@
 """check_store: the store contract as one test, for every backend (SQLite, PostgreSQL, yours).
 
 ``await check_store(open_store_factory)`` runs every check (``_check_store_basic``, then
-``_check_store_queue``), each on a new, empty
-database, and raises AssertionError (noting the check's name) at the first broken promise.
+``_check_store_queue``), each on a new, empty database, and raises AssertionError (noted
+with the check's name) at the first broken promise.
 ``open_store_factory()`` is called once per check: it makes a new empty database and returns
 a function that opens a store on it; calling that function again opens the same database
 (a restart, or a second process). With ``persistent=False`` (SQLite ``:memory:``, where each
 open is a new database) the checks that reopen or share a database are left out.
 
 The checks keep to what the Store protocol promises and to the reads every store provides
-(:class:`CheckedStore`); they run on the real clock, whatever clock the store was given, and
-wait with ``trio.fail_after``.
+(:class:`CheckedStore`); they assume nothing of the clock the store was given, and each
+waits at most a bounded time on trio's clock (``trio.fail_after``).
 """
 
 from __future__ import annotations
