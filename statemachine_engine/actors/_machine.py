@@ -30,7 +30,7 @@ from statemachine_engine.actors._durable import DurableSteps
 from statemachine_engine.actors._host import MachineHost
 from statemachine_engine.actors._journal import ENTRY, TRANSITION, Journal, Position
 from statemachine_engine.actors._machine_log import TransitionLog, report_busy_loop
-from statemachine_engine.actors._mailbox import WAKE_UP, Fire, Mailbox
+from statemachine_engine.actors._mailbox import Fire, Mailbox
 from statemachine_engine.actors._ref import ActorRef, ActorStatistics
 from statemachine_engine.actors._repeat import RepeatingSteps
 from statemachine_engine.config import ActionSpec, MachineSpec
@@ -113,7 +113,8 @@ class MachineActor(Mailbox, DurableSteps, RepeatingSteps):
         self.transitions = 0
         self.events_dropped = 0
         self.unhandled = 0
-        self.waiting_idle = False
+        self._parked: trio.lowlevel.Task | None = None
+        self._task: trio.lowlevel.Task | None = None  # the actor's own, once it runs
         self._held_dropped = 0
         self.action_events_ignored = 0
         self.errors = 0
@@ -126,6 +127,7 @@ class MachineActor(Mailbox, DurableSteps, RepeatingSteps):
         """The actor task. Reports ready (with its ref) before entering the initial state."""
         reason = "stopped"
         self.status = "running"
+        self._task = trio.lowlevel.current_task()
         self._reporter.machine_started(self.name, self.state, self.spec)
         task_status.started(self.ref)
         try:
@@ -157,12 +159,13 @@ class MachineActor(Mailbox, DurableSteps, RepeatingSteps):
         """Stop the machine: cancel what runs in its state and close its mailbox.
 
         Machines hold no cancel scope of their own while idle (it would cost memory per
-        machine); closing the mailbox wakes an idle machine instead.
+        machine); closing the mailbox and waking an idle machine stops it instead.
         """
         self._stopping = True
         if self._state_scope is not None:
             self._state_scope.cancel()
         self._receive.close()
+        self._wake()  # it finds its mailbox closed
 
     async def wait_state(self, state: str) -> None:
         if self.state == state:
@@ -205,7 +208,8 @@ class MachineActor(Mailbox, DurableSteps, RepeatingSteps):
             fire = await self._enter(self.spec.initial_state)
             if uses_start:
                 self._hold(Message(type="start", target=self.name, source="runtime"), first=True)
-        while not self.table.is_final(self.state):
+        final = self.table.final
+        while self.state not in final:
             if self._stopping:
                 return
             if fire is None:
@@ -220,6 +224,19 @@ class MachineActor(Mailbox, DurableSteps, RepeatingSteps):
 
         A machine ``resumed`` in ``state`` passes its timer's remaining seconds (``due``)
         and the number of entry actions it had completed (``done``)."""
+        actions = self._arrive(state, resumed=resumed, due=due)
+        if not actions:
+            return None
+        return await self._run_entry(state, actions, done)
+
+    def _arrive(
+        self, state: str, *, resumed: bool = False, due: float | None = None
+    ) -> tuple[ActionSpec, ...] | None:
+        """What entering ``state`` does before its entry actions run: its deadline armed,
+        the checkpoint written, those waiting for it told. Returns its entry actions.
+
+        (Synchronous, so that a transition into a state without actions -- the common
+        step -- costs no coroutine.)"""
         self.state = state
         self.context["current_state"] = state
         timer = self.table.first_timer(state)
@@ -240,15 +257,20 @@ class MachineActor(Mailbox, DurableSteps, RepeatingSteps):
             for waiter in waiters:
                 waiter.reached = True
                 waiter.event.set()
-        actions = self.spec.actions.get(state)
+        return self.spec.actions.get(state)
+
+    async def _run_entry(
+        self, state: str, actions: tuple[ActionSpec, ...], done: int
+    ) -> Fire | None:
+        """Run the entry actions of ``state`` from index ``done``; see :meth:`_enter`."""
         if self.table.is_final(state):
-            if actions:  # they run to the end; the events they return are ignored
-                with trio.CancelScope() as self._state_scope:
-                    for index in range(done, len(actions)):
-                        await self._step_action(actions[index], ENTRY, index)
-                self._state_scope = None
+            # they run to the end; the events they return are ignored
+            with trio.CancelScope() as self._state_scope:
+                for index in range(done, len(actions)):
+                    await self._step_action(actions[index], ENTRY, index)
+            self._state_scope = None
             return None
-        if not actions or done >= len(actions):
+        if done >= len(actions):
             return None
         return await self._busy(state, actions, done)
 
@@ -321,22 +343,21 @@ class MachineActor(Mailbox, DurableSteps, RepeatingSteps):
             if found is not DROP:  # (an identity test: isinstance of an Enum costs 5x more)
                 return Fire(found, message.type, message)
             self._drop(message)
+        receive = self._receive
         while True:
-            if trio.current_time() >= self._deadline:
+            # (comparing with infinity first spares a machine without a timer the clock read)
+            if self._deadline != _NEVER and trio.current_time() >= self._deadline:
                 assert self._timer is not None
                 return self._timer
             try:
-                incoming = self._receive.receive_nowait()
+                incoming = receive.receive_nowait()
             except trio.WouldBlock:
                 self._unyielded = 0
                 self._internal_run = 0
-                waited = await self._wait_mailbox()
-                if waited is None:
-                    assert self._timer is not None
-                    return self._timer
-                incoming = waited
-            if incoming is WAKE_UP:
-                continue  # a token from an earlier state entry
+                # park until Mailbox._wake: a message put, the deadline passed, the mailbox closed
+                self._parked = self._task
+                await trio.lowlevel.wait_task_rescheduled(self._unpark)
+                continue
             self.events_received += 1
             self._internal_run = 0
             found = dispose(table, state, incoming.type, busy=False)
@@ -381,7 +402,10 @@ class MachineActor(Mailbox, DurableSteps, RepeatingSteps):
             await self._transition_actions(transition.actions, 0)
             if self._stopping:
                 return None
-        return await self._enter(transition.to)
+        actions = self._arrive(transition.to)
+        if not actions:
+            return None
+        return await self._run_entry(transition.to, actions, 0)
 
     async def _transition_actions(self, actions: tuple[ActionSpec, ...], done: int) -> None:
         with trio.CancelScope() as self._state_scope:

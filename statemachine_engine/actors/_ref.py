@@ -11,6 +11,8 @@ from statemachine_engine.transport import Message
 if TYPE_CHECKING:
     from statemachine_engine.actors._machine import MachineActor
 
+_PLAIN_KEPT = 64
+
 
 @attrs.frozen
 class ActorStatistics:
@@ -36,11 +38,13 @@ class ActorRef:
     ``deliver``/``deliver_nowait`` (ActorStopped when it has stopped, MailboxFull).
     """
 
-    __slots__ = ("_actor", "name")
+    __slots__ = ("_actor", "_plain", "name")
 
     def __init__(self, actor: MachineActor) -> None:
         self.name = actor.name
         self._actor = actor
+        #: the message of each plain event (no payload, job or source), made on first use
+        self._plain: dict[str, Message] | None = None
 
     def __repr__(self) -> str:
         return f"<ActorRef {self.name} state={self._actor.state} {self._actor.status}>"
@@ -67,9 +71,11 @@ class ActorRef:
         source: str | None = None,
     ) -> None:
         """Put an event in the machine's mailbox; waits while the mailbox is full."""
-        await self._actor.deliver(
-            Message(type=event, payload=payload, target=self.name, job_id=job_id, source=source)
-        )
+        if payload is None and job_id is None and source is None:
+            message = self._plain_message(event)
+        else:
+            message = Message(event, payload, self.name, job_id, source)
+        await self._actor.deliver(message)
 
     async def send_message(self, message: Message) -> None:
         await self._actor.deliver(message)
@@ -83,9 +89,25 @@ class ActorRef:
         source: str | None = None,
     ) -> None:
         """Like :meth:`send`, but raises :class:`MailboxFull` instead of waiting."""
-        self._actor.deliver_nowait(
-            Message(type=event, payload=payload, target=self.name, job_id=job_id, source=source)
-        )
+        if payload is None and job_id is None and source is None:
+            message = self._plain_message(event)
+        else:
+            message = Message(event, payload, self.name, job_id, source)
+        self._actor.deliver_nowait(message)
+
+    def _plain_message(self, event: str) -> Message:
+        # A Message is immutable and costs more to build than the rest of a send into an
+        # idle machine: a plain event is built once and sent again (up to _PLAIN_KEPT names,
+        # so a caller inventing names cannot grow this without bound).
+        plain = self._plain
+        if plain is None:
+            plain = self._plain = {}
+        message = plain.get(event)
+        if message is None:
+            message = Message(event, None, self.name)
+            if len(plain) < _PLAIN_KEPT:
+                plain[event] = message
+        return message
 
     def send_message_nowait(self, message: Message) -> None:
         self._actor.deliver_nowait(message)

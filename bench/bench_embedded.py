@@ -1,0 +1,226 @@
+"""Embedded API benchmark (issue 17): one machine flipping between two states, driven from
+Python in the same process, beside the libraries a user would pick instead, in one run.
+
+Run: .venv/bin/python bench/bench_embedded.py [--quick] [--no-peers] [--runs N]
+
+Figures, each the median of ``--runs`` runs, every run in a fresh interpreter:
+
+* *ours, awaited send*: ``await ref.send("flip")`` per event into a machine of
+  ``open_runtime()`` (no store, no publisher: as the README's embedded example opens it),
+  until every transition is done; and again with an in-process ``EventBus`` publisher, so
+  every transition also makes its ``state_change`` event.
+* *ours, pipelined send_nowait*: ``ref.send_nowait("flip")`` until the mailbox is full,
+  then one awaited ``send``; same two runtimes.
+* *trio floor*: two tasks exchanging a message over two trio memory channels (ping-pong);
+  messages per second, each direction counted (a message is one hop from a task to the
+  other, as an event is from the sender to the machine).
+* *transitions* and *python-statemachine*: the same two-state machine in each library,
+  ``model.flip()`` / ``sm.send("flip")`` per event (both run transitions synchronously in
+  the caller). They are installed from PyPI by this script into its own virtual
+  environment, bench/.peers-venv (ignored by git), never into the project's.
+
+The targets (issue 17): pipelined ``send_nowait`` >= transitions' rate; awaited ``send`` >=
+0.8x the trio floor. Prints one line per figure and a Markdown table with the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PEERS_VENV = HERE / ".peers-venv"
+PEERS = ("transitions==0.9.3", "python-statemachine==3.2.2")
+
+FLIP = """
+initial_state: a
+transitions:
+  - {from: a, to: b, event: flip}
+  - {from: b, to: a, event: flip}
+"""
+
+TRANSITIONS_CODE = """
+import sys, time
+from transitions import Machine
+class Model: pass
+n = int(sys.argv[1])
+model = Model()
+Machine(model, states=["a", "b"], initial="a",
+        transitions=[["flip", "a", "b"], ["flip", "b", "a"]])
+start = time.perf_counter()
+for _ in range(n):
+    model.flip()
+elapsed = time.perf_counter() - start
+assert model.state == ("a" if n % 2 == 0 else "b")
+print(n / elapsed)
+"""
+
+PYTHON_STATEMACHINE_CODE = """
+import sys, time
+from statemachine import State, StateMachine
+class Flip(StateMachine):
+    a = State(initial=True)
+    b = State()
+    flip = a.to(b) | b.to(a)
+n = int(sys.argv[1])
+sm = Flip()
+start = time.perf_counter()
+for _ in range(n):
+    sm.send("flip")
+elapsed = time.perf_counter() - start
+assert sm.current_state.id == ("a" if n % 2 == 0 else "b")
+print(n / elapsed)
+"""
+
+
+# -- measured in a child interpreter of this project ---------------------------------------
+
+
+async def _ours(n: int, mode: str, with_bus: bool) -> float:
+    import trio
+
+    from statemachine_engine import open_runtime
+    from statemachine_engine.config import load_config_text
+    from statemachine_engine.errors import MailboxFull
+    from statemachine_engine.transport import EventBus
+
+    spec = load_config_text(FLIP, known_actions=[])
+    async with open_runtime(publisher=EventBus() if with_bus else None) as rt:
+        ref = await rt.spawn(spec, name="flipper")
+        start = time.perf_counter()
+        if mode == "awaited":
+            for _ in range(n):
+                await ref.send("flip")
+        else:
+            sent = 0
+            while sent < n:  # a fast producer: wait only when the mailbox is full
+                try:
+                    ref.send_nowait("flip")
+                except MailboxFull:
+                    await ref.send("flip")
+                sent += 1
+        while ref.statistics().transitions < n:
+            await trio.sleep(0)
+        elapsed = time.perf_counter() - start
+        await ref.stop()
+    return n / elapsed
+
+
+async def _floor(n: int) -> float:
+    import trio
+
+    to_b, from_a = trio.open_memory_channel[int](0)
+    to_a, from_b = trio.open_memory_channel[int](0)
+
+    async def b() -> None:
+        async for value in from_a:
+            await to_a.send(value)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(b)
+        start = time.perf_counter()
+        for i in range(n // 2):
+            await to_b.send(i)
+            await from_b.receive()
+        elapsed = time.perf_counter() - start
+        nursery.cancel_scope.cancel()
+    return (n // 2) * 2 / elapsed
+
+
+def child(kind: str, n: int) -> None:
+    import trio
+
+    if kind == "floor":
+        print(trio.run(_floor, n))
+        return
+    mode, _, bus = kind.partition("+")
+    print(trio.run(_ours, n, mode, bus == "bus"))
+
+
+# -- the parent ----------------------------------------------------------------------------
+
+
+def ensure_peers_venv() -> Path:
+    """Create bench/.peers-venv with the peer libraries (once); its python."""
+    python = PEERS_VENV / "bin" / "python"
+    marker = PEERS_VENV / (".installed-" + "-".join(PEERS))
+    if marker.exists():
+        return python
+    print(f"installing {', '.join(PEERS)} into {PEERS_VENV} ...", flush=True)
+    # the interpreter this project's venv was made from: the same Python for every figure
+    base = getattr(sys, "_base_executable", sys.executable)
+    subprocess.run([base, "-m", "venv", str(PEERS_VENV)], check=True)
+    (PEERS_VENV / ".gitignore").write_text("*\n")
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--quiet", *PEERS], check=True)
+    marker.touch()
+    return python
+
+
+def measure(argv: list[str], runs: int) -> tuple[float, list[float]]:
+    rates = []
+    for _ in range(runs):
+        out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+        rates.append(float(out.strip().splitlines()[-1]))
+    return statistics.median(rates), rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer events per run")
+    parser.add_argument("--no-peers", action="store_true", help="skip transitions etc.")
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure (median)")
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "N"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], int(args.child[1]))
+        return
+    n = 50_000 if args.quick else 200_000
+    me = [sys.executable, __file__, "--child"]
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cores, "
+        f"load {os.getloadavg()[0]:.2f}; {n:,} events per run, median of {args.runs}",
+        flush=True,
+    )
+    figures: dict[str, float] = {}
+    plan: list[tuple[str, list[str]]] = [
+        ("trio floor: memory-channel ping-pong (msgs/s)", [*me, "floor", str(n)]),
+        ("ours: awaited send", [*me, "awaited", str(n)]),
+        ("ours: pipelined send_nowait", [*me, "pipelined", str(n)]),
+        ("ours + EventBus: awaited send", [*me, "awaited+bus", str(n)]),
+        ("ours + EventBus: pipelined send_nowait", [*me, "pipelined+bus", str(n)]),
+    ]
+    if not args.no_peers:
+        python = str(ensure_peers_venv())
+        plan += [
+            ("transitions 0.9.3: model.flip()", [python, "-c", TRANSITIONS_CODE, str(n)]),
+            (
+                "python-statemachine 3.2.2: sm.send('flip')",
+                [python, "-c", PYTHON_STATEMACHINE_CODE, str(n)],
+            ),
+        ]
+    for label, argv in plan:
+        median, rates = measure(argv, args.runs)
+        figures[label] = median
+        spread = ", ".join(f"{r:,.0f}" for r in rates)
+        print(f"{label}: {median:,.0f}/s  (runs: {spread})", flush=True)
+    print()
+    print(table(figures))
+
+
+def table(figures: dict[str, float]) -> str:
+    floor = figures["trio floor: memory-channel ping-pong (msgs/s)"]
+    peer = figures.get("transitions 0.9.3: model.flip()")
+    lines = ["| figure | events/s | / trio floor | / transitions |", "|---|---|---|---|"]
+    for label, rate in figures.items():
+        vs_peer = f"{rate / peer:.2f}x" if peer else "-"
+        lines.append(f"| {label} | {rate:,.0f} | {rate / floor:.2f}x | {vs_peer} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
