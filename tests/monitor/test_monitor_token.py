@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,15 @@ import trio
 from trio_websocket import ConnectionRejected, wrap_client_stream
 
 from statemachine_engine.monitor import MonitorApp, MonitorHub, MonitorServer, serve_monitor
-from statemachine_engine.monitor._token import TOKEN_ENV, choose_token, token_accepted
+from statemachine_engine.monitor._token import (
+    TOKEN_COOKIE,
+    TOKEN_ENV,
+    bearer_accepted,
+    choose_token,
+    choose_write_token,
+    save_write_token,
+    token_accepted,
+)
 from statemachine_engine.transport import MachineEvent
 
 TOKEN = "s3cret-token"
@@ -277,3 +286,36 @@ async def test_statemachine_events_follows_a_monitor_with_its_token() -> None:
     import gc
 
     gc.collect()  # the refused handshake's socket is finalised here, under this test's filters
+
+
+def test_the_write_token_is_the_read_token_else_a_new_one() -> None:
+    assert choose_write_token("given") == ("given", False)
+    token, generated = choose_write_token(None)
+    assert generated and len(token) >= 32
+    assert choose_write_token(None)[0] != token
+
+
+def test_writes_take_the_token_only_as_a_bearer_header() -> None:
+    assert bearer_accepted(TOKEN, {"authorization": f"Bearer {TOKEN}"})
+    assert bearer_accepted(TOKEN, {"authorization": f"bearer  {TOKEN} "})
+    assert not bearer_accepted(TOKEN, {"authorization": "Bearer nope"})
+    assert not bearer_accepted(TOKEN, {"authorization": f"Basic {TOKEN}"})
+    assert not bearer_accepted(TOKEN, {"cookie": f"{TOKEN_COOKIE}_3001={TOKEN}"})
+
+
+def test_a_generated_write_token_is_saved_for_its_owner_only(tmp_path: Path) -> None:
+    folder = tmp_path / "tokens"
+    path = save_write_token("t0ken", 3001, folder)
+    assert path == folder / "ui-3001.token"
+    assert path.read_text() == "t0ken\n"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert folder.stat().st_mode & 0o777 == 0o700
+    # a link left in its place is replaced, not followed
+    path.unlink()
+    target = tmp_path / "elsewhere"
+    target.write_text("keep")
+    path.symlink_to(target)
+    save_write_token("again", 3001, folder)
+    assert target.read_text() == "keep"
+    assert path.read_text() == "again\n" and not path.is_symlink()
+    assert [p.name for p in folder.iterdir()] == ["ui-3001.token"]
