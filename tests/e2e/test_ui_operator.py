@@ -7,6 +7,7 @@ page is driven as an operator would. Screenshots of each view go to test-artifac
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 from collections.abc import Iterator
@@ -90,13 +91,18 @@ def runtimes(tmp_path: Path, sock_dir: Path) -> Iterator[Runtimes]:
         yield running
 
 
-def start_monitor(runtimes: Runtimes) -> MonitorThread:
-    return MonitorThread(
+@contextlib.contextmanager
+def start_monitor(runtimes: Runtimes, page: Page) -> Iterator[MonitorThread]:
+    """The monitor on the runtimes' database and event socket; the page leaves it before it
+    stops (a page left open would log its failed reconnects as errors)."""
+    with MonitorThread(
         runtimes.root,
         db=runtimes.db,
         event_socket_path=runtimes.event_socket,
         write_token=TOKEN,
-    )
+    ) as monitor:
+        yield monitor
+        page.goto("about:blank")
 
 
 @pytest.fixture
@@ -158,7 +164,7 @@ def test_a_run_that_ended_before_the_page_opened_is_shown_from_the_store(
 ) -> None:
     name = runtimes.name("greeter")
     runtimes.run(runtimes.root / "greeter.yaml", name)
-    with start_monitor(runtimes) as monitor:
+    with start_monitor(runtimes, page) as monitor:
         page.goto(monitor.url)
         page.wait_for_selector("body[data-history='loaded']")
         # the machine, ended, with its final state lit; a normal end is not a warning
@@ -190,7 +196,7 @@ def test_a_card_moves_opens_its_instance_and_an_event_sent_from_the_page_moves_i
 ) -> None:
     first, second = runtimes.name("pipe_01"), runtimes.name("pipe_02")
     config = runtimes.root / "pipeline.yaml"
-    with start_monitor(runtimes) as monitor:
+    with start_monitor(runtimes, page) as monitor:
         runtimes.start(config, first)
         runtimes.start(config, second)
         # before the page opens, the second one moves (and is in the store's history)
@@ -276,7 +282,7 @@ def test_a_failed_job_retried_from_the_jobs_view_completes_and_the_audit_log_sho
     runtimes: Runtimes, page: Page
 ) -> None:
     worker = runtimes.name("jobworker")
-    with start_monitor(runtimes) as monitor:
+    with start_monitor(runtimes, page) as monitor:
         runtimes.db_command("add-job", "--type", "uitask", "job-ui-1")
         runtimes.start(runtimes.root / "jobworker.yaml", worker)
         runtimes.wait("job-ui-1 to fail", lambda: runtimes.job_status("job-ui-1") == "failed")
@@ -328,3 +334,98 @@ def test_a_failed_job_retried_from_the_jobs_view_completes_and_the_audit_log_sho
         assert ["stop", "ok"] in [r[:2] for r in results], results
         assert all(r[2].startswith("ui:") for r in results), results
         screenshot(page, "ui-audit.png")
+
+
+def test_the_jobs_view_filters_cancels_and_retries_every_failed_job_matching(
+    runtimes: Runtimes, page: Page
+) -> None:
+    worker = runtimes.name("jobworker")
+    failing = ["job-a-1", "job-a-2", "job-a-3"]
+    with start_monitor(runtimes, page) as monitor:
+        for job_id in failing:
+            runtimes.db_command("add-job", "--type", "uitask", job_id)
+        runtimes.db_command("add-job", "--type", "othertask", "job-other")
+        runtimes.start(runtimes.root / "jobworker.yaml", worker)
+        for job_id in failing:
+            runtimes.wait(f"{job_id} to fail", lambda j=job_id: runtimes.job_status(j) == "failed")
+        page.goto(f"{monitor.url}#token={TOKEN}")
+        page.wait_for_selector("body[data-history='loaded']")
+        page.click("#nav [data-view='jobs']")
+        page.wait_for_selector("#jobs-body tr[data-job='job-other'][data-status='pending']")
+        assert page.locator("#jobs-body tr").count() == 4
+
+        # filters: type, status chip, job id
+        page.fill("#job-type", "uitask")
+        page.wait_for_function("() => document.querySelectorAll('#jobs-body tr').length === 3")
+        page.click("#job-chips [data-status='failed']")
+        page.wait_for_selector("#job-chips [data-status='failed'].active")
+        assert {r.get_attribute("data-status") for r in page.locator("#jobs-body tr").all()} == {
+            "failed"
+        }
+        page.fill("#job-type", "")
+        page.click("#job-chips [data-status='all']")
+        page.fill("#job-q", "job-other")
+        page.wait_for_function("() => document.querySelectorAll('#jobs-body tr').length === 1")
+
+        # cancel the pending job
+        page.locator("#jobs-body tr[data-job='job-other'] button[data-action='cancel']").click()
+        page.locator("dialog.modal[open] [data-role='ok']").click()
+        page.wait_for_function(
+            "() => document.querySelector(\"#jobs-body tr[data-job='job-other']\")"
+            "?.dataset.status !== 'pending'"
+        )
+        assert runtimes.job_status("job-other") in ("cancelled", "failed")
+
+        # retry every failed uitask job at once: they all complete
+        (runtimes.root / "ready.flag").write_text("")
+        page.fill("#job-q", "")
+        page.fill("#job-type", "uitask")
+        page.wait_for_function("() => document.querySelectorAll('#jobs-body tr').length === 3")
+        page.click("#jobs-retry-failed")
+        confirm = page.locator("dialog.modal[open]")
+        assert "3 failed job(s) match: type = uitask" in confirm.inner_text()
+        confirm.locator("[data-role='ok']").click()
+        page.wait_for_selector(".notice-success:has-text('Retried 3 job(s)')")
+        for job_id in failing:
+            runtimes.wait(
+                f"{job_id} to complete", lambda j=job_id: runtimes.job_status(j) == "completed"
+            )
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#jobs-body tr')]"
+            ".every((r) => r.dataset.status === 'completed')",
+            timeout=30_000,
+        )
+        assert runtimes.job_status("job-other") != "pending"
+        screenshot(page, "ui-jobs-bulk.png")
+
+
+def test_a_long_timeline_is_paged(runtimes: Runtimes, page: Page) -> None:
+    name = runtimes.name("pipe_07")
+    with start_monitor(runtimes, page) as monitor:
+        runtimes.start(runtimes.root / "pipeline.yaml", name)
+        for _ in range(60):  # 120 transitions: more than one page of 100
+            send_control(runtimes, name, "go")
+            send_control(runtimes, name, "done")
+        runtimes.wait(
+            "120 transitions in the store",
+            lambda: (
+                runtimes.query(
+                    "SELECT COUNT(*) AS n FROM state_transitions WHERE machine_name = ?", name
+                )[0]["n"]
+                >= 120
+            ),
+        )
+        page.goto(monitor.url)
+        page.wait_for_selector("body[data-history='loaded']")
+        page.fill("#search", name)
+        page.locator(f"#search-results button[data-kind='machine'][data-id='{name}']").click()
+        page.wait_for_selector("#view-instance[data-timeline='100']")
+        page.click("#timeline-more")
+        page.wait_for_function(
+            "() => document.querySelectorAll('#timeline .log-entry[data-kind=transition]')"
+            ".length === 120"
+        )
+        assert page.locator("#timeline-more").is_hidden()
+        # the oldest is last
+        last = page.locator("#timeline .log-entry[data-kind='transition']").last.inner_text()
+        assert "waiting -> working (go)" in last
