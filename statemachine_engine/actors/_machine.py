@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
+from statemachine_engine.actors._busy_loop import forget_busy_loop, suspect_busy_loop
 from statemachine_engine.actors._durable import DurableSteps
 from statemachine_engine.actors._host import MachineHost
 from statemachine_engine.actors._journal import ENTRY, TRANSITION, Journal, Position
@@ -47,7 +48,8 @@ logger = logging.getLogger("statemachine_engine.machine")
 
 #: transitions a machine may fire without blocking before it yields to other tasks
 YIELD_EVERY = 64
-#: internal transitions in a row (never waiting on mailbox or clock) reported as a busy loop
+#: internal transitions in a row reported as a busy loop: the machine never waited on its
+#: mailbox or its timer, and the event loop never had nothing to run (see ``_busy_loop``)
 BUSY_LOOP_THRESHOLD = 10_000
 _NEVER = float("inf")
 
@@ -144,6 +146,7 @@ class MachineActor(Mailbox, DurableSteps, RepeatingSteps):
             self._reporter.machine_crashed(self.name, self.state, self.context.get("job_id"), exc)
         finally:
             self._receive.close()
+            forget_busy_loop(self._task)
             if self.status != "crashed":
                 self.status = "stopped"
             for waiters in self._waiters.values():
@@ -372,8 +375,11 @@ class MachineActor(Mailbox, DurableSteps, RepeatingSteps):
             self._unyielded = 0
             await trio.lowlevel.checkpoint()
         if fire.message is None:
-            self._internal_run += 1
-            if self._internal_run >= BUSY_LOOP_THRESHOLD and not self._busy_reported:
+            run = self._internal_run = self._internal_run + 1
+            if run == BUSY_LOOP_THRESHOLD // 2 and self._task is not None:
+                # a wait on anything else (the store, a thread, the clock) clears the run
+                suspect_busy_loop(self._task, self._not_busy)
+            elif run >= BUSY_LOOP_THRESHOLD and not self._busy_reported:
                 self._report_busy_loop()
         else:
             self._accept(fire.message)
@@ -393,6 +399,7 @@ class MachineActor(Mailbox, DurableSteps, RepeatingSteps):
         store = self._store
         if store is not None and store.backlogged:
             await store.wait_for_room()  # backpressure: history is never dropped
+            self._internal_run = 0  # a machine waiting on the store is not a busy loop
         if logger.isEnabledFor(logging.INFO):
             log = self._log
             if log is None:
@@ -413,6 +420,11 @@ class MachineActor(Mailbox, DurableSteps, RepeatingSteps):
                 await self._step_action(actions[index], TRANSITION, index, in_transition=True)
         self._state_scope = None
 
+    def _not_busy(self) -> None:
+        self._internal_run = 0
+
     def _report_busy_loop(self) -> None:
         self._busy_reported = True
+        if self._task is not None:
+            forget_busy_loop(self._task)
         report_busy_loop(self.name, self.state, BUSY_LOOP_THRESHOLD, self.host)
