@@ -23,6 +23,12 @@ export class ZoomPan {
     this.y = 0;
     this.drag = null;
     this.dragged = false;
+    this.touched = false; // the reader zoomed or panned: keep their view
+    // a diagram drawn while its view was hidden (or a window resized) gets its start view
+    // once the frame has a size
+    new ResizeObserver(() => {
+      if (!this.touched) this.reset();
+    }).observe(frame);
     frame.addEventListener("wheel", (event) => this.wheel(event), { passive: false });
     frame.addEventListener("pointerdown", (event) => this.press(event));
     frame.addEventListener("pointermove", (event) => this.move(event));
@@ -62,7 +68,9 @@ export class ZoomPan {
 
   reset() {
     if (!this.content) return;
+    this.touched = false;
     const box = this.frame.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0) return;
     const fit = Math.min(box.width / this.width, box.height / this.height, 1);
     this.scale = Math.max(fit, READABLE);
     this.x = Math.max(0, (box.width - this.width * this.scale) / 2);
@@ -76,6 +84,7 @@ export class ZoomPan {
     const cx = px ?? box.width / 2;
     const cy = py ?? box.height / 2;
     const scale = Math.min(MAX_SCALE, Math.max(MIN_SCALE, this.scale * factor));
+    this.touched = true;
     // keep the point under (cx, cy) where it is
     this.x = cx - ((cx - this.x) * scale) / this.scale;
     this.y = cy - ((cy - this.y) * scale) / this.scale;
@@ -103,6 +112,7 @@ export class ZoomPan {
     if (!this.dragged && Math.hypot(dx, dy) < CLICK_SLOP) return;
     if (!this.dragged) this.frame.setPointerCapture?.(this.drag.id);
     this.dragged = true;
+    this.touched = true;
     this.frame.classList.add("panning");
     this.x = this.drag.startX + dx;
     this.y = this.drag.startY + dy;
