@@ -13,6 +13,13 @@ channel, takes the rows sent to the machines it runs (oldest first) and hands ea
 machine's mailbox; a durable machine's row stays its durable inbox row (see
 ``persistence.remote_sql``). A slow poll finds what a lost notification did not announce,
 and the rows sent to a machine before it started.
+
+Taking runs on a connection of its own, in a worker thread, with ``synchronous_commit`` off:
+the sender's commit is the one on the event's path that waits for the server's disk. A take
+lost with the server (a crash, not a lost connection) is lost together with everything that
+followed it in the server's log -- a durable machine's step that used the message included,
+so the message comes again and the step is done again; a machine that is not durable may
+get such a message twice.
 """
 
 from __future__ import annotations
@@ -21,14 +28,13 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
 
-from statemachine_engine.errors import ActorStopped, StoreError
-from statemachine_engine.persistence import Store, remote_sql
+from statemachine_engine.errors import ActorStopped
+from statemachine_engine.persistence import Store, connect_postgres, remote_sql
 from statemachine_engine.transport import Message, SocketTransport
 
 if TYPE_CHECKING:
@@ -120,13 +126,13 @@ class RemoteInbox:
     def __init__(
         self,
         runtime: Runtime,
-        store: Store,
+        url: str,
         notices: Notices | None,
         *,
         poll_interval: float = POLL_INTERVAL,
     ) -> None:
         self._runtime = runtime
-        self._store = store
+        self._taker = _Taker(url)
         self._notices = notices
         self._poll = poll_interval
         #: messages handed to machines (tests, statistics)
@@ -136,24 +142,30 @@ class RemoteInbox:
         """Take what is waiting, then whatever is announced or found by the poll, until
         cancelled."""
         task_status.started()
-        while True:
-            try:
-                await self.take_waiting()
-            except StoreError as exc:  # the server away: the store retries; so do we
-                log.warning("reading the inbox failed (%s); trying again", exc)
-            if self._notices is not None:
-                await self._notices.wait(self._poll)
-            else:
-                await trio.sleep(self._poll)
+        try:
+            while True:
+                try:
+                    await self.take_waiting()
+                except Exception as exc:  # the server away: tried again at the next look
+                    log.warning("reading the inbox failed (%s); trying again", exc)
+                if self._notices is not None:
+                    await self._notices.wait(self._poll)
+                else:
+                    await trio.sleep(self._poll)
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(self._taker.close)
 
     async def take_waiting(self) -> int:
         """Take every row sent to a machine running here and hand it over; how many."""
         count = 0
         while True:
             durable = self._runtime.durable_names()
-            rows: Sequence[dict[str, Any]] = await self._store.durable.transact(
-                partial(_take, self._runtime.running_names(), durable)
-            )
+            names = self._runtime.running_names()
+            if not names:
+                return count
+            now = self._runtime.wall_time()
+            rows = await trio.to_thread.run_sync(self._taker.take, names, durable, now)
             for row in rows:
                 await self._hand_over(row, recorded=row["target_machine"] in durable)
             count += len(rows)
@@ -183,13 +195,41 @@ class RemoteInbox:
         self.taken += 1
 
 
-def _take(names: Sequence[str], durable: set[str], conn: Any, now: float) -> list[dict[str, Any]]:
-    return remote_sql.take(conn, names, durable, now)
+class _Taker:
+    """The inbox's own connection (used from one worker thread at a time)."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._conn: Any = None
+
+    def take(self, names: Sequence[str], durable: set[str], now: float) -> list[dict[str, Any]]:
+        """``remote_sql.take`` in a transaction of its own; a failed one is rolled back and
+        its connection dropped (a new one next time)."""
+        if self._conn is None:
+            conn = connect_postgres(self._url, migrate=False)
+            conn.execute("SET synchronous_commit = off")  # see the module's docstring
+            self._conn = conn
+        conn = self._conn
+        try:
+            conn.execute("BEGIN")
+            rows = remote_sql.take(conn, names, durable, now)
+            conn.execute("COMMIT")
+        except BaseException:
+            self.close()
+            raise
+        return rows
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # lost already
+                log.debug("closing the inbox's connection failed", exc_info=True)
 
 
 async def serve_remote_inbox(
     runtime: Runtime,
-    store: Store,
     url: str,
     host: str,
     nursery: trio.Nursery,
@@ -200,7 +240,7 @@ async def serve_remote_inbox(
 
     notices = Notices(url, [remote_sql.inbox_channel(host)])
     await trio.to_thread.run_sync(notices.start)
-    await nursery.start(RemoteInbox(runtime, store, notices).run)
+    await nursery.start(RemoteInbox(runtime, url, notices).run)
 
     async def stop() -> None:
         await trio.to_thread.run_sync(notices.stop)

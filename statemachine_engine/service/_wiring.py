@@ -253,7 +253,7 @@ async def _run(
                     try:
                         if shared:
                             stop_inbox = await serve_remote_inbox(
-                                runtime, store, wiring.db, host, services
+                                runtime, wiring.db, host, services
                             )
                         router = make_router(runtime, wiring.primary, store)
                         await services.start(ControlServer(control_path, router).run)

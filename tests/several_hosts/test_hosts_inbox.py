@@ -42,7 +42,7 @@ async def host(url: str, name: str) -> AsyncIterator[tuple[Runtime, SqliteStore,
         transport = HostsTransport(store, SocketTransport(prefix=f"/tmp/sm-{name}"), name)
         try:
             async with open_runtime(store=store, transport=transport) as runtime:
-                inbox = RemoteInbox(runtime, store, notices)
+                inbox = RemoteInbox(runtime, url, notices)
                 await nursery.start(inbox.run)
                 yield runtime, store, inbox
                 nursery.cancel_scope.cancel()
