@@ -11,7 +11,13 @@ const NOTICE_MS = 8000;
 export function notify(message, level = "info") {
   const area = document.getElementById("notices");
   const close = el("button", { className: "notice-close", text: "x", attrs: { type: "button", "aria-label": "Dismiss" } });
-  const notice = el("div", { className: `notice notice-${level}`, data: { level }, attrs: { role: level === "error" ? "alert" : "status" } }, el("span", { text: message }), close);
+  const role = level === "error" ? "alert" : "status";
+  const notice = el(
+    "div",
+    { className: `notice notice-${level}`, data: { level }, attrs: { role } },
+    el("span", { text: message }),
+    close,
+  );
   close.addEventListener("click", () => notice.remove());
   area.prepend(notice);
   if (level !== "error") setTimeout(() => notice.remove(), NOTICE_MS);

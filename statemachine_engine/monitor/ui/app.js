@@ -64,7 +64,10 @@ class MonitorApp {
     if (this.database) {
       await Promise.all([this.loadMachines(), this.loadActivity()]);
     } else {
-      this.log.older([{ machine: "", level: "info", message: "This monitor reads no database: only live events are shown (start it with --db to see history, jobs and the audit log)." }]);
+      const message =
+        "This monitor reads no database: only live events are shown " +
+        "(start it with --db to see history, jobs and the audit log).";
+      this.log.older([{ machine: "", level: "info", message }]);
     }
     this.ready = true;
     document.body.dataset.history = "loaded";
@@ -148,7 +151,14 @@ class MonitorApp {
     $("stat-updated").textContent = clockTime(time);
     switch (message.type) {
       case "machine_registered":
-        this.update(name, { current_state: payload.current_state, config_type: payload.config_type, template: payload.template, status: "running", last_activity: time, state_since: time });
+        this.update(name, {
+          current_state: payload.current_state,
+          config_type: payload.config_type,
+          template: payload.template,
+          status: "running",
+          last_activity: time,
+          state_since: time,
+        });
         this.log.add({ time, machine: name, level: "success", message: `Registered in state ${text(payload.current_state ?? "?")}` });
         break;
       case "state_change":
@@ -159,11 +169,20 @@ class MonitorApp {
         break;
       case "activity_log":
         // bash output lines carry their stream (stdout / stderr)
-        this.log.add({ time, machine: name, level: payload.level ?? "info", message: text(payload.message), tag: payload.stream ? text(payload.stream) : "" });
+        this.log.add({
+          time,
+          machine: name,
+          level: payload.level ?? "info",
+          message: text(payload.message),
+          tag: payload.stream ? text(payload.stream) : "",
+        });
         break;
       case "error": {
         const detail = text(payload.error_message ?? payload.message ?? payload.error);
-        const where = [payload.action ? `${text(payload.action)} failed` : "", payload.state ? `in ${text(payload.state)}` : ""].filter(Boolean).join(" ");
+        const where = [
+          payload.action ? `${text(payload.action)} failed` : "",
+          payload.state ? `in ${text(payload.state)}` : "",
+        ].filter(Boolean).join(" ");
         const job = payload.job_id ? ` (job ${text(payload.job_id)})` : "";
         this.log.add({ time, machine: name, level: "error", message: `${where ? `${where}: ` : ""}${detail}${job}` });
         break;
@@ -189,7 +208,9 @@ class MonitorApp {
     const time = typeof message.timestamp === "number" ? message.timestamp : undefined;
     $("stat-updated").textContent = clockTime(time);
     const note = message.error ? ` (registry unavailable: ${text(message.error)})` : "";
-    this.log.add({ time, machine: "", level: message.error ? "warning" : "info", message: `Live: ${machines.length} running machine${machines.length === 1 ? "" : "s"}${note}` });
+    const count = `${machines.length} running machine${machines.length === 1 ? "" : "s"}`;
+    const level = message.error ? "warning" : "info";
+    this.log.add({ time, machine: "", level, message: `Live: ${count}${note}` });
     for (const machine of machines) this.log.remember(String(machine.machine_name));
     this.snapshots += 1;
     if (this.snapshots > 1 && this.database) this.loadMachines().then(() => this.board.refresh(true));
@@ -205,8 +226,21 @@ class MonitorApp {
   }
 
   stateChange(name, payload, time) {
-    const transition = { from_state: payload.from_state, to_state: payload.to_state, event_trigger: payload.event_trigger, timestamp: time };
-    this.update(name, { current_state: payload.to_state, config_type: payload.config_type, last_activity: time, state_since: time, last_transition: transition, last_event: payload.event_trigger }, true);
+    const transition = {
+      from_state: payload.from_state,
+      to_state: payload.to_state,
+      event_trigger: payload.event_trigger,
+      timestamp: time,
+    };
+    const fields = {
+      current_state: payload.to_state,
+      config_type: payload.config_type,
+      last_activity: time,
+      state_since: time,
+      last_transition: transition,
+      last_event: payload.event_trigger,
+    };
+    this.update(name, fields, true);
     const event = payload.event_trigger ? ` (${text(payload.event_trigger)})` : "";
     this.log.add({ time, machine: name, level: "info", message: `${text(payload.from_state)} -> ${text(payload.to_state)}${event}` });
   }

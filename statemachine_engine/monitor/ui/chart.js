@@ -11,6 +11,11 @@ function svgEl(tag, attrs = {}, text) {
   return node;
 }
 
+function chartSvg(width, height, label) {
+  const attrs = { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "aria-label": label };
+  return svgEl("svg", attrs);
+}
+
 function hhmm(seconds) {
   return new Date(seconds * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false });
 }
@@ -31,7 +36,7 @@ export function jobsChart(minutes, width = 640, height = 200) {
   const pad = { left: 36, right: 40, top: 12, bottom: 24 };
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
-  const svg = svgEl("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "aria-label": "Jobs completed and failed per minute, and queue depth" });
+  const svg = chartSvg(width, height, "Jobs completed and failed per minute, and queue depth");
   const rows = [...minutes].sort((a, b) => a.at - b.at);
   const maxDone = ceiling(Math.max(0, ...rows.map((r) => (r.completed ?? 0) + (r.failed ?? 0))));
   const maxDepth = ceiling(Math.max(0, ...rows.map((r) => r.depth ?? 0)));
@@ -55,8 +60,11 @@ export function jobsChart(minutes, width = 640, height = 200) {
     const failed = row.failed ?? 0;
     const group = svgEl("g", { class: "minute", "data-at": row.at });
     group.append(svgEl("title", {}, `${hhmm(row.at)}: ${done} completed, ${failed} failed, queue depth ${row.depth ?? 0}`));
-    if (done) group.append(svgEl("rect", { x, y: y(done, maxDone), width: bar, height: pad.top + plotH - y(done, maxDone), class: "bar-completed" }));
-    if (failed) group.append(svgEl("rect", { x, y: y(done + failed, maxDone), width: bar, height: y(done, maxDone) - y(done + failed, maxDone), class: "bar-failed" }));
+    const base = pad.top + plotH;
+    const top = y(done, maxDone);
+    const over = y(done + failed, maxDone);
+    if (done) group.append(svgEl("rect", { x, y: top, width: bar, height: base - top, class: "bar-completed" }));
+    if (failed) group.append(svgEl("rect", { x, y: over, width: bar, height: top - over, class: "bar-failed" }));
     svg.append(group);
     points.push(`${(x + bar / 2).toFixed(1)},${y(row.depth ?? 0, maxDepth).toFixed(1)}`);
     if (index % Math.max(1, Math.ceil(rows.length / 6)) === 0) {
@@ -72,7 +80,7 @@ export function ratesChart(rates, width = 320) {
   const entries = Object.entries(rates ?? {}).sort(([a], [b]) => a.localeCompare(b));
   const row = 22;
   const height = Math.max(40, entries.length * row + 8);
-  const svg = svgEl("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "aria-label": "Transitions per second per machine template" });
+  const svg = chartSvg(width, height, "Transitions per second per machine template");
   if (entries.length === 0) {
     svg.append(svgEl("text", { x: width / 2, y: 24, class: "empty-note", "text-anchor": "middle" }, "No transitions in the last minute"));
     return svg;
@@ -83,10 +91,12 @@ export function ratesChart(rates, width = 320) {
     const value = Number(rate) || 0;
     const top = 4 + index * row;
     const group = svgEl("g", { class: "rate", "data-config": config });
+    const shortName = config.length > 16 ? `${config.slice(0, 15)}\u2026` : config;
+    const barWidth = Math.max(1, ((width - labelW - 50) * value) / max);
     group.append(
       svgEl("title", {}, `${config}: ${value.toFixed(2)} transitions/s`),
-      svgEl("text", { x: labelW - 6, y: top + 14, class: "tick", "text-anchor": "end" }, config.length > 16 ? `${config.slice(0, 15)}\u2026` : config),
-      svgEl("rect", { x: labelW, y: top + 3, width: Math.max(1, ((width - labelW - 50) * value) / max), height: row - 8, class: "bar-rate" }),
+      svgEl("text", { x: labelW - 6, y: top + 14, class: "tick", "text-anchor": "end" }, shortName),
+      svgEl("rect", { x: labelW, y: top + 3, width: barWidth, height: row - 8, class: "bar-rate" }),
       svgEl("text", { x: width - 4, y: top + 14, class: "tick", "text-anchor": "end" }, value.toFixed(2)),
     );
     svg.append(group);

@@ -315,7 +315,11 @@ export class DiagramView {
 function missing(configType, error) {
   const why = error?.message ?? String(error);
   if (error?.status === 404) {
-    return `No diagram for ${configType}: ${why}. The monitor reads the YAML configs of the project it was started in; start it with --project-root pointing at the folder that holds ${configType}'s YAML (statemachine-ui --project-root DIR).`;
+    return (
+      `No diagram for ${configType}: ${why}. The monitor reads the YAML configs of the ` +
+      `project it was started in; start it with --project-root pointing at the folder that ` +
+      `holds ${configType}'s YAML (statemachine-ui --project-root DIR).`
+    );
   }
   return `No diagram for ${configType}: ${why}`;
 }

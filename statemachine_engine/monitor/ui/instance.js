@@ -85,7 +85,9 @@ export class InstanceView {
     const record = this.record();
     if (!record) return;
     this.diagram.setVisited(this.transitions);
-    this.diagram.show(record.config_type ?? record.machine_name, record.current_state, record.last_transition, `Instance ${record.machine_name} - path taken in blue`);
+    const caption = `Instance ${record.machine_name} - path taken in blue`;
+    const config = record.config_type ?? record.machine_name;
+    this.diagram.show(config, record.current_state, record.last_transition, caption);
   }
 
   /** The next (older) page of the timeline. */

@@ -18,6 +18,7 @@ export class JobsView {
     this.status = "all";
     this.cursor = null;
     this.pages = 0;
+    this.loading = false;
     this.counts = {};
     this.timer = null;
     this.typing = null;
@@ -48,7 +49,11 @@ export class JobsView {
     clearInterval(this.timer);
     this.timer = setInterval(() => {
       if ($("view-jobs").hidden) clearInterval(this.timer);
-      else if (this.pages <= 1 && !document.querySelector("dialog[open]")) this.reload();
+      // page one only (a reader who loaded more keeps it), never over an open dialog, and
+      // never while the last refresh is still on its way
+      else if (this.pages <= 1 && !this.loading && !document.querySelector("dialog[open]")) {
+        this.reload();
+      }
     }, REFRESH_MS);
   }
 
@@ -69,8 +74,12 @@ export class JobsView {
       return;
     }
     this.cursor = null;
-    this.pages = 0;
-    await Promise.all([this.loadPage(true), this.loadStats()]);
+    this.loading = true;
+    try {
+      await Promise.all([this.loadPage(true), this.loadStats()]);
+    } finally {
+      this.loading = false;
+    }
   }
 
   async loadPage(first = false) {
@@ -89,7 +98,7 @@ export class JobsView {
     const rows = (Array.isArray(reply?.jobs) ? reply.jobs : []).map(jobRow);
     if (first) $("jobs-body").replaceChildren(...rows);
     else $("jobs-body").append(...rows);
-    this.pages += 1;
+    this.pages = first ? 1 : this.pages + 1;
     this.cursor = reply?.next_before ?? null;
     $("jobs-more").hidden = !this.cursor;
     this.counts = reply?.counts ?? {};

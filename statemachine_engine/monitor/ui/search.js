@@ -74,6 +74,12 @@ function hit(kind, id, title, detail) {
   return el(
     "li",
     {},
-    el("button", { data: { kind, id }, attrs: { type: "button" } }, el("span", { className: "search-kind", text: kind }), el("span", { text: title }), el("span", { className: "search-detail", text: detail })),
+    el(
+      "button",
+      { data: { kind, id }, attrs: { type: "button" } },
+      el("span", { className: "search-kind", text: kind }),
+      el("span", { text: title }),
+      el("span", { className: "search-detail", text: detail }),
+    ),
   );
 }
