@@ -105,3 +105,40 @@ async def test_messages_sent_before_the_target_started_reach_it_in_order(pg_url:
                 await inbox.take_waiting()
                 await worker.wait_stopped()
             assert worker.state == "done"
+
+
+SENDER = """
+name: sender
+initial_state: sending
+durable: true
+states: [sending, sent]
+events: [event_sent]
+transitions:
+  - {from: sending, to: sent, event: event_sent}
+final_states: [sent]
+actions:
+  sending:
+    - {type: send_event, target: worker, event_type: go, payload: {n: 7}}
+"""
+
+
+async def test_a_durable_senders_outbox_delivers_to_another_host_once(pg_url: str) -> None:
+    async with host(pg_url, "host-a") as (a, a_store, _), host(pg_url, "host-b") as (b, b_store, _):
+        worker = await b.spawn(load_config_text(WORKER.format(durable="true")), name="worker")
+        await b_store.flush()
+        sender = await a.spawn(load_config_text(SENDER), name="sender")
+        with trio.fail_after(10):
+            await sender.wait_stopped()
+            await worker.wait_state("working")
+            assert await a.drain_outbox(5) == 0
+            await a_store.flush()
+            await b_store.flush()
+            outbox = await a_store.durable.transact(
+                lambda conn, _now: list(conn.execute("SELECT target_machine, status FROM outbox"))
+            )
+            inbox = await inbox_rows(b_store, "worker")
+            payload = b.ref("worker").context["event_data"]["payload"]
+    assert payload == {"n": 7}
+    assert outbox == [{"target_machine": "worker", "status": "delivered"}]
+    # the worker's step that used it is committed: handled, once
+    assert [status for _, status in inbox] == ["handled"]
