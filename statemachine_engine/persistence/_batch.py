@@ -18,7 +18,7 @@ import trio
 from statemachine_engine.errors import StoreError
 from statemachine_engine.persistence import _durable_sql as durable
 from statemachine_engine.persistence import _records_sql as records
-from statemachine_engine.persistence._dialect import is_postgres
+from statemachine_engine.persistence._dialect import Later, is_postgres
 from statemachine_engine.persistence._pg_adapter import TransactionLost
 from statemachine_engine.persistence._records import (
     CheckpointRecord,
@@ -54,21 +54,25 @@ class Request(Generic[T]):
         "fn",
         "on_abandon",
         "on_fail",
+        "single",
         "value",
         "weight",
     )
 
     def __init__(
         self,
-        fn: Callable[[sqlite3.Connection, float], T],
+        fn: Callable[[sqlite3.Connection, float], T | Later[T]],
         after: Callable[[T], None] | None,
         on_abandon: Callable[[T], None] | None,
         *,
         detached: bool = False,
         on_fail: Callable[[BaseException], None] | None = None,
         weight: int = 1,
+        single: bool = False,
     ) -> None:
         self.fn = fn
+        #: one statement that changes nothing when it does not apply: no savepoint needed
+        self.single = single
         self.after = after
         self.on_abandon = on_abandon
         #: for a submitted write: called when it could not be written
@@ -94,9 +98,12 @@ def write_batch(
     records failed on their own. A failure of the transaction itself raises."""
     failed = 0
     transitions: list[tuple[str, str | None, str, str | None, float]] = []
+    waiting: list[Request[Any]] = []  # requests whose result is read at the end
     for index, item in enumerate(batch):
         if isinstance(item, Request):
             _run_request(conn, item, now, path)
+            if type(item.value) is Later:
+                waiting.append(item)
             continue
         try:
             _write_record(conn, item, index, snapshots, transitions)
@@ -107,7 +114,26 @@ def write_batch(
         records.insert_transitions(conn, transitions)
     if is_postgres(conn) and any(type(item) in _HISTORY for item in batch):
         notify_history(conn)  # once per batch: monitors of other hosts read what is new
+    for req in waiting:
+        _resolve(req, path)
     return failed
+
+
+def _resolve(req: Request[Any], path: str) -> None:
+    """Read the result of a request that returned a ``Later``. Its error (the job was not
+    held: its statement changed nothing) becomes the request's."""
+    pending: Later[Any] = req.value  # type: ignore[assignment]  # checked by the caller
+    try:
+        req.value = pending.resolve()
+    except TransactionLost:
+        raise
+    except sqlite3.Error as exc:
+        try:
+            raise_store_error(exc, path)
+        except StoreError as error:
+            req.error = error
+    except Exception as exc:
+        req.error = exc
 
 
 #: the records a monitor of another host shows (``_remote_sql.history_since``)
@@ -221,6 +247,19 @@ def _write_durable(conn: sqlite3.Connection, item: Record) -> None:
 
 def _run_request(conn: sqlite3.Connection, req: Request[Any], now: float, path: str) -> None:
     req.error = None  # a batch run again (PostgreSQL, after a lost connection) starts afresh
+    if req.single:  # nothing to undo: it changes nothing unless it succeeds
+        try:
+            req.value = req.fn(conn, now)
+        except TransactionLost:
+            raise
+        except sqlite3.Error as exc:
+            try:
+                raise_store_error(exc, path)
+            except StoreError as error:
+                req.error = error
+        except Exception as exc:  # its own error (the job was not held)
+            req.error = exc
+        return
     conn.execute("SAVEPOINT request")
     try:
         req.value = req.fn(conn, now)

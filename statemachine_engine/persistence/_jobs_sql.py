@@ -43,6 +43,7 @@ from statemachine_engine.persistence._jobs_claim_sql import (
     start_reserved,
 )
 from statemachine_engine.persistence._jobs_finish_sql import (
+    complete_held_job,
     complete_job,
     delete_job,
     delete_jobs,
@@ -73,6 +74,7 @@ __all__ = [
     "claim_job",
     "claim_many",
     "claim_next",
+    "complete_held_job",
     "complete_job",
     "count_jobs",
     "count_retrying",

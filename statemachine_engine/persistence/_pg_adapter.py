@@ -19,7 +19,7 @@ psycopg 3 connection:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -62,35 +62,97 @@ def translate(sql: str) -> str:
 
 
 class PgConnection:
-    """The ``sqlite3``-like face of one psycopg connection (rows as dicts)."""
+    """The ``sqlite3``-like face of one psycopg connection (rows as dicts).
+
+    With ``pipeline`` (psycopg's pipeline mode, which the write thread uses), statements
+    are sent without waiting for their results: a cursor waits (syncs the pipeline) only
+    when its rows or row count are read. A batch of records then costs one round trip to
+    the server instead of one per statement.
+    """
 
     #: asked by ``_dialect``: SQL that differs between the backends looks here
     postgres = True
 
-    def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
+    def __init__(
+        self, conn: psycopg.Connection[dict[str, Any]], pipeline: psycopg.Pipeline | None = None
+    ) -> None:
         self.raw = conn
+        self._pipeline = pipeline
+        self.sent = 0  # statements sent so far
+        self.synced = 0  # statements whose results are in, so far
 
-    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Cursor:
         try:
-            return self.raw.execute(translate(sql), tuple(parameters))
+            cursor = self.raw.execute(translate(sql), tuple(parameters))
         except Exception as exc:
             raise _translated(exc) from exc
+        self.sent += 1
+        return Cursor(cursor, self)
 
-    def executemany(
-        self, sql: str, seq_of_parameters: Iterable[Sequence[Any]]
-    ) -> psycopg.Cursor[Any]:
+    def executemany(self, sql: str, seq_of_parameters: Iterable[Sequence[Any]]) -> Cursor:
+        """Many rows, one round trip; its error is raised here, as ``sqlite3`` does (a bulk
+        insert of jobs catches a duplicate id around it)."""
         cursor = self.raw.cursor()
         try:
             cursor.executemany(translate(sql), [tuple(p) for p in seq_of_parameters])
         except Exception as exc:
             raise _translated(exc) from exc
-        return cursor
+        self.sent += 1
+        self.sync(self.sent)
+        return Cursor(cursor, self)
+
+    def sync(self, upto: int) -> None:
+        """Wait for the results of the statements sent up to number ``upto``: one round
+        trip for all those sent since the last wait (none when they are in already)."""
+        if self._pipeline is None or upto <= self.synced:
+            return
+        sent = self.sent
+        try:
+            self._pipeline.sync()
+        except Exception as exc:
+            raise _translated(exc) from exc
+        self.synced = sent
 
     @property
     def in_transaction(self) -> bool:
         from psycopg.pq import TransactionStatus
 
         return self.raw.info.transaction_status != TransactionStatus.IDLE
+
+
+class Cursor:
+    """A psycopg cursor whose results are waited for when they are read; errors raised
+    as ``PgConnection`` raises them."""
+
+    __slots__ = ("_conn", "_cursor", "_number")
+
+    def __init__(self, cursor: psycopg.Cursor[Any], conn: PgConnection) -> None:
+        self._cursor = cursor
+        self._conn = conn
+        self._number = conn.sent
+
+    def _results(self) -> psycopg.Cursor[Any]:
+        self._conn.sync(self._number)
+        return self._cursor
+
+    @property
+    def rowcount(self) -> int:
+        return self._results().rowcount
+
+    def fetchone(self) -> Any:
+        try:
+            return self._results().fetchone()
+        except Exception as exc:
+            raise _translated(exc) from exc
+
+    def fetchall(self) -> list[Any]:
+        try:
+            return self._results().fetchall()
+        except Exception as exc:
+            raise _translated(exc) from exc
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
 
 
 def _translated(exc: Exception) -> Exception:

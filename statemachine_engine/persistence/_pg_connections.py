@@ -163,9 +163,12 @@ class PgConnections:
                         self._back()
                         return unknown[1]
                     unknown = None
-                # its id, for asking the server about it should its COMMIT be lost
-                xid = _one(conn, "SELECT pg_current_xact_id()::text AS xid")["xid"]
-                result = job.fn(PgConnection(conn))
+                with conn.pipeline() as pipeline:
+                    # its id, for asking the server about it should its COMMIT be lost
+                    ask = conn.execute("SELECT pg_current_xact_id()::text AS xid")
+                    result = job.fn(PgConnection(conn, pipeline))
+                    pipeline.sync()
+                    xid = _id(ask)
                 if conn.info.transaction_status == _in_error():
                     conn.rollback()
                     raise StoreError(
@@ -193,6 +196,9 @@ class PgConnections:
                 self._wake.wait(delay)
                 delay = min(delay * 2, RETRY_MAX)
                 continue
+            except psycopg.Error as exc:  # a statement failed, its error raised at a sync
+                self._rollback()
+                raise StoreError(f"{self.path}: {one_line(exc)}") from None
             except BaseException:
                 self._rollback()
                 raise
@@ -331,10 +337,10 @@ def _close(conn: Any) -> None:
             conn.close()
 
 
-def _one(conn: psycopg.Connection[Any], sql: str) -> dict[str, Any]:
-    row: dict[str, Any] | None = conn.execute(sql).fetchone()
+def _id(cursor: psycopg.Cursor[Any]) -> str:
+    row: dict[str, Any] | None = cursor.fetchone()
     assert row is not None
-    return row
+    return str(row["xid"])
 
 
 def _in_error() -> Any:

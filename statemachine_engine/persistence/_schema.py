@@ -23,7 +23,7 @@ from statemachine_engine.persistence._files import prepare_file, why_not_writabl
 from statemachine_engine.persistence._paths import MEMORY
 
 #: the version this program writes; migrations bring older databases up to it
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 DEFAULT_BUSY_TIMEOUT = 10.0
 
@@ -78,6 +78,8 @@ _COLUMNS: dict[str, list[tuple[str, str, str | None]]] = {
         ("endpoint", "TEXT", "TEXT"),
         ("context", "TEXT", "TEXT"),
         ("started_at", "REAL", "REAL"),
+        # the host whose runtime registered the row (hosts share a PostgreSQL registry)
+        ("host", "TEXT", "TEXT"),
     ],
     "state_transitions": [
         ("id", "INTEGER PRIMARY KEY AUTOINCREMENT", None),
@@ -118,6 +120,11 @@ _INDEXES = {
     "idx_errors_machine": "errors(machine_name, timestamp)",
     "idx_errors_timestamp": "errors(timestamp)",
 }
+
+#: the tables, their indexes and the "now" default, as the PostgreSQL schema reads them
+TABLE_COLUMNS = _COLUMNS
+TABLE_INDEXES = _INDEXES
+SQLITE_NOW = _NOW
 
 # Text timestamps a database of the published package may hold (UTC 'YYYY-MM-DD HH:MM:SS').
 _TEXT_TIMESTAMPS = {
@@ -175,11 +182,21 @@ def _path_of(conn: sqlite3.Connection) -> str:
     return str(row["file"] or "the database") if row else "the database"
 
 
+def _add_new_columns(conn: sqlite3.Connection) -> None:
+    """Add the columns of ``_COLUMNS`` a table lacks (version 4: ``machine_state.host``)."""
+    for table, columns in _COLUMNS.items():
+        existing = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for name, decl, add_decl in columns:
+            if name not in existing:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {add_decl or decl}")
+
+
 #: MIGRATIONS[n] brings a database from version n to n + 1
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _migrate_to_1,
     durable.create_tables,
     browse.create_tables,
+    _add_new_columns,
 )
 
 

@@ -57,9 +57,12 @@ class SqliteStore:
         sweep_interval: float,
         retry_backoff: float,
         queue_size: int,
+        host: str | None = None,
     ) -> None:
         self._connections = connections
         self._clock = clock
+        #: the host written in the registry rows of this runtime's machines
+        self.host = host
         self._writer = Writer(connections, clock=clock, capacity=queue_size)
         self._reads = StoreReads(connections, self._writer)
         #: checkpoints, inbox and outbox of durable machines
@@ -159,7 +162,9 @@ class SqliteStore:
         self._holdings.machine_started(machine_name)
         self._runs.started(machine_name, config_type=config_type, pid=pid, timestamp=timestamp)
         self._writer.record(
-            StartRecord(machine_name, current_state, config_type, pid, endpoint, timestamp)
+            StartRecord(
+                machine_name, current_state, config_type, pid, endpoint, timestamp, self.host
+            )
         )
 
     def transition(

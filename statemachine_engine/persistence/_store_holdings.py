@@ -149,6 +149,7 @@ class Holdings:
                 conn, job_id, worker=worker, now=now, started_at=started_at
             ),
             after=started,
+            single=True,
         )
         return attrs.evolve(job, attempts=job.attempts + 1, started_at=started_at)
 

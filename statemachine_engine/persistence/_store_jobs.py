@@ -201,11 +201,12 @@ class SqliteJobs:
             )
 
         return self._writer.submit(
-            lambda conn, now: jobs.complete_job(
+            lambda conn, now: jobs.complete_held_job(
                 conn, job_id, now=now, worker=worker, result_json=encoded
             ),
             after=self._holdings.finished,
             failed=failed,
+            single=True,
         )
 
     async def fail(
