@@ -429,3 +429,39 @@ def test_a_long_timeline_is_paged(runtimes: Runtimes, page: Page) -> None:
         # the oldest is last
         last = page.locator("#timeline .log-entry[data-kind='transition']").last.inner_text()
         assert "waiting -> working (go)" in last
+
+
+def test_a_page_cut_off_from_the_monitor_catches_up_on_what_it_missed(
+    runtimes: Runtimes, page: Page
+) -> None:
+    name = runtimes.name("pipe_09")
+    with start_monitor(runtimes, page) as monitor:
+        runtimes.start(runtimes.root / "pipeline.yaml", name)
+        page.goto(monitor.url)
+        page.wait_for_selector("#connection[data-state='connected']")
+        page.wait_for_selector(f"#kanban .kanban-card[data-machine='{name}']")
+        assert monitor.server is not None
+        monitor.call(monitor.server.hub.close)  # every page is cut off
+        page.wait_for_selector("#connection[data-state='disconnected']")
+        # meanwhile the machine moves: the page reconnects after 1 s and asks the store
+        send_control(runtimes, name, "go")
+        page.wait_for_selector("#connection[data-state='connected']")
+        page.wait_for_function(
+            """(name) => document.querySelector(`.kanban-card[data-machine="${name}"]`)
+                ?.closest(".kanban-state")?.dataset.state === "working" """,
+            arg=name,
+        )
+        page.wait_for_function(
+            """(name) => [...document.querySelectorAll("#log .log-entry")].some((e) =>
+                e.dataset.machine === name && e.textContent.includes("waiting -> working"))""",
+            arg=name,
+        )
+        # and shows it once, also when live events follow
+        send_control(runtimes, name, "done")
+        page.wait_for_function(
+            """(name) => [...document.querySelectorAll("#log .log-entry")].some((e) =>
+                e.dataset.machine === name && e.textContent.includes("working -> waiting"))""",
+            arg=name,
+        )
+        assert log_lines(page, name, "waiting -> working (go)") == 1
+        assert log_lines(page, name, "working -> waiting (done)") == 1

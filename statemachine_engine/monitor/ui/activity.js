@@ -34,6 +34,10 @@ export class ActivityLog {
     this.known = new Set();
     /** key -> how many backfilled lines have it (a live copy of one is skipped once) */
     this.backfilled = new Map();
+    /** keys of the live lines since the last reconnect (a catch-up skips them) */
+    this.recent = new Set();
+    /** the time of the newest line shown (epoch seconds) */
+    this.newest = 0;
     filter.addEventListener("change", () => this.applyFilter());
   }
 
@@ -59,15 +63,39 @@ export class ActivityLog {
    *  as the output stream of a bash line. */
   add(line) {
     if (this.consume(line)) return null;
+    this.recent.add(keyOf(line));
+    this.newest = Math.max(this.newest, Number(line.time) || 0);
     const node = this.entry(line);
     this.list.prepend(node);
     while (this.list.childElementCount > this.limit + this.loaded) this.list.lastElementChild.remove();
     return node;
   }
 
+  /**
+   * After a reconnect: the store's lines (newest first) newer than `since` that the page
+   * missed while it was cut off go on top, oldest first; one the live stream has shown
+   * since is skipped, and a live copy arriving later is skipped too.
+   */
+  catchUp(lines, since) {
+    const missed = lines.filter((line) => Number(line.time) > since && !this.recent.has(keyOf(line)));
+    for (const line of missed.reverse()) {
+      this.list.prepend(this.entry(line));
+      this.newest = Math.max(this.newest, Number(line.time) || 0);
+      const key = keyOf(line);
+      this.backfilled.set(key, (this.backfilled.get(key) ?? 0) + 1);
+    }
+    return missed.length;
+  }
+
+  /** A reconnect: what the live stream shows from now on is told apart from before. */
+  reconnected() {
+    this.recent.clear();
+  }
+
   /** Append lines older than everything shown (history from the store, newest first). */
   older(lines) {
     for (const line of lines) {
+      this.newest = Math.max(this.newest, Number(line.time) || 0);
       this.list.append(this.entry(line));
       const key = keyOf(line);
       this.backfilled.set(key, (this.backfilled.get(key) ?? 0) + 1);

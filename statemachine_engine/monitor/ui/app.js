@@ -135,6 +135,17 @@ class MonitorApp {
     more.disabled = false;
   }
 
+  /** After a reconnect: the activity the page missed while it was cut off. */
+  async catchUp(since) {
+    try {
+      const reply = await api.activity({ limit: ACTIVITY_PAGE });
+      const items = Array.isArray(reply?.items) ? reply.items : [];
+      this.log.catchUp(items.map((item) => historyLine(item)), since);
+    } catch (error) {
+      this.log.add({ machine: "", level: "warning", message: `Missed activity unavailable: ${error.message}` });
+    }
+  }
+
   // -- live events --------------------------------------------------------------------------
 
   handle(message) {
@@ -203,6 +214,8 @@ class MonitorApp {
   /** A live snapshot (on connect and reconnect): running machines; a reconnect also asks the
    *  store what changed while the page was cut off. */
   snapshot(message) {
+    const since = this.log.newest;
+    this.log.reconnected();
     const machines = Array.isArray(message.machines) ? message.machines : [];
     this.store.mergeSnapshot(machines);
     const time = typeof message.timestamp === "number" ? message.timestamp : undefined;
@@ -213,8 +226,12 @@ class MonitorApp {
     this.log.add({ time, machine: "", level, message: `Live: ${count}${note}` });
     for (const machine of machines) this.log.remember(String(machine.machine_name));
     this.snapshots += 1;
-    if (this.snapshots > 1 && this.database) this.loadMachines().then(() => this.board.refresh(true));
-    else this.board.refresh(true);
+    if (this.snapshots > 1 && this.database) {
+      this.loadMachines().then(() => this.board.refresh(true));
+      this.catchUp(since);
+    } else {
+      this.board.refresh(true);
+    }
   }
 
   /** Apply fields to a machine and tell the board what changed. */
