@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -15,6 +14,7 @@ from statemachine_engine.persistence._connections import open_connections
 from statemachine_engine.persistence._jobs_sql import DEFAULT_LEASE_SECONDS, DEFAULT_RETRY_BACKOFF
 from statemachine_engine.persistence._paths import MEMORY
 from statemachine_engine.persistence._pg_connect import is_postgres_url
+from statemachine_engine.persistence._remote_sql import host_name
 from statemachine_engine.persistence._schema import DEFAULT_BUSY_TIMEOUT
 from statemachine_engine.persistence._store import SqliteStore
 
@@ -55,8 +55,9 @@ async def open_store(
     committed is lost when the process is killed, the last commits may be lost with the
     power) or ``"full"`` (every commit waits for the disk: power-loss safe, slower).
 
-    ``host``: written in the registry rows of this runtime's machines (default: this
-    machine's host name), so that hosts sharing a database know their own rows.
+    ``host``: written in the registry rows of this runtime's machines (default:
+    ``$STATEMACHINE_HOST``, else this machine's host name), so that hosts sharing a
+    database know their own rows.
     """
     if synchronous not in SYNC_MODES:
         raise ValueError(f"synchronous must be one of {', '.join(SYNC_MODES)}, got {synchronous!r}")
@@ -93,7 +94,7 @@ async def open_store(
         sweep_interval=sweep_interval,
         retry_backoff=retry_backoff,
         queue_size=queue_size,
-        host=host or socket.gethostname(),
+        host=host or host_name(),
     )
     try:
         async with store.running(close_timeout=close_timeout):

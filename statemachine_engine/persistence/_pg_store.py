@@ -16,7 +16,6 @@ a connection themselves, they hand it functions over the shared SQL. What Postgr
 from __future__ import annotations
 
 import math
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -30,6 +29,7 @@ from statemachine_engine.persistence._pg_connect import connect, display_url, wh
 from statemachine_engine.persistence._pg_connections import PgConnections
 from statemachine_engine.persistence._pg_listener import Listener
 from statemachine_engine.persistence._pg_schema import ensure_schema
+from statemachine_engine.persistence._remote_sql import host_name
 from statemachine_engine.persistence._store import SqliteStore
 
 
@@ -93,7 +93,7 @@ async def open_postgres_store(
         sweep_interval=sweep_interval,
         retry_backoff=retry_backoff,
         queue_size=queue_size,
-        host=host or socket.gethostname(),
+        host=host or host_name(),
     )
     store._pg = connections
     try:
