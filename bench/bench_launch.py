@@ -6,10 +6,12 @@ Run: .venv/bin/python bench/bench_launch.py [--runs N] [--no-upstream]
 
 * launch -- from the spawn of ``statemachine CONFIG`` to its control socket accepting a
   connection (this project: a stream socket; the published package: a datagram socket
-  that is bound). Ours twice: *cold* (a fresh, empty ``$XDG_CACHE_HOME``: the YAML is
+  that is bound), and the CPU time the process used until then (all its threads, from
+  /proc/PID/task/*/schedstat: a figure that moves less with the machine's load). Ours twice: *cold* (a fresh, empty ``$XDG_CACHE_HOME``: the YAML is
   parsed and checked) and *warm* (the start cache holds the unchanged configuration).
 * floors -- ``python -c pass``, ``python -c 'import trio'`` and the third-party and standard
-  modules the start needs (trio, sqlite3, argparse, json, logging), run to exit.
+  modules the start needs (trio, sqlite3, argparse, json, logging), run to exit (CPU time
+  from the children's rusage).
 * idle memory -- 1 s after the control socket is ready, from /proc/PID/smaps_rollup: RSS,
   PSS and the anonymous (private) memory, the figure that does not count the shared
   libraries; the floors' the same way (the interpreter kept alive after the imports).
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -79,6 +82,7 @@ class Variant:
         self.env = env
         self.cwd = cwd
         self.times: list[float] = []
+        self.cpu: list[float] = []
         self.memory: list[dict[str, int]] = []
 
 
@@ -118,8 +122,18 @@ def wait_connectable(path: str, kind: int, proc: subprocess.Popen[bytes], timeou
             sock.close()
 
 
-def launch(variant: Variant, work: Path, name: str) -> tuple[float, dict[str, int]]:
-    """Milliseconds from spawn to a connectable control socket; memory once settled."""
+def cpu_ms(pid: int) -> float:
+    """CPU time a process has used so far (all its threads), in ms."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+            total += int(f.read().split()[0])  # nanoseconds on a CPU
+    return total / 1e6
+
+
+def launch(variant: Variant, work: Path, name: str) -> tuple[float, float, dict[str, int]]:
+    """Milliseconds from spawn to a connectable control socket, the CPU time the process
+    used until then, and its memory once settled."""
     cwd = work / name
     cwd.mkdir(parents=True)
     path = variant.socket_path(name, cwd)
@@ -135,8 +149,9 @@ def launch(variant: Variant, work: Path, name: str) -> tuple[float, dict[str, in
     try:
         wait_connectable(path, variant.kind, proc, 60)
         elapsed = (time.perf_counter() - t0) * 1000
+        cpu = cpu_ms(proc.pid)
         time.sleep(SETTLE)
-        return elapsed, memory(proc.pid)
+        return elapsed, cpu, memory(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -148,10 +163,15 @@ def launch(variant: Variant, work: Path, name: str) -> tuple[float, dict[str, in
             os.unlink(path)
 
 
-def run_to_exit(python: str, code: str, env: dict[str, str]) -> float:
+def run_to_exit(python: str, code: str, env: dict[str, str]) -> tuple[float, float]:
+    """Wall-clock and CPU milliseconds of ``python -c code``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run([python, "-c", code], env=env, check=True)
-    return (time.perf_counter() - t0) * 1000
+    elapsed = (time.perf_counter() - t0) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu * 1000
 
 
 def floor_memory(python: str, code: str, env: dict[str, str]) -> dict[str, int]:
@@ -284,18 +304,21 @@ def main() -> None:
             "import asyncio, sqlite3, yaml",
         )
     floor_times: dict[str, list[float]] = {label: [] for label in floors}
+    floor_cpu: dict[str, list[float]] = {label: [] for label in floors}
 
     try:
         for round_no in range(args.runs + 1):
             for i, variant in enumerate(variants):
-                elapsed, mem = launch(variant, work, f"r{round_no}v{i}x{os.getpid()}")
+                elapsed, cpu, mem = launch(variant, work, f"r{round_no}v{i}x{os.getpid()}")
                 if round_no > 0:
                     variant.times.append(elapsed)
+                    variant.cpu.append(cpu)
                     variant.memory.append(mem)
             for label, (python, code) in floors.items():
-                elapsed = run_to_exit(python, code, base_env(pycache))
+                elapsed, cpu = run_to_exit(python, code, base_env(pycache))
                 if round_no > 0:
                     floor_times[label].append(elapsed)
+                    floor_cpu[label].append(cpu)
             print(f"  round {round_no}/{args.runs} done", flush=True)
         floor_mem = {
             label: [floor_memory(python, code, base_env(pycache)) for _ in range(3)]
@@ -304,43 +327,50 @@ def main() -> None:
         profile = import_profile(config, work, here, warm_env(work))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report(variants, floor_times, floor_mem, profile, args.runs)
+    report(variants, floor_times, floor_cpu, floor_mem, profile, args.runs)
 
 
 def report(
     variants: list[Variant],
     floor_times: dict[str, list[float]],
+    floor_cpu: dict[str, list[float]],
     floor_mem: dict[str, list[dict[str, int]]],
     profile: list[tuple[str, float]],
     runs: int,
 ) -> None:
     upstream = next((v for v in variants if v.label.startswith("published")), None)
-    base = statistics.median(upstream.times) if upstream else None
-    base_anon = median_memory(upstream.memory, "Anonymous") if upstream else None
+    base = (
+        (
+            statistics.median(upstream.times),
+            statistics.median(upstream.cpu),
+            median_memory(upstream.memory, "Anonymous"),
+        )
+        if upstream
+        else None
+    )
     print(f"\nload after: {os.getloadavg()}; medians of {runs} rounds\n")
     print(
-        "| launched | spawn -> control socket, median (min-max) | vs published | "
-        "idle RSS | PSS | anonymous | vs published |"
+        "| launched | spawn -> control socket ready (min-max) | CPU used until then | "
+        "vs published (wall / CPU) | idle RSS | PSS | anonymous | vs published |"
     )
-    print("|---|---|---|---|---|---|---|")
-    for v in variants:
-        median = statistics.median(v.times)
-        anon = median_memory(v.memory, "Anonymous")
-        ratio = f"{median / base:.2f}x" if base else "-"
-        mem_ratio = f"{anon / base_anon:.2f}x" if base_anon else "-"
-        print(
-            f"| {v.label} | {median:.0f} ms ({min(v.times):.0f}-{max(v.times):.0f}) | {ratio} | "
-            f"{median_memory(v.memory, 'Rss'):.1f} MiB | {median_memory(v.memory, 'Pss'):.1f} "
-            f"MiB | {anon:.1f} MiB | {mem_ratio} |"
+    print("|---|---|---|---|---|---|---|---|")
+    rows = [(v.label, v.times, v.cpu, v.memory) for v in variants]
+    rows += [
+        (f"floor: {label}", floor_times[label], floor_cpu[label], floor_mem[label])
+        for label in floor_times
+    ]
+    for label, times, cpu, mem in rows:
+        wall, used, anon = (
+            statistics.median(times),
+            statistics.median(cpu),
+            median_memory(mem, "Anonymous"),
         )
-    for label, times in floor_times.items():
-        median = statistics.median(times)
-        ratio = f"{median / base:.2f}x" if base else "-"
-        mem = floor_mem[label]
+        ratio = f"{wall / base[0]:.2f}x / {used / base[1]:.2f}x" if base else "-"
+        mem_ratio = f"{anon / base[2]:.2f}x" if base else "-"
         print(
-            f"| floor: {label} | {median:.0f} ms ({min(times):.0f}-{max(times):.0f}) | {ratio} | "
-            f"{median_memory(mem, 'Rss'):.1f} MiB | {median_memory(mem, 'Pss'):.1f} MiB | "
-            f"{median_memory(mem, 'Anonymous'):.1f} MiB | - |"
+            f"| {label} | {wall:.0f} ms ({min(times):.0f}-{max(times):.0f}) | {used:.0f} ms | "
+            f"{ratio} | {median_memory(mem, 'Rss'):.1f} MiB | "
+            f"{median_memory(mem, 'Pss'):.1f} MiB | {anon:.1f} MiB | {mem_ratio} |"
         )
     total = sum(ms for _, ms in profile)
     print(
