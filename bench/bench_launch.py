@@ -7,8 +7,9 @@ Run: .venv/bin/python bench/bench_launch.py [--runs N] [--no-upstream]
 * launch -- from the spawn of ``statemachine CONFIG`` to its control socket accepting a
   connection (this project: a stream socket; the published package: a datagram socket
   that is bound), and the CPU time the process used until then (all its threads, from
-  /proc/PID/task/*/schedstat: a figure that moves less with the machine's load). Ours twice: *cold* (a fresh, empty ``$XDG_CACHE_HOME``: the YAML is
-  parsed and checked) and *warm* (the start cache holds the unchanged configuration).
+  /proc/PID/task/*/schedstat: a figure that moves less with the machine's load). Ours
+  twice: *cold* (a fresh, empty ``$XDG_CACHE_HOME``: the YAML is parsed and checked) and
+  *warm* (the start cache holds the unchanged configuration).
 * floors -- ``python -c pass``, ``python -c 'import trio'`` and the third-party and standard
   modules the start needs (trio, sqlite3, argparse, json, logging), run to exit (CPU time
   from the children's rusage).
