@@ -20,17 +20,17 @@ timers restart.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
 
-from statemachine_engine.actors._busy_loop import forget_busy_loop, suspect_busy_loop
+from statemachine_engine.actors._busy_loop import forget_busy_loop
+from statemachine_engine.actors._crossing import TransitionSteps
 from statemachine_engine.actors._durable import DurableSteps
 from statemachine_engine.actors._host import MachineHost
-from statemachine_engine.actors._journal import ENTRY, TRANSITION, Journal, Position
-from statemachine_engine.actors._machine_log import TransitionLog, report_busy_loop
+from statemachine_engine.actors._journal import ENTRY, Journal, Position
+from statemachine_engine.actors._machine_log import TransitionLog
 from statemachine_engine.actors._mailbox import Fire, Mailbox
 from statemachine_engine.actors._ref import ActorRef, ActorStatistics
 from statemachine_engine.actors._repeat import RepeatingSteps
@@ -44,13 +44,8 @@ if TYPE_CHECKING:
     from statemachine_engine.actors._services import MachineServices
     from statemachine_engine.fsm import Table
 
-logger = logging.getLogger("statemachine_engine.machine")
-
 #: transitions a machine may fire without blocking before it yields to other tasks
 YIELD_EVERY = 64
-#: internal transitions in a row reported as a busy loop: the machine never waited on its
-#: mailbox or its timer, and the event loop never had nothing to run (see ``_busy_loop``)
-BUSY_LOOP_THRESHOLD = 10_000
 _NEVER = float("inf")
 
 
@@ -60,7 +55,7 @@ class _Waiter:
     reached: bool = False
 
 
-class MachineActor(Mailbox, DurableSteps, RepeatingSteps):
+class MachineActor(Mailbox, TransitionSteps, DurableSteps, RepeatingSteps):
     """Runs one machine. Created and started by the runtime; reached through ActorRef."""
 
     def __init__(
@@ -217,7 +212,18 @@ class MachineActor(Mailbox, DurableSteps, RepeatingSteps):
                 return
             if fire is None:
                 fire = await self._idle()
-            fire = await self._fire(fire)
+            self._unyielded += 1
+            if self._unyielded >= YIELD_EVERY:
+                self._unyielded = 0
+                await trio.lowlevel.checkpoint()
+            # leave the state along the transition, then enter its target: every transition
+            # re-enters, self-loops included (entry actions run again, timers restart)
+            transition = self._leave(fire)
+            if self._must_wait(transition):
+                fire = await self._cross(transition)
+                continue
+            actions = self._arrive(transition.to)
+            fire = await self._run_entry(transition.to, actions, 0) if actions else None
 
     async def _enter(
         self, state: str, *, resumed: bool = False, due: float | None = None, done: int = 0
@@ -367,64 +373,3 @@ class MachineActor(Mailbox, DurableSteps, RepeatingSteps):
             if found is not DROP:
                 return Fire(found, incoming.type, incoming)
             self._drop(incoming)
-
-    async def _fire(self, fire: Fire) -> Fire | None:
-        """Leave the current state along ``fire.transition`` and enter its target."""
-        self._unyielded += 1
-        if self._unyielded >= YIELD_EVERY:
-            self._unyielded = 0
-            await trio.lowlevel.checkpoint()
-        if fire.message is None:
-            run = self._internal_run = self._internal_run + 1
-            if run == BUSY_LOOP_THRESHOLD // 2 and self._task is not None:
-                # a wait on anything else (the store, a thread, the clock) clears the run
-                suspect_busy_loop(self._task, self._not_busy)
-            elif run >= BUSY_LOOP_THRESHOLD and not self._busy_reported:
-                self._report_busy_loop()
-        else:
-            self._accept(fire.message)
-        source = self.state
-        transition = fire.transition
-        self.transitions += 1
-        self._reporter.transition(self.name, source, transition.to, fire.event, self.context)
-        if self._journal is not None:
-            self._journal.fired(
-                source,
-                transition.to,
-                fire.event,
-                fire.message.message_id if fire.message is not None else None,
-                self.context,
-                has_actions=bool(transition.actions),
-            )
-        store = self._store
-        if store is not None and store.backlogged:
-            await store.wait_for_room()  # backpressure: history is never dropped
-            self._internal_run = 0  # a machine waiting on the store is not a busy loop
-        if logger.isEnabledFor(logging.INFO):
-            log = self._log
-            if log is None:
-                log = self._log = TransitionLog(self.name)
-            log.log(source, fire.event, transition.to)
-        if transition.actions:
-            await self._transition_actions(transition.actions, 0)
-            if self._stopping:
-                return None
-        actions = self._arrive(transition.to)
-        if not actions:
-            return None
-        return await self._run_entry(transition.to, actions, 0)
-
-    async def _transition_actions(self, actions: tuple[ActionSpec, ...], done: int) -> None:
-        with trio.CancelScope() as self._state_scope:
-            for index in range(done, len(actions)):
-                await self._step_action(actions[index], TRANSITION, index, in_transition=True)
-        self._state_scope = None
-
-    def _not_busy(self) -> None:
-        self._internal_run = 0
-
-    def _report_busy_loop(self) -> None:
-        self._busy_reported = True
-        if self._task is not None:
-            forget_busy_loop(self._task)
-        report_busy_loop(self.name, self.state, BUSY_LOOP_THRESHOLD, self.host)

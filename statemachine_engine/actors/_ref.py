@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -62,20 +63,22 @@ class ActorRef:
         """The machine's live context (read it; let actions write it)."""
         return self._actor.context
 
-    async def send(
+    def send(
         self,
         event: str,
         payload: Any = None,
         *,
         job_id: str | None = None,
         source: str | None = None,
-    ) -> None:
-        """Put an event in the machine's mailbox; waits while the mailbox is full."""
+    ) -> Coroutine[Any, Any, None]:
+        """Put an event in the machine's mailbox; waits while the mailbox is full. (Await
+        it: it is the actor's ``deliver`` coroutine, handed back without a frame of its own
+        around it -- a send into an idle machine is that cheap.)"""
         if payload is None and job_id is None and source is None:
             message = self._plain_message(event)
         else:
             message = Message(event, payload, self.name, job_id, source)
-        await self._actor.deliver(message)
+        return self._actor.deliver(message)
 
     async def send_message(self, message: Message) -> None:
         await self._actor.deliver(message)

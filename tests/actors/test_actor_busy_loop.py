@@ -74,7 +74,7 @@ def spec(text: str) -> MachineSpec:
 
 @pytest.fixture(autouse=True)
 def _small_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("statemachine_engine.actors._machine.BUSY_LOOP_THRESHOLD", THRESHOLD)
+    monkeypatch.setattr("statemachine_engine.actors._crossing.BUSY_LOOP_THRESHOLD", THRESHOLD)
 
 
 def busy_reports(recorder: RecordingPublisher, caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -388,7 +388,7 @@ async def test_busy_loop_yields_to_other_machines_and_is_reported_once(
     monkeypatch,
     autojump_clock,
 ) -> None:
-    monkeypatch.setattr("statemachine_engine.actors._machine.BUSY_LOOP_THRESHOLD", 50)
+    monkeypatch.setattr("statemachine_engine.actors._crossing.BUSY_LOOP_THRESHOLD", 50)
     looper = await runtime.spawn(
         spec(
             """
