@@ -99,7 +99,13 @@ def write_batch(
     failed = 0
     transitions: list[tuple[str, str | None, str, str | None, float]] = []
     waiting: list[Request[Any]] = []  # requests whose result is read at the end
+    steps = _Steps()
     for index, item in enumerate(batch):
+        if type(item) is CheckpointRecord:
+            steps.add(item)
+            continue
+        if steps and (isinstance(item, Request) or type(item) in _DURABLE):
+            failed += steps.write(conn)  # in order with what reads or replaces them
         if isinstance(item, Request):
             _run_request(conn, item, now, path)
             if type(item.value) is Later:
@@ -110,6 +116,8 @@ def write_batch(
         except sqlite3.Error as exc:
             failed += 1
             logger.error("could not record %s for %r: %s", _KINDS[type(item)], item[0], exc)
+    if steps:
+        failed += steps.write(conn)
     if transitions:
         records.insert_transitions(conn, transitions)
     if is_postgres(conn) and any(type(item) in _HISTORY for item in batch):
@@ -171,9 +179,6 @@ def _write_record(
                 conn, machine, current_state=to_state, timestamp=timestamp, context=snapshots[index]
             )
         return
-    if type(item) is CheckpointRecord:
-        _write_checkpoint(conn, item)
-        return
     match item:
         case StartRecord(machine, state, config_type, pid, endpoint, timestamp, host):
             records.upsert_machine(
@@ -214,13 +219,47 @@ def _write_record(
             _write_durable(conn, item)
 
 
-def _write_checkpoint(conn: sqlite3.Connection, item: CheckpointRecord) -> None:
-    # the record's fields from ``state`` to ``timestamp`` are the UPDATE's, in its order
-    durable.write_checkpoints(conn, [(*item[1:12], item.machine)])
-    if item.message_id is not None:
-        durable.mark_inbox(
-            conn, [("handled", item.timestamp, item.step, item.machine, item.message_id)]
-        )
+#: the durable records a run of checkpoints is written before (they insert, end or read
+#: the rows the checkpoints update)
+_DURABLE = frozenset(
+    {DurableStartRecord, DurableEndRecord, InboxMarkRecord, OutboxRecord, DeliveredRecord}
+)
+
+
+class _Steps:
+    """A run of durable steps, written with two statements: each machine's last checkpoint
+    (it replaces every column the earlier ones set) and the inbox messages they used."""
+
+    __slots__ = ("_handled", "_last")
+
+    def __init__(self) -> None:
+        self._last: dict[str, CheckpointRecord] = {}
+        self._handled: list[tuple[str, float, int | None, str, str]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self._last)
+
+    def add(self, item: CheckpointRecord) -> None:
+        self._last[item.machine] = item
+        if item.message_id is not None:
+            self._handled.append(
+                ("handled", item.timestamp, item.step, item.machine, item.message_id)
+            )
+
+    def write(self, conn: sqlite3.Connection) -> int:
+        """Write the run and start a new one; returns how many steps failed (logged)."""
+        # the record's fields from ``state`` to ``timestamp`` are the UPDATE's, in its order
+        rows = [(*item[1:12], item.machine) for item in self._last.values()]
+        handled, count = self._handled, len(self._last)
+        self._last, self._handled = {}, []
+        try:
+            durable.write_checkpoints(conn, rows)
+            if handled:
+                durable.mark_inbox(conn, handled)
+        except sqlite3.Error as exc:
+            logger.error("could not record %d checkpoints: %s", count, exc)
+            return count
+        return 0
 
 
 def _write_durable(conn: sqlite3.Connection, item: Record) -> None:

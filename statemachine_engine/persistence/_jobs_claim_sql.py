@@ -78,7 +78,9 @@ def add_jobs(conn: sqlite3.Connection, jobs: Iterable[NewJob], *, now: float) ->
     # a savepoint makes the batch all-or-nothing inside or outside a caller's transaction
     conn.execute("SAVEPOINT add_jobs")
     try:
-        conn.executemany(_INSERT, params)
+        # the row count is read here: in PostgreSQL's pipeline mode a statement's error
+        # (a duplicate id) comes with its result, and it must come inside this block
+        conn.executemany(_INSERT, params).rowcount  # noqa: B018
     except BaseException as exc:
         conn.execute("ROLLBACK TO add_jobs")
         conn.execute("RELEASE add_jobs")

@@ -90,15 +90,12 @@ class PgConnection:
         return Cursor(cursor, self)
 
     def executemany(self, sql: str, seq_of_parameters: Iterable[Sequence[Any]]) -> Cursor:
-        """Many rows, one round trip; its error is raised here, as ``sqlite3`` does (a bulk
-        insert of jobs catches a duplicate id around it)."""
         cursor = self.raw.cursor()
         try:
             cursor.executemany(translate(sql), [tuple(p) for p in seq_of_parameters])
         except Exception as exc:
             raise _translated(exc) from exc
         self.sent += 1
-        self.sync(self.sent)
         return Cursor(cursor, self)
 
     def sync(self, upto: int) -> None:
