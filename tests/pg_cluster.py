@@ -22,6 +22,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,17 @@ SETTINGS = {
     "log_min_messages": "warning",
     "log_checkpoints": "off",
 }
+
+
+# Run beside the test session: waits for its stdin to close -- the session stopping the
+# cluster, or dying, even of SIGKILL -- then stops the server and removes its folder, so a
+# killed test run leaves no server behind. argv: the stop command..., then the folder.
+REAPER = """
+import shutil, subprocess, sys
+sys.stdin.read()
+subprocess.run(sys.argv[1:-1], capture_output=True, check=False)
+shutil.rmtree(sys.argv[-1], ignore_errors=True)
+"""
 
 
 class PostgresUnavailable(RuntimeError):
@@ -115,6 +127,7 @@ class Cluster:
     bindir: Path
     port: int
     _names: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _reaper: subprocess.Popen[bytes] | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -179,20 +192,27 @@ class Cluster:
         """Stop the server at once (its data is thrown away) and remove its folder."""
         try:
             if (self.data_dir / "postmaster.pid").exists():
-                _run(
-                    [
-                        str(self.bindir / "pg_ctl"),
-                        "stop",
-                        "-D",
-                        str(self.data_dir),
-                        "-m",
-                        "immediate",
-                        "-w",
-                    ],
-                    "pg_ctl stop",
-                )
+                _run(self._stop_argv(), "pg_ctl stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+            if self._reaper is not None:
+                assert self._reaper.stdin is not None
+                self._reaper.stdin.close()  # nothing left for it to do
+                self._reaper.wait(timeout=30)
+
+    def _stop_argv(self) -> list[str]:
+        pg_ctl = str(self.bindir / "pg_ctl")
+        return [pg_ctl, "stop", "-D", str(self.data_dir), "-m", "immediate", "-w"]
+
+    def watch(self) -> None:
+        """Start the reaper that stops the server if this process dies without stop()."""
+        self._reaper = subprocess.Popen(
+            [sys.executable, "-c", REAPER, *_as_server_user(self._stop_argv()), str(self.root)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # not in the session's process group: a Ctrl-C spares it
+        )
 
 
 def start_cluster(attempts: int = 3) -> Cluster:
@@ -231,6 +251,7 @@ def start_cluster(attempts: int = 3) -> Cluster:
                 conf.write(f"{key} = {value}\n")
             conf.write(f"unix_socket_directories = '{cluster.socket_dir}'\n")
         _start(cluster, attempts)
+        cluster.watch()
         cluster.admin_sql(f'CREATE DATABASE "{TEMPLATE}" TEMPLATE template0')
         return cluster
     except BaseException:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -79,3 +82,34 @@ def test_the_newest_debian_server_is_chosen(tmp_path: Path) -> None:
         (tmp_path / version / "bin").mkdir(parents=True)
         (tmp_path / version / "bin" / "initdb").touch()
     assert find_bindir(debian_root=tmp_path) == tmp_path / "15" / "bin"
+
+
+def test_a_killed_test_session_leaves_no_server_behind(tmp_path: Path) -> None:
+    # a session that starts a cluster, says where, and is then killed with SIGKILL
+    session = subprocess.Popen(
+        [sys.executable, "-c", SESSION, str(Path(__file__).parent)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert session.stdout is not None
+    root, port = session.stdout.readline().split()
+    assert Path(root).is_dir()
+    session.kill()
+    session.wait(timeout=10)
+    session.stdout.close()
+    deadline = time.monotonic() + 30
+    while Path(root).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the reaper's pg_ctl stop; bounded by the deadline
+    assert not Path(root).exists()
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", connect_timeout=5)
+
+
+SESSION = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from pg_cluster import start_cluster
+cluster = start_cluster()
+print(cluster.root, cluster.port, flush=True)
+time.sleep(600)
+"""
