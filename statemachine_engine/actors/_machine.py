@@ -111,6 +111,7 @@ class MachineActor(Mailbox, TransitionSteps, DurableSteps, RepeatingSteps):
         self.events_dropped = 0
         self.unhandled = 0
         self._parked: trio.lowlevel.Task | None = None
+        self._queued = 0
         self._task: trio.lowlevel.Task | None = None  # the actor's own, once it runs
         self._held_dropped = 0
         self.action_events_ignored = 0
@@ -353,20 +354,29 @@ class MachineActor(Mailbox, TransitionSteps, DurableSteps, RepeatingSteps):
                 return Fire(found, message.type, message)
             self._drop(message)
         receive = self._receive
+        woken = False
         while True:
             # (comparing with infinity first spares a machine without a timer the clock read)
             if self._deadline != _NEVER and trio.current_time() >= self._deadline:
                 assert self._timer is not None
                 return self._timer
-            try:
-                incoming = receive.receive_nowait()
-            except trio.WouldBlock:
+            incoming = None
+            if self._queued or woken:
+                try:
+                    incoming = receive.receive_nowait()  # ClosedResourceError once cancelled
+                except trio.WouldBlock:
+                    self._queued = 0
+            if incoming is None:
+                if self._stopping:
+                    raise trio.ClosedResourceError  # cancelled while it was not parked
                 self._unyielded = 0
                 self._internal_run = 0
                 # park until Mailbox._wake: a message put, the deadline passed, the mailbox closed
                 self._parked = self._task
                 await trio.lowlevel.wait_task_rescheduled(self._unpark)
+                woken = True
                 continue
+            self._took()
             self.events_received += 1
             self._internal_run = 0
             found = dispose(table, state, incoming.type, busy=False)

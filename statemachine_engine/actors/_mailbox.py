@@ -64,6 +64,11 @@ class Mailbox:
     unhandled: int
     #: the machine's task while it waits idle on an empty mailbox, until ``_wake``
     _parked: trio.lowlevel.Task | None
+    #: messages put in the mailbox and not yet taken, give or take one a waiting sender
+    #: (``redeliver``) has not counted yet -- whose count and wake-up are then still to come:
+    #: the machine looks in the channel only when it is not 0 or it was woken, which spares
+    #: the common step the cost of trio's WouldBlock from an empty channel
+    _queued: int
 
     _journal: Journal | None
     _reporter: Reporter
@@ -92,6 +97,7 @@ class Mailbox:
             return
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             raise ActorStopped(self.name, self.status) from None
+        self._queued += 1
         self.interrupt(message)
         await trio.lowlevel.cancel_shielded_checkpoint()
 
@@ -105,6 +111,7 @@ class Mailbox:
             raise MailboxFull(self.name, self.capacity) from None
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             raise ActorStopped(self.name, self.status) from None
+        self._queued += 1
         self.interrupt(message)
 
     def preload(self, messages: list[Message]) -> list[Message]:
@@ -115,6 +122,7 @@ class Mailbox:
                 self._send.send_nowait(message)
             except trio.WouldBlock:
                 return messages[index:]
+            self._queued += 1
         return []
 
     async def redeliver(self, message: Message) -> None:
@@ -123,6 +131,9 @@ class Mailbox:
             await self._send.send(message)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             raise ActorStopped(self.name, self.status) from None
+        # (the machine may have taken it already: _queued is then one too many for a while,
+        # which costs the machine one look at an empty mailbox, never a missed message)
+        self._queued += 1
         self.interrupt(message)
 
     def interrupt(self, message: Message) -> None:
@@ -168,23 +179,33 @@ class Mailbox:
             try:
                 message = self._receive.receive_nowait()
             except trio.WouldBlock:
+                self._queued = 0
                 return
+            self._took()
             self.events_received += 1
             self._hold(message)
 
     def _take_waiting(self, state: str) -> Fire | None:
         """Read the mailbox without waiting: events that fire nothing in ``state`` are held;
         the first that fires is returned."""
-        while True:
+        while self._queued:  # (one not counted yet interrupts the actions when it is)
             try:
                 message = self._receive.receive_nowait()
             except trio.WouldBlock:
+                self._queued = 0
                 return None
+            self._took()
             self.events_received += 1
             found = dispose(self.table, state, message.type, busy=True)
             if found is not HOLD:
                 return Fire(found, message.type, message)
             self._hold(message)
+        return None
+
+    def _took(self) -> None:
+        """A message was taken from the mailbox."""
+        if self._queued:
+            self._queued -= 1
 
     def _hold(self, message: Message, *, first: bool = False) -> None:
         """Hold ``message`` until the machine is idle. The held queue is as long as the
