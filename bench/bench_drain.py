@@ -22,8 +22,9 @@ out; the median of ``--runs`` runs, the figures' runs interleaved. FIGURE:
   jobs: it polls its queue and drains about ten a second.
 
 ``--profile DIR`` runs ``py-spy`` (from bench/.peers-venv) on the worker process (and the
-``statemachine-ui`` process) of one extra ``reader``/``ui`` run each and writes their
-flame graphs and top-of-stack summaries to DIR.
+``statemachine-ui`` process) of one extra run of each of our figures and writes their
+collected stacks to DIR (``FIGURE-worker.txt``, ``ui-ui.txt``), which
+``bench/_profile_summary.py`` summarises.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def main() -> None:
                 samples[figure].append(rate)
                 print(f"  run {run + 1}  {figure:<15} {rate:8,.0f} jobs/s", flush=True)
         if args.profile:
-            profile(args.profile, root, args.jobs)
+            profile(args.profile, root, args.jobs, [f for f in figures if f in OURS_FIGURES])
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print(f"\nload after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -127,9 +128,9 @@ def table(samples: dict[str, list[float]]) -> str:
     return "\n".join(lines)
 
 
-def profile(out: Path, root: Path, jobs: int) -> None:
+def profile(out: Path, root: Path, jobs: int, figures: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for figure in ("reader", "ui", "quiet"):
+    for figure in figures:
         run = DrainRun(root / f"profile-{figure}", figure, jobs, profile_to=out)
         rate = trio.run(run.measure)
         print(f"  profiled {figure}: {rate:,.0f} jobs/s under py-spy; output in {out}")

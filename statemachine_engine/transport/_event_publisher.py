@@ -3,7 +3,9 @@
 ``publish`` appends to a bounded in-memory buffer and returns. A background task
 (``await nursery.start(publisher.run)``) connects to the Unix stream socket, writes the
 buffered events as JSON lines, and reconnects with exponential backoff (capped at
-``max_backoff``) while no monitor listens.
+``max_backoff``) while no monitor listens. An event after a quiet spell is written at once;
+the rest of a burst (a worker draining a queue publishes at every scheduler pass) is
+gathered into few large writes, so a reader of every event costs the runtime little.
 
 When the buffer is full the **oldest** buffered event is dropped: a monitor that comes back
 wants the latest state of every machine more than a history it missed. Events lost because
@@ -31,7 +33,7 @@ from statemachine_engine.transport._wire import encode_event
 log = logging.getLogger(__name__)
 
 _BATCH = 512  # events per write at most
-#: two-pass windows a write waits at most for more events (see ``_end_of_tick``)
+#: two-pass windows a write waits at most for more events (see ``_rest_of_burst``)
 _MAX_ROUNDS = 32
 
 
@@ -160,7 +162,6 @@ class SocketEventPublisher:
         while True:
             if not self._buffer:
                 await self._wait_for_events()
-            await self._end_of_tick()
             batch = [self._buffer.popleft() for _ in range(min(_BATCH, len(self._buffer)))]
             lines: list[bytes] = []
             for event in batch:
@@ -182,18 +183,19 @@ class SocketEventPublisher:
             self._writes += 1
             self._notify_progress()
             self._report_drops()
+            await self._rest_of_burst()
 
-    async def _end_of_tick(self) -> None:
-        """Let the tasks that are ready to run go first while they keep publishing, so that
-        a burst of events goes out in one write: one system call (and one wake-up of the
-        reader) for many events instead of one per event or two.
+    async def _rest_of_burst(self) -> None:
+        """After a write, let the tasks that are ready to run go first while they keep
+        publishing, so that the rest of a burst goes out in one write: one system call
+        (and one wake-up of the reader) for many events instead of one per event or two.
 
-        No timer: once two passes of the scheduler publish nothing more, the events are
-        written, so an event published by an otherwise idle runtime goes out two passes
-        later (microseconds). Two passes, because trio runs each pass's ready tasks in
-        either order: only a window of two passes is sure to include one whole run of
-        every task that stays ready. A runtime that keeps publishing writes every
-        ``_BATCH`` events or ``_MAX_ROUNDS`` such windows, whichever comes first.
+        The first event after a quiet spell is written at once (no latency added), and no
+        timer is involved: as soon as two passes of the scheduler publish nothing more,
+        what they did publish is written. Two passes, because trio runs each pass's ready
+        tasks in either order: only a window of two passes is sure to include one whole
+        run of every task that stays ready. A runtime that keeps publishing gets a write
+        every ``_BATCH`` events or ``_MAX_ROUNDS`` such windows, whichever comes first.
         """
         for _ in range(_MAX_ROUNDS):
             if len(self._buffer) >= _BATCH:

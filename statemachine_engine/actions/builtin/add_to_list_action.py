@@ -27,6 +27,9 @@ class AddToListAction(BaseAction):
     EVENTS: ClassVar[Mapping[str, str | None]] = {"success": "success", "error": "error"}
     REQUIRED: ClassVar[tuple[str, ...]] = ("value",)
     KEYS: ClassVar[tuple[str, ...]] = ("list_key", "value")
+    #: durable machines: it changes only the context, which a resumed machine gets back
+    #: as checkpointed, so its start need not be on disk before it runs
+    RERUN_SAFE: ClassVar[bool] = True
 
     async def execute(self, context: dict[str, Any]) -> str | None:
         list_key = str(self.get_config_value("list_key", "items") or "items")

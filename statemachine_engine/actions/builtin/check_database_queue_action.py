@@ -61,6 +61,9 @@ class CheckDatabaseQueueAction(BaseAction):
         "error": "error",
     }
     KEYS: ClassVar[tuple[str, ...]] = ("job_type", "machine_type", "wait", "lease", "prefetch")
+    #: durable machines: its only effect is a store write, committed in order with the
+    #: machine's checkpoint, so its start need not be on disk before it runs
+    RERUN_SAFE: ClassVar[bool] = True
 
     async def execute(self, context: dict[str, Any]) -> str | None:
         store = store_of(self)

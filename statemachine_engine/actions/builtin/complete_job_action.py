@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import trio
 
@@ -18,6 +18,9 @@ from statemachine_engine.actions.builtin._jobs import (
 from statemachine_engine.actions.builtin._values import fail
 from statemachine_engine.errors import StoreError
 
+if TYPE_CHECKING:
+    from statemachine_engine.persistence import Store
+
 
 class CompleteJobAction(BaseAction):
     """Mark the job ``job_id`` completed and publish ``job_completed``.
@@ -26,8 +29,10 @@ class CompleteJobAction(BaseAction):
     the disk: the write commits with the store's next batch, within about 10 ms (if the
     process dies first, the job runs again once its lease lapses). When this machine no
     longer holds its current job (its lease lapsed and another worker took it), the
-    action fails instead of completing someone else's run. Any other job (``job_id``
-    given) is completed at once, whoever holds it, and the action waits for it.
+    action fails instead of completing someone else's run; a current job this machine
+    completed already succeeds (a durable machine resumed at this action runs it again).
+    Any other job (``job_id`` given) is completed at once, whoever holds it, and the
+    action waits for it.
 
     Keys:
         job_id: the job; default the current job (``{job_id}``).
@@ -40,6 +45,9 @@ class CompleteJobAction(BaseAction):
 
     EVENTS: ClassVar[Mapping[str, str | None]] = {"success": "success", "error": "error"}
     KEYS: ClassVar[tuple[str, ...]] = ("job_id", "result")
+    #: durable machines: its only effect is a store write, committed in order with the
+    #: machine's checkpoint, so its start need not be on disk before it runs
+    RERUN_SAFE: ClassVar[bool] = True
 
     async def execute(self, context: dict[str, Any]) -> str | None:
         store = store_of(self)
@@ -65,6 +73,19 @@ class CompleteJobAction(BaseAction):
         try:
             job = await store.complete(job_id, result=result, worker=worker)
         except StoreError as exc:
+            if worker is not None and await _completed_by(store, job_id, worker):
+                # run again by a durable machine resumed at this action: the completion
+                # was committed before its process died
+                return self.event("success", "success")
             return fail(self, context, f"could not complete job {job_id!r}: {exc}")
         publish_job_event(self, "job_completed", job)
         return self.event("success", "success")
+
+
+async def _completed_by(store: Store, job_id: str, worker: str) -> bool:
+    """Whether ``worker`` completed ``job_id`` already."""
+    try:
+        job = await store.get_job(job_id)
+    except StoreError:
+        return False
+    return job is not None and job.status == "completed" and job.claimed_by == worker

@@ -33,6 +33,9 @@ class GetPendingJobsAction(BaseAction):
         "error": "error",
     }
     KEYS: ClassVar[tuple[str, ...]] = ("job_type", "machine_type", "limit", "store_as")
+    #: durable machines: it only reads the store and sets the context (checkpointed),
+    #: so its start need not be on disk before it runs
+    RERUN_SAFE: ClassVar[bool] = True
 
     async def execute(self, context: dict[str, Any]) -> str | None:
         store_as = str(self.get_config_value("store_as", "pending_jobs") or "pending_jobs")

@@ -26,6 +26,9 @@ class SetContextAction(BaseAction):
     EVENTS: ClassVar[Mapping[str, str | None]] = {"success": "success"}
     REQUIRED: ClassVar[tuple[str, ...]] = ("key", "value")
     KEYS: ClassVar[tuple[str, ...]] = ("key", "value")
+    #: durable machines: it changes only the context, which a resumed machine gets back
+    #: as checkpointed, so its start need not be on disk before it runs
+    RERUN_SAFE: ClassVar[bool] = True
 
     async def execute(self, context: dict[str, Any]) -> str | None:
         key = self.get_config_value("key")

@@ -43,6 +43,9 @@ class WaitForJobsAction(BaseAction):
         "error": "error",
     }
     KEYS: ClassVar[tuple[str, ...]] = ("tracked_jobs_key", "timeout", "poll_interval")
+    #: durable machines: it only reads the store and sets the context (checkpointed),
+    #: so its start need not be on disk before it runs
+    RERUN_SAFE: ClassVar[bool] = True
 
     async def execute(self, context: dict[str, Any]) -> str | None:
         key = str(self.get_config_value("tracked_jobs_key", "spawned_jobs") or "spawned_jobs")
