@@ -154,11 +154,12 @@ def checked_spec(args: argparse.Namespace, context_keys: list[str]) -> MachineSp
     )
     cached = cache.load(key)
     if cached is None:
+        before = {args.config: cache.digest(args.config)}
         checked = _check(args, context_keys)
         if checked is None:
             return None
         cached, files = checked
-        cache.store(key, cached, files=files, actions_dir=args.actions_dir)
+        cache.store(key, cached, files=files, actions_dir=args.actions_dir, before=before)
     for line in cached.warnings:
         logging.getLogger("statemachine_engine.config").warning("%s", line)
     return cached.spec

@@ -23,7 +23,7 @@ import os
 import pickle
 import sys
 import tempfile
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +85,11 @@ class StartCache:
         ]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
+    @staticmethod
+    def digest(path: str | Path) -> str | None:
+        """The digest of a file's content as an entry records it (None: unreadable)."""
+        return _digest(str(path))
+
     def load(self, key: str) -> CachedStart | None:
         """The entry for ``key`` if every file it depends on is unchanged, else None."""
         file = self.directory / f"{key}.pickle"
@@ -119,13 +124,19 @@ class StartCache:
         *,
         files: Iterable[str | Path],
         actions_dir: str | Path | None = None,
+        before: Mapping[str, str | None] | None = None,
     ) -> None:
         """Keep ``value`` for ``key``, valid while ``files`` and the ``*_action.py`` files of
-        ``actions_dir`` keep their content. Silently does nothing when it cannot write."""
+        ``actions_dir`` keep their content. ``before``: digests (:meth:`digest`) of some of
+        the files taken before the check; if one changed since, the check may have read
+        either version and nothing is kept. Silently does nothing when it cannot write."""
         try:
             digests = [(str(p), _digest(str(p))) for p in files]
             if any(digest is None for _, digest in digests):
                 return  # a file vanished while it was checked: nothing stable to keep
+            now = dict(digests)
+            if any(now.get(path, _digest(path)) != d for path, d in (before or {}).items()):
+                return  # edited while it was checked
             entry = {
                 "format": FORMAT,
                 "files": digests,

@@ -200,3 +200,14 @@ def test_an_entry_others_may_write_to_is_not_read(cache: StartCache, folder: Pat
     k, _ = stored(cache, folder)
     os.chmod(cache.directory / f"{k}.pickle", 0o666)
     assert cache.load(k) is None
+
+
+def test_a_file_edited_while_it_was_checked_is_not_kept(cache: StartCache, folder: Path) -> None:
+    before = {"flip.yaml": cache.digest("flip.yaml")}
+    value = CachedStart(load_config(folder / "flip.yaml"))  # the check reads this version
+    (folder / "flip.yaml").write_text(FLIP + "# saved by the editor meanwhile\n")
+    k = cache.key("flip.yaml")
+    cache.store(k, value, files=["flip.yaml"], before=before)
+    assert cache.load(k) is None
+    cache.store(k, value, files=["flip.yaml"], before={"flip.yaml": cache.digest("flip.yaml")})
+    assert cache.load(k) == value
