@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: seconds a blocked wait for notifications lasts before it looks whether to stop
-POLL_STOP = 0.5
+POLL_STOP = 0.2
 #: the longest pause before reconnecting
 RETRY_MAX = 5.0
 
