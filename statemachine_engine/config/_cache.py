@@ -15,6 +15,7 @@ that cannot be read is ignored and written again, and nothing here raises.
 
 from __future__ import annotations
 
+import contextlib
 import copyreg
 import hashlib
 import io
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 
 #: bumped when the entry's layout changes
 FORMAT = 1
+#: entries kept; the least recently used beyond these are removed when one is written
+MAX_ENTRIES = 256
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 #: what the check and the spec are made by (with the package's top-level modules)
 _CHECKER_PACKAGES = ("actions", "config", "fsm", "tools")
@@ -115,6 +118,8 @@ class StartCache:
         except Exception as exc:  # a corrupt or foreign entry: it is written again after the check
             log.debug("ignoring the start cache entry %s: %s", file, exc)
             return None
+        with contextlib.suppress(OSError):
+            os.utime(file)  # recently used: the last to be pruned
         return value
 
     def store(
@@ -161,6 +166,23 @@ class StartCache:
         except BaseException:
             os.unlink(tmp)
             raise
+        self._prune()
+
+    def _prune(self) -> None:
+        """Keep the :data:`MAX_ENTRIES` most recently used entries (a start that used one
+        touched it): configurations started once from a temporary folder, as test suites
+        do, must not pile up."""
+        entries = []
+        for entry in os.scandir(self.directory):
+            if entry.name.endswith(".pickle"):
+                with contextlib.suppress(OSError):
+                    entries.append((entry.stat().st_mtime_ns, entry.path))
+        if len(entries) <= MAX_ENTRIES:
+            return
+        entries.sort(reverse=True)
+        for _, path in entries[MAX_ENTRIES:]:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
 
 def _dumps(entry: dict[str, Any]) -> bytes:

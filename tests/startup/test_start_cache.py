@@ -211,3 +211,19 @@ def test_a_file_edited_while_it_was_checked_is_not_kept(cache: StartCache, folde
     assert cache.load(k) is None
     cache.store(k, value, files=["flip.yaml"], before={"flip.yaml": cache.digest("flip.yaml")})
     assert cache.load(k) == value
+
+
+def test_the_least_recently_used_entries_beyond_the_bound_are_removed(
+    cache: StartCache, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache_module, "MAX_ENTRIES", 3)
+    value = CachedStart(load_config(folder / "flip.yaml"))
+    keys = [f"{i:032x}" for i in range(4)]
+    for age, k in enumerate(keys[:3]):
+        cache.store(k, value, files=["flip.yaml"])
+        os.utime(cache.directory / f"{k}.pickle", ns=(age * 10**9, age * 10**9))
+    assert cache.load(keys[0]) == value  # used: now the most recent
+    cache.store(keys[3], value, files=["flip.yaml"])
+    assert sorted(p.stem for p in cache.directory.glob("*.pickle")) == sorted(
+        [keys[0], keys[2], keys[3]]
+    )
