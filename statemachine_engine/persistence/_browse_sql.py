@@ -16,7 +16,7 @@ Its state is the registry's while it runs, else the target of its last transitio
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from statemachine_engine._liveness import pid_alive
@@ -44,6 +44,18 @@ _UNRUN = (
     " s.pid AS pid, s.endpoint AS endpoint FROM machine_state s"
     " WHERE NOT EXISTS (SELECT 1 FROM machine_runs r WHERE r.machine_name = s.machine_name)"
 )
+
+
+def plain_rows(conn: Any, sql: str, params: Sequence[Any] = ()) -> Iterable[tuple[Any, ...]]:
+    """The rows of ``sql`` as plain tuples: a listing of thousands of rows then builds no
+    dict per row (a SQLite cursor without the connection's row factory; another database's
+    connection, such as the PostgreSQL adapter, gives its rows' values)."""
+    if isinstance(conn, sqlite3.Connection):
+        cursor = conn.cursor()
+        cursor.row_factory = None
+        rows: Iterable[tuple[Any, ...]] = cursor.execute(sql, params)
+        return rows
+    return (tuple(row.values()) for row in conn.execute(sql, params))
 
 
 # -- written by the store -------------------------------------------------------------
@@ -120,9 +132,7 @@ def all_machines(
     conn: sqlite3.Connection, alive: Callable[[Any], bool] = pid_alive
 ) -> list[_Entry]:
     """Every machine known, most recently active first."""
-    cursor = conn.cursor()
-    cursor.row_factory = None
-    entries = [_entry(row, alive) for row in cursor.execute(f"{_LIST} UNION ALL {_UNRUN}")]
+    entries = [_entry(row, alive) for row in plain_rows(conn, f"{_LIST} UNION ALL {_UNRUN}")]
     entries.sort(reverse=True)
     return entries
 
@@ -256,11 +266,10 @@ def one_machine(
     conn: sqlite3.Connection, name: str, alive: Callable[[Any], bool] = pid_alive
 ) -> dict[str, Any] | None:
     """One machine as :func:`machine_page` lists it; None when the database never saw it."""
-    cursor = conn.cursor()
-    cursor.row_factory = None
-    row = cursor.execute(
-        f"SELECT * FROM ({_LIST} UNION ALL {_UNRUN}) AS m WHERE m.name = ?", (name,)
-    ).fetchone()
+    rows = plain_rows(
+        conn, f"SELECT * FROM ({_LIST} UNION ALL {_UNRUN}) AS m WHERE m.name = ?", (name,)
+    )
+    row = next(iter(rows), None)
     if row is None:
         return None
     machine = _machine(_entry(row, alive), _durable_names(conn))

@@ -13,6 +13,7 @@ import sqlite3
 from typing import Any
 
 from statemachine_engine.errors import JobNotFound, StoreError
+from statemachine_engine.persistence._browse_sql import plain_rows
 from statemachine_engine.persistence._job_rows import JOB_STATUSES, decode_job
 from statemachine_engine.persistence._timeline_sql import check_limit
 
@@ -121,9 +122,8 @@ def minute_stats(
     buckets = [
         {"at": start + i * 60.0, "completed": 0, "failed": 0, "depth": 0} for i in range(minutes)
     ]
-    tuples = conn.cursor()
-    tuples.row_factory = None  # thousands of rows: plain tuples, no dict each
-    for status, completed_at in tuples.execute(
+    for status, completed_at in plain_rows(
+        conn,
         "SELECT status, completed_at FROM jobs WHERE completed_at >= ? AND completed_at < ?",
         (start, end),
     ):
@@ -138,7 +138,7 @@ def minute_stats(
         ("status = 'pending' AND created_at < ?", (start,)),
         ("completed_at >= ? AND created_at < ?", (start, start)),
     ):
-        for ident, created, left in tuples.execute(f"{columns} WHERE {where}", params):
+        for ident, created, left in plain_rows(conn, f"{columns} WHERE {where}", params):
             waits[ident] = (created or start, left)
     # depth at an edge = waits begun at or before it - waits ended at or before it
     begun = sorted(created for created, _ in waits.values())
