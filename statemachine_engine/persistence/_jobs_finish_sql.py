@@ -120,6 +120,15 @@ def fail_job(
     return decode_job(row)
 
 
+def not_held(conn: sqlite3.Connection, job_id: str, worker: str | None) -> Exception:
+    """The error for a job ``worker`` does not hold (JobNotFound when it does not exist)."""
+    try:
+        _raise_not_held(conn, job_id, worker)
+    except Exception as exc:
+        return exc
+    raise AssertionError("unreachable")
+
+
 def _raise_not_held(conn: sqlite3.Connection, job_id: str, worker: str | None) -> None:
     row = conn.execute("SELECT status, claimed_by FROM jobs WHERE job_id = ?", (job_id,))
     found = row.fetchone()

@@ -19,7 +19,9 @@ import trio
 
 from statemachine_engine.errors import StoreError
 from statemachine_engine.persistence import _jobs_sql as jobs
+from statemachine_engine.persistence._coalesce import Coalesced
 from statemachine_engine.persistence._connections import DatabaseFileGone
+from statemachine_engine.persistence._jobs_bulk_sql import JobEnd, start_and_complete
 from statemachine_engine.persistence._leases import LeaseBook
 from statemachine_engine.persistence._protocol import Job
 from statemachine_engine.persistence._reserve import Key, Reserves
@@ -54,6 +56,9 @@ class Holdings:
         self._leases = LeaseBook()
         self._reserves = Reserves()
         self._maintenance_due = trio.Event()  # wakes maintenance for an earlier deadline
+        #: hand-overs of reserved jobs and completions nobody waits on, written together
+        #: (see ``_coalesce``, ``_jobs_bulk_sql``)
+        self.job_ends: Coalesced[JobEnd, Any] = Coalesced(writer, start_and_complete)
 
     @property
     def held(self) -> int:
@@ -144,13 +149,10 @@ class Holdings:
                     "job %s was claimed ahead for %s but is no longer its", job_id, worker
                 )
 
-        self._writer.submit(
-            lambda conn, now: jobs.start_reserved(
-                conn, job_id, worker=worker, now=now, started_at=started_at
-            ),
-            after=started,
-            single=True,
-        )
+        def lost(error: BaseException) -> None:
+            logger.warning("starting job %s for %s was not written: %s", job_id, worker, error)
+
+        self.job_ends.add((job_id, worker, float(started_at)), after=started, failed=lost)
         return attrs.evolve(job, attempts=job.attempts + 1, started_at=started_at)
 
     def _release_all(self, reserved: list[Job]) -> None:

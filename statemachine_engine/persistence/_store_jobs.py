@@ -200,13 +200,8 @@ class SqliteJobs:
                 error,
             )
 
-        return self._writer.submit(
-            lambda conn, now: jobs.complete_held_job(
-                conn, job_id, now=now, worker=worker, result_json=encoded
-            ),
-            after=self._holdings.finished,
-            failed=failed,
-            single=True,
+        return self._holdings.job_ends.add(
+            (job_id, worker, encoded), after=self._holdings.finished, failed=failed
         )
 
     async def fail(

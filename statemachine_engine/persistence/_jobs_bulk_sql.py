@@ -1,0 +1,95 @@
+"""Many jobs completed, or started from a worker's reserve, in one statement on PostgreSQL
+(see ``_coalesce``); one statement each on SQLite, where that costs nothing. Each returns
+one outcome per item, in order: the item's result, or the error of an item whose job the
+worker no longer held (the others are written all the same).
+
+Starts and completions go through ONE gathering, written by :func:`start_and_complete`:
+all its starts, then all its completions. A job is started (handed over) before it is
+completed, so within one gathering that order is each job's own; two gatherings would let
+a completion gathered earlier overtake the start of its job.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from statemachine_engine.persistence._dialect import is_postgres
+from statemachine_engine.persistence._job_rows import decode_job
+from statemachine_engine.persistence._jobs_claim_sql import start_reserved
+from statemachine_engine.persistence._jobs_finish_sql import complete_held_job, not_held
+
+#: (job_id, worker, result as JSON text)
+Completion = tuple[str, str, str | None]
+#: (job_id, worker, started_at)
+Start = tuple[str, str, float]
+#: a start or a completion, as gathered
+JobEnd = Start | Completion
+
+
+def start_and_complete(conn: sqlite3.Connection, items: Sequence[JobEnd], now: float) -> list[Any]:
+    """The starts among ``items`` (a float third field), then the completions; the
+    outcomes in the order of ``items``."""
+    starts = [i for i, item in enumerate(items) if isinstance(item[2], float)]
+    ends = [i for i, item in enumerate(items) if not isinstance(item[2], float)]
+    outcomes: list[Any] = [None] * len(items)
+    if starts:
+        started = start_reserved_jobs(conn, [items[i] for i in starts], now)  # type: ignore[misc]
+        for i, outcome in zip(starts, started, strict=True):
+            outcomes[i] = outcome
+    if ends:
+        done = complete_held_jobs(conn, [items[i] for i in ends], now)  # type: ignore[misc]
+        for i, row in zip(ends, done, strict=True):
+            outcomes[i] = row
+    return outcomes
+
+
+def complete_held_jobs(
+    conn: sqlite3.Connection, items: Sequence[Completion], now: float
+) -> list[dict[str, Any] | BaseException]:
+    """Complete jobs their workers hold; each outcome is the job's row or the error."""
+    if not is_postgres(conn):
+        outcomes: list[dict[str, Any] | BaseException] = []
+        for job_id, worker, result in items:
+            try:
+                row = complete_held_job(conn, job_id, now=now, worker=worker, result_json=result)
+            except Exception as exc:  # its own: the job was not held (nothing written)
+                outcomes.append(exc)
+            else:
+                outcomes.append(row)  # type: ignore[arg-type]  # read at once on SQLite
+        return outcomes
+    rows = conn.execute(
+        "UPDATE jobs SET status = 'completed', completed_at = ?, result = v.result,"
+        " lease_until = NULL, updated_at = ?"
+        " FROM unnest(?::text[], ?::text[], ?::text[]) AS v(job_id, worker, result)"
+        " WHERE jobs.job_id = v.job_id AND jobs.claimed_by = v.worker"
+        " AND jobs.status = 'processing' RETURNING jobs.*",
+        (now, now, [i[0] for i in items], [i[1] for i in items], [i[2] for i in items]),
+    ).fetchall()
+    done = {row["job_id"]: row for row in rows}
+    return [
+        decode_job(done[job_id]) if job_id in done else not_held(conn, job_id, worker)
+        for job_id, worker, _ in items
+    ]
+
+
+def start_reserved_jobs(
+    conn: sqlite3.Connection, items: Sequence[Start], now: float
+) -> list[bool | BaseException]:
+    """Start jobs claimed ahead for their workers; each outcome is False when the worker
+    no longer held its job unstarted."""
+    if not is_postgres(conn):
+        return [
+            bool(start_reserved(conn, job_id, worker=worker, now=now, started_at=started_at))
+            for job_id, worker, started_at in items
+        ]
+    rows = conn.execute(
+        "UPDATE jobs SET attempts = attempts + 1, started_at = v.started_at, updated_at = ?"
+        " FROM unnest(?::text[], ?::text[], ?::float8[]) AS v(job_id, worker, started_at)"
+        " WHERE jobs.job_id = v.job_id AND jobs.claimed_by = v.worker"
+        " AND jobs.status = 'processing' AND jobs.started_at IS NULL RETURNING jobs.job_id",
+        (now, [i[0] for i in items], [i[1] for i in items], [i[2] for i in items]),
+    ).fetchall()
+    started = {row["job_id"] for row in rows}
+    return [job_id in started for job_id, _, _ in items]
