@@ -22,6 +22,7 @@ from typing import Any
 
 import trio
 
+from statemachine_engine._thinning import worth_logging
 from statemachine_engine.persistence import Notices, connect_postgres, remote_sql
 from statemachine_engine.transport import MachineEvent, Publisher
 
@@ -57,8 +58,9 @@ class StoreFeed:
         self._hosts: dict[str, str | None] = {}
         #: the last state a transition of a machine of another host entered
         self._states: dict[str, str] = {}
-        #: events published (tests, statistics)
+        #: events published, reads that failed (tests, statistics)
         self.published = 0
+        self.failures = 0
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         notices = Notices(self._url, [remote_sql.HISTORY_CHANNEL])
@@ -81,7 +83,13 @@ class StoreFeed:
         try:
             rows = await trio.to_thread.run_sync(self._read_rows)
         except Exception as exc:
-            logger.warning("reading the history of other hosts failed (%s); will retry", exc)
+            self.failures += 1
+            if worth_logging(self.failures):  # a server away for long logs now and then
+                logger.warning(
+                    "reading the history of other hosts failed (%s; %d so far); will retry",
+                    exc,
+                    self.failures,
+                )
             conn, self._conn = self._conn, None
             if conn is not None:
                 await trio.to_thread.run_sync(_close_quietly, conn)

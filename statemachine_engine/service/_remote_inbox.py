@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
+from statemachine_engine._thinning import worth_logging
 from statemachine_engine.errors import ActorStopped
 from statemachine_engine.persistence import Store, connect_postgres, remote_sql
 from statemachine_engine.transport import Message, SocketTransport
@@ -135,8 +136,9 @@ class RemoteInbox:
         self._taker = _Taker(url)
         self._notices = notices
         self._poll = poll_interval
-        #: messages handed to machines (tests, statistics)
+        #: messages handed to machines, takes that failed (tests, statistics)
         self.taken = 0
+        self.failures = 0
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Take what is waiting, then whatever is announced or found by the poll, until
@@ -147,7 +149,13 @@ class RemoteInbox:
                 try:
                     await self.take_waiting()
                 except Exception as exc:  # the server away: tried again at the next look
-                    log.warning("reading the inbox failed (%s); trying again", exc)
+                    self.failures += 1
+                    if worth_logging(self.failures):
+                        log.warning(
+                            "taking this host's inbox failed (%s; %d so far); trying again",
+                            exc,
+                            self.failures,
+                        )
                 if self._notices is not None:
                     await self._notices.wait(self._poll)
                 else:
