@@ -1,6 +1,7 @@
 """The PostgreSQL server stopped and started again under running workers (``pg_ctl stop -m
 fast``, then start): the workers of both hosts wait for it -- their writes queued, their
-connections retried with backoff -- then carry on, and every job is run and completed once."""
+connections retried with backoff -- then carry on, and every job is run and completed once;
+an event to a machine of the other host is delivered through the inbox again."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from collections import Counter
 import pytest
 from pg_cluster import Cluster
 
-from .conftest import Site
+from .conftest import STATEMACHINE_DB, Site
 from .test_hosts_e2e import ACTIONS, _add_jobs, _completed, _run_lines
+from .test_hosts_send_event import LISTENER
 
 pytestmark = pytest.mark.slow
 
@@ -45,6 +47,7 @@ def test_workers_wait_for_a_restarted_server_and_complete_every_job_once(
     processes = [
         site.machine("a", worker, "worker_a", *actions),
         site.machine("b", worker, "worker_b", *actions),
+        site.machine("b", site.write("listener.yaml", LISTENER), "listener"),
     ]
     site.wait("300 jobs completed", lambda: _completed(site) >= 300)
 
@@ -62,3 +65,7 @@ def test_workers_wait_for_a_restarted_server_and_complete_every_job_once(
     assert [job for job, n in runs.items() if n > 1] == []
     attempts = site.query("SELECT attempts, count(*) AS n FROM jobs GROUP BY attempts")
     assert attempts == [{"attempts": 1, "n": JOBS}]
+    # host b's inbox listens and takes again: an event from host a reaches its listener
+    sent = site.run("a", [STATEMACHINE_DB, "send-event", "--target", "listener", "--type", "ping"])
+    assert sent.returncode == 0, sent.stdout + sent.stderr + site.logs()
+    assert "taken from its inbox by its runtime on host b" in sent.stdout
