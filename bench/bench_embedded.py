@@ -3,7 +3,9 @@ Python in the same process, beside the libraries a user would pick instead, in o
 
 Run: .venv/bin/python bench/bench_embedded.py [--quick] [--no-peers] [--runs N]
 
-Figures, each the median of ``--runs`` runs, every run in a fresh interpreter:
+Figures, each the median of ``--runs`` rounds (every figure in turn in each round, every run
+in a fresh interpreter), as events per second of wall clock and per second of CPU time (the
+second moves much less when other work loads the machine):
 
 * *ours, awaited send*: ``await ref.send("flip")`` per event into a machine of
   ``open_runtime()`` (no store, no publisher: as the README's embedded example opens it),
@@ -20,7 +22,7 @@ Figures, each the median of ``--runs`` runs, every run in a fresh interpreter:
   environment, bench/.peers-venv (ignored by git), never into the project's.
 
 The targets (issue 17): pipelined ``send_nowait`` >= transitions' rate; awaited ``send`` >=
-0.8x the trio floor. Prints one line per figure and a Markdown table with the ratios.
+0.8x the trio floor. Prints one line per run and a Markdown table with the ratios.
 """
 
 from __future__ import annotations
@@ -52,12 +54,12 @@ n = int(sys.argv[1])
 model = Model()
 Machine(model, states=["a", "b"], initial="a",
         transitions=[["flip", "a", "b"], ["flip", "b", "a"]])
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 for _ in range(n):
     model.flip()
-elapsed = time.perf_counter() - start
+elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
 assert model.state == ("a" if n % 2 == 0 else "b")
-print(n / elapsed)
+print(n / elapsed, n / cpu)
 """
 
 PYTHON_STATEMACHINE_CODE = """
@@ -69,19 +71,19 @@ class Flip(StateMachine):
     flip = a.to(b) | b.to(a)
 n = int(sys.argv[1])
 sm = Flip()
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 for _ in range(n):
     sm.send("flip")
-elapsed = time.perf_counter() - start
+elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
 assert sm.current_state.id == ("a" if n % 2 == 0 else "b")
-print(n / elapsed)
+print(n / elapsed, n / cpu)
 """
 
 
 # -- measured in a child interpreter of this project ---------------------------------------
 
 
-async def _ours(n: int, mode: str, with_bus: bool) -> float:
+async def _ours(n: int, mode: str, with_bus: bool) -> tuple[float, float]:
     import trio
 
     from statemachine_engine import open_runtime
@@ -92,7 +94,7 @@ async def _ours(n: int, mode: str, with_bus: bool) -> float:
     spec = load_config_text(FLIP, known_actions=[])
     async with open_runtime(publisher=EventBus() if with_bus else None) as rt:
         ref = await rt.spawn(spec, name="flipper")
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         if mode == "awaited":
             for _ in range(n):
                 await ref.send("flip")
@@ -106,12 +108,12 @@ async def _ours(n: int, mode: str, with_bus: bool) -> float:
                 sent += 1
         while ref.statistics().transitions < n:
             await trio.sleep(0)
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         await ref.stop()
-    return n / elapsed
+    return n / elapsed, n / cpu
 
 
-async def _floor(n: int) -> float:
+async def _floor(n: int) -> tuple[float, float]:
     import trio
 
     to_b, from_a = trio.open_memory_channel[int](0)
@@ -123,23 +125,23 @@ async def _floor(n: int) -> float:
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(b)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for i in range(n // 2):
             await to_b.send(i)
             await from_b.receive()
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         nursery.cancel_scope.cancel()
-    return (n // 2) * 2 / elapsed
+    return (n // 2) * 2 / elapsed, (n // 2) * 2 / cpu
 
 
 def child(kind: str, n: int) -> None:
     import trio
 
     if kind == "floor":
-        print(trio.run(_floor, n))
+        print(*trio.run(_floor, n))
         return
     mode, _, bus = kind.partition("+")
-    print(trio.run(_ours, n, mode, bus == "bus"))
+    print(*trio.run(_ours, n, mode, bus == "bus"))
 
 
 # -- the parent ----------------------------------------------------------------------------
@@ -161,12 +163,11 @@ def ensure_peers_venv() -> Path:
     return python
 
 
-def measure(argv: list[str], runs: int) -> tuple[float, list[float]]:
-    rates = []
-    for _ in range(runs):
-        out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
-        rates.append(float(out.strip().splitlines()[-1]))
-    return statistics.median(rates), rates
+def measure(argv: list[str]) -> tuple[float, float]:
+    """One run in a fresh interpreter: (events per second of wall clock, of CPU time)."""
+    out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+    wall, cpu = out.strip().splitlines()[-1].split()
+    return float(wall), float(cpu)
 
 
 def main() -> None:
@@ -186,9 +187,8 @@ def main() -> None:
         f"load {os.getloadavg()[0]:.2f}; {n:,} events per run, median of {args.runs}",
         flush=True,
     )
-    figures: dict[str, float] = {}
     plan: list[tuple[str, list[str]]] = [
-        ("trio floor: memory-channel ping-pong (msgs/s)", [*me, "floor", str(n)]),
+        (FLOOR, [*me, "floor", str(n)]),
         ("ours: awaited send", [*me, "awaited", str(n)]),
         ("ours: pipelined send_nowait", [*me, "pipelined", str(n)]),
         ("ours + EventBus: awaited send", [*me, "awaited+bus", str(n)]),
@@ -197,28 +197,53 @@ def main() -> None:
     if not args.no_peers:
         python = str(ensure_peers_venv())
         plan += [
-            ("transitions 0.9.3: model.flip()", [python, "-c", TRANSITIONS_CODE, str(n)]),
+            (PEER, [python, "-c", TRANSITIONS_CODE, str(n)]),
             (
                 "python-statemachine 3.2.2: sm.send('flip')",
                 [python, "-c", PYTHON_STATEMACHINE_CODE, str(n)],
             ),
         ]
-    for label, argv in plan:
-        median, rates = measure(argv, args.runs)
-        figures[label] = median
-        spread = ", ".join(f"{r:,.0f}" for r in rates)
-        print(f"{label}: {median:,.0f}/s  (runs: {spread})", flush=True)
+    # rounds of every figure in turn, so that a change in the machine's load falls on all
+    runs: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in plan}
+    for round_ in range(args.runs):
+        for label, argv in plan:
+            wall, cpu = measure(argv)
+            runs[label].append((wall, cpu))
+            print(f"round {round_ + 1}, {label}: {wall:,.0f}/s ({cpu:,.0f}/s of CPU)", flush=True)
+    figures = {
+        label: (
+            statistics.median(wall for wall, _ in rates),
+            statistics.median(cpu for _, cpu in rates),
+        )
+        for label, rates in runs.items()
+    }
+    print(f"load at the end {os.getloadavg()[0]:.2f}")
     print()
     print(table(figures))
 
 
-def table(figures: dict[str, float]) -> str:
-    floor = figures["trio floor: memory-channel ping-pong (msgs/s)"]
-    peer = figures.get("transitions 0.9.3: model.flip()")
-    lines = ["| figure | events/s | / trio floor | / transitions |", "|---|---|---|---|"]
-    for label, rate in figures.items():
-        vs_peer = f"{rate / peer:.2f}x" if peer else "-"
-        lines.append(f"| {label} | {rate:,.0f} | {rate / floor:.2f}x | {vs_peer} |")
+FLOOR = "trio floor: memory-channel ping-pong (msgs/s)"
+PEER = "transitions 0.9.3: model.flip()"
+
+
+def table(figures: dict[str, tuple[float, float]]) -> str:
+    """Medians, wall clock and CPU time, each over the floor and over transitions."""
+    lines = [
+        "| figure | events/s | / floor | / transitions | per CPU second | / floor | "
+        "/ transitions |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label, rates in figures.items():
+        cells = [label]
+        for i in (0, 1):
+            rate, floor = rates[i], figures[FLOOR][i]
+            peer = figures[PEER][i] if PEER in figures else None
+            cells += [
+                f"{rate:,.0f}",
+                f"{rate / floor:.2f}x",
+                f"{rate / peer:.2f}x" if peer else "-",
+            ]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

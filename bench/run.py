@@ -9,6 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCRIPTS = (
     "bench_core.py",
+    "bench_embedded.py",
     "bench_store.py",
     "bench_transport.py",
     "bench_processes.py",
