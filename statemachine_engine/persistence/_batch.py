@@ -18,7 +18,7 @@ import trio
 from statemachine_engine.errors import StoreError
 from statemachine_engine.persistence import _durable_sql as durable
 from statemachine_engine.persistence import _records_sql as records
-from statemachine_engine.persistence._dialect import Later, is_postgres
+from statemachine_engine.persistence._dialect import is_postgres
 from statemachine_engine.persistence._pg_adapter import TransactionLost
 from statemachine_engine.persistence._records import (
     CheckpointRecord,
@@ -61,7 +61,7 @@ class Request(Generic[T]):
 
     def __init__(
         self,
-        fn: Callable[[sqlite3.Connection, float], T | Later[T]],
+        fn: Callable[[sqlite3.Connection, float], T],
         after: Callable[[T], None] | None,
         on_abandon: Callable[[T], None] | None,
         *,
@@ -98,7 +98,6 @@ def write_batch(
     records failed on their own. A failure of the transaction itself raises."""
     failed = 0
     transitions: list[tuple[str, str | None, str, str | None, float]] = []
-    waiting: list[Request[Any]] = []  # requests whose result is read at the end
     steps = _Steps()
     for index, item in enumerate(batch):
         if type(item) is CheckpointRecord:
@@ -108,8 +107,6 @@ def write_batch(
             failed += steps.write(conn)  # in order with what reads or replaces them
         if isinstance(item, Request):
             _run_request(conn, item, now, path)
-            if type(item.value) is Later:
-                waiting.append(item)
             continue
         try:
             _write_record(conn, item, index, snapshots, transitions)
@@ -122,26 +119,7 @@ def write_batch(
         records.insert_transitions(conn, transitions)
     if is_postgres(conn) and any(type(item) in _HISTORY for item in batch):
         notify_history(conn)  # once per batch: monitors of other hosts read what is new
-    for req in waiting:
-        _resolve(req, path)
     return failed
-
-
-def _resolve(req: Request[Any], path: str) -> None:
-    """Read the result of a request that returned a ``Later``. Its error (the job was not
-    held: its statement changed nothing) becomes the request's."""
-    pending: Later[Any] = req.value  # type: ignore[assignment]  # checked by the caller
-    try:
-        req.value = pending.resolve()
-    except TransactionLost:
-        raise
-    except sqlite3.Error as exc:
-        try:
-            raise_store_error(exc, path)
-        except StoreError as error:
-            req.error = error
-    except Exception as exc:
-        req.error = exc
 
 
 #: the records a monitor of another host shows (``_remote_sql.history_since``)

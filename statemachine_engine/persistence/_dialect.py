@@ -8,10 +8,8 @@ What cannot be written once is asked here: a PostgreSQL connection says so with 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, Generic, TypeVar
-
-T = TypeVar("T")
+from collections.abc import Iterable
+from typing import Any
 
 #: the LISTEN/NOTIFY channel on which a job added anywhere wakes workers everywhere; the
 #: payload is the job's machine type
@@ -46,31 +44,4 @@ def notify_jobs_added(conn: Any, machine_types: Iterable[str | None]) -> None:
     if not is_postgres(conn):
         return
     for machine_type in sorted({mt or "" for mt in machine_types}):
-        conn.execute("SELECT pg_notify(?, ?)", (JOBS_CHANNEL, machine_type)).fetchall()
-
-
-class Later(Generic[T]):
-    """The result of a write, read when the batch it is part of has run all its statements.
-
-    On PostgreSQL the write thread sends a batch's statements without waiting for each
-    one's result (pipeline mode); a write nobody waits for (a job completed or started
-    from memory, thousands a second when workers drain a queue) returns a ``Later`` so
-    that reading its result does not cost a round trip to the server of its own: the
-    writer resolves them all at the end of the batch, with one. On SQLite the result is
-    read at once. :meth:`resolve` may raise the write's own error (the job was not held).
-    """
-
-    __slots__ = ("_read",)
-
-    def __init__(self, read: Callable[[], T]) -> None:
-        self._read = read
-
-    def resolve(self) -> T:
-        return self._read()
-
-
-def later(conn: Any, read: Callable[[], T]) -> T | Later[T]:
-    """``read()`` now on SQLite; on PostgreSQL a :class:`Later` the writer resolves."""
-    if is_postgres(conn):
-        return Later(read)
-    return read()
+        conn.execute("SELECT pg_notify(?, ?)", (JOBS_CHANNEL, machine_type))

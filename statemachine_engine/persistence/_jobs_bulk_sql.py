@@ -57,7 +57,7 @@ def complete_held_jobs(
             except Exception as exc:  # its own: the job was not held (nothing written)
                 outcomes.append(exc)
             else:
-                outcomes.append(row)  # type: ignore[arg-type]  # read at once on SQLite
+                outcomes.append(row)
         return outcomes
     rows = conn.execute(
         "UPDATE jobs SET status = 'completed', completed_at = ?, result = v.result,"

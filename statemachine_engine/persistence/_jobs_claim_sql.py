@@ -9,13 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from statemachine_engine.persistence._codec import dumps, errors
-from statemachine_engine.persistence._dialect import (
-    Later,
-    id_in,
-    later,
-    notify_jobs_added,
-    skip_locked,
-)
+from statemachine_engine.persistence._dialect import id_in, notify_jobs_added, skip_locked
 from statemachine_engine.persistence._job_rows import (
     DEFAULT_LEASE_SECONDS,
     QUEUE_ORDER,
@@ -189,16 +183,15 @@ def claim_many(
 
 def start_reserved(
     conn: sqlite3.Connection, job_id: str, *, worker: str, now: float, started_at: float
-) -> bool | Later[bool]:
+) -> bool:
     """Start a job claimed ahead for ``worker`` (handed over at ``started_at``): count the
-    attempt. False when ``worker`` no longer holds it unstarted (on PostgreSQL, read when
-    the batch resolves it: see ``_dialect.Later``)."""
+    attempt. False when ``worker`` no longer holds it unstarted."""
     cursor = conn.execute(
         "UPDATE jobs SET attempts = attempts + 1, started_at = ?, updated_at = ?"
         " WHERE job_id = ? AND claimed_by = ? AND status = 'processing' AND started_at IS NULL",
         (started_at, now, job_id, worker),
     )
-    return later(conn, lambda: cursor.rowcount > 0)
+    return cursor.rowcount > 0
 
 
 def _queue_position(row: dict[str, Any]) -> tuple[Any, ...]:

@@ -8,7 +8,7 @@ import sqlite3
 from typing import Any
 
 from statemachine_engine.persistence._codec import dumps, errors
-from statemachine_engine.persistence._dialect import Later, id_in, later, skip_locked
+from statemachine_engine.persistence._dialect import id_in, skip_locked
 from statemachine_engine.persistence._job_rows import (
     DEFAULT_RETRY_BACKOFF,
     MAX_BACKOFF_EXPONENT,
@@ -59,23 +59,18 @@ def complete_job(
 
 def complete_held_job(
     conn: sqlite3.Connection, job_id: str, *, now: float, worker: str, result_json: str | None
-) -> dict[str, Any] | Later[dict[str, Any]]:
-    """:func:`complete_job` of a job ``worker`` holds, for a completion nobody waits on:
-    on PostgreSQL its row is read when the batch resolves it (see ``_dialect.Later``)."""
-    cursor = conn.execute(
+) -> dict[str, Any]:
+    """:func:`complete_job` of a job ``worker`` holds, the result already encoded (one of
+    a gathering of completions: ``_jobs_bulk_sql``)."""
+    row = conn.execute(
         "UPDATE jobs SET status = 'completed', completed_at = ?, result = ?,"
         " lease_until = NULL, updated_at = ? WHERE job_id = ?"
         " AND claimed_by = ? AND status = 'processing' RETURNING *",
         (now, result_json, now, job_id, worker),
-    )
-
-    def read() -> dict[str, Any]:
-        row = cursor.fetchone()
-        if row is None:
-            _raise_not_held(conn, job_id, worker)
-        return decode_job(row)
-
-    return later(conn, read)
+    ).fetchone()
+    if row is None:
+        _raise_not_held(conn, job_id, worker)
+    return decode_job(row)
 
 
 def fail_job(

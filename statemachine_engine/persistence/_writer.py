@@ -26,7 +26,6 @@ from statemachine_engine.errors import StoreError
 from statemachine_engine.persistence._batch import Request, write_batch
 from statemachine_engine.persistence._codec import dumps
 from statemachine_engine.persistence._connections import Connections
-from statemachine_engine.persistence._dialect import Later
 from statemachine_engine.persistence._records import Record, TransitionRecord
 
 logger = logging.getLogger(__name__)
@@ -118,7 +117,7 @@ class Writer:
 
     def submit(
         self,
-        fn: Callable[[sqlite3.Connection, float], T | Later[T]],
+        fn: Callable[[sqlite3.Connection, float], T],
         *,
         after: Callable[[T], None] | None = None,
         failed: Callable[[BaseException], None] | None = None,
