@@ -156,7 +156,7 @@ def _announce(server: MonitorServer) -> None:
     # the token, when there is one, is printed once: in the UI's link, or else the
     # WebSocket's
     if server.ui_url:
-        print(f"Monitor UI:        {server.ui_link}", flush=True)
+        print(f"Monitor UI:        {server.action_link}", flush=True)
     if server.websocket:
         ws = server.websocket.url if server.ui_url else server.websocket_link
         print(f"WebSocket events:  {ws}", flush=True)

@@ -50,17 +50,21 @@ class MonitorServer:
 
     @property
     def ui_link(self) -> str | None:
-        """The UI's address to open, with the read token when one is needed (in the query:
-        it sets the page's cookie) and the write token (in the fragment, which no request
-        carries). Print it once: it is the key to every machine and every action."""
-        if self.ui_url is None:
-            return None
-        link = f"{self.ui_url}/"
-        if self.token is not None:
-            link += f"?token={quote(self.token, safe='')}"
-        if self.write_token is not None:
-            link += f"#token={quote(self.write_token, safe='')}"
-        return link
+        """The UI's address to open, with the token when one is needed (print it once: it
+        is the key to every machine's state and payloads)."""
+        if self.ui_url is None or self.token is None:
+            return self.ui_url
+        return f"{self.ui_url}/?token={quote(self.token, safe='')}"
+
+    @property
+    def action_link(self) -> str | None:
+        """:attr:`ui_link` with the write token in its fragment (``#token=``), which no
+        request carries: the page that opens it can act. Print it once."""
+        link = self.ui_link
+        if link is None or self.write_token is None:
+            return link
+        base = link if "?" in link else f"{link.rstrip('/')}/"
+        return f"{base}#token={quote(self.write_token, safe='')}"
 
     @property
     def websocket_link(self) -> str | None:
@@ -271,6 +275,12 @@ def embedded_monitor(
             announce(server)
         elif server.token is not None:
             print(f"monitor: {server.ui_link or server.websocket_link}", flush=True)
+        if server.token_file is not None:
+            # a generated write token: where the page (and scripts) get it
+            print(
+                f"monitor actions: {server.action_link} (write token in {server.token_file})",
+                flush=True,
+            )
         return hub if publisher is None else FanoutPublisher([publisher, hub])
 
     return start

@@ -179,3 +179,19 @@ async def test_snapshot_is_seeded_from_the_database(tmp_path: Path) -> None:
                  "last_activity": 5.0, "metadata": {}, "pid": 123}
             ]  # fmt: skip
             nursery.cancel_scope.cancel()
+
+
+async def test_an_embedded_monitor_says_where_its_generated_write_token_is(
+    capsys: pytest.CaptureFixture[str], token_folder: Path
+) -> None:
+    start = embedded_monitor(ui_port=0, websocket_port=0, announce=lambda server: None)
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            await start(None, None, nursery)
+            nursery.cancel_scope.cancel()
+    [line] = capsys.readouterr().out.splitlines()
+    link, _, saved = line.removeprefix("monitor actions: ").partition(" (write token in ")
+    token = link.partition("/#token=")[2]
+    assert link.startswith("http://127.0.0.1:") and len(token) >= 32
+    assert Path(saved.rstrip(")")).read_text().strip() == token
+    assert saved.startswith(str(token_folder))

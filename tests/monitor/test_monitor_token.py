@@ -201,7 +201,8 @@ async def test_a_monitor_off_loopback_generates_a_token_and_requires_it() -> Non
             assert token is not None
             # the read token sets the page's cookie; writes need the same token
             assert server.write_token == token
-            assert server.ui_link == f"{server.ui_url}/?token={token}#token={token}"
+            assert server.ui_link == f"{server.ui_url}/?token={token}"
+            assert server.action_link == f"{server.ui_url}/?token={token}#token={token}"
             assert server.websocket is not None
             ws_port = server.websocket.port
             assert server.ui_port is not None
@@ -240,7 +241,8 @@ async def test_a_monitor_on_loopback_needs_a_token_only_when_given() -> None:
             assert server.token is None
             # no read token; the generated write token rides in the fragment only
             assert server.write_token is not None
-            assert server.ui_link == f"{server.ui_url}/#token={server.write_token}"
+            assert server.ui_link == server.ui_url
+            assert server.action_link == f"{server.ui_url}/#token={server.write_token}"
             assert server.websocket is not None
             first = json.loads(await handshake(server.websocket.port, "/ws/events"))
             assert first["type"] == "initial"
