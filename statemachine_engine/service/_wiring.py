@@ -2,7 +2,9 @@
 
 Parts are built in one order: the store, the event-socket publisher, the monitor (when
 asked for: it decides the publisher the runtime is built with), the transport to other
-runtimes, the process launcher, the runtime, and last the control server. Then the caller's
+runtimes (on a PostgreSQL database other hosts share: to their machines through the
+database, see ``_remote_inbox``), the process launcher, the runtime, this host's inbox (on
+PostgreSQL), and last the control server. Then the caller's
 ``main`` starts its machines and waits for them.
 
 Shutdown runs in the reverse order, in two stages. SIGINT, SIGTERM or SIGHUP (a closed
