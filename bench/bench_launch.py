@@ -2,7 +2,7 @@
 project's, with a cold and a warm start cache, beside the published package
 (statemachine-engine==1.0.91) and the floors, in the same run.
 
-Run: .venv/bin/python bench/bench_launch.py [--runs N] [--no-upstream]
+Run: .venv/bin/python bench/bench_launch.py [--runs N] [--no-upstream] [--instructions]
 
 * launch -- from the spawn of ``statemachine CONFIG`` to its control socket accepting a
   connection (this project: a stream socket; the published package: a datagram socket
@@ -18,6 +18,9 @@ Run: .venv/bin/python bench/bench_launch.py [--runs N] [--no-upstream]
   libraries; the floors' the same way (the interpreter kept alive after the imports).
 * import profile -- ``python -X importtime`` of one warm start, self time summed by
   top-level module: where the launch goes.
+* instructions (``--instructions``, needs valgrind) -- each variant once under callgrind,
+  counted to ready (floors: to exit); a count does not move with the load
+  (bench/_launch_measures.py).
 
 Every round runs each variant once, in turn, so that all see the same machine load (other
 work on a 2-core machine moves every figure); the first round is a warm-up (it compiles
@@ -30,7 +33,6 @@ from __future__ import annotations
 import argparse
 import collections
 import os
-import resource
 import shutil
 import signal
 import socket
@@ -44,6 +46,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _launch_measures as measure
+from _launch_measures import SETTLE, cpu_ms, floor_memory, median_memory, memory, run_to_exit
 from _process_harness import OUR_BIN, UPSTREAM_PREFIX, UPSTREAM_VERSION, ensure_upstream_venv
 
 FLIP_YAML = """\
@@ -58,7 +62,6 @@ transitions:
 """
 #: the modules other than this project's that ``statemachine CONFIG`` imports
 START_IMPORTS = "import trio, sqlite3, argparse, json, logging"
-SETTLE = 1.0  # seconds between ready and the memory reading
 
 
 class Variant:
@@ -95,17 +98,6 @@ def base_env(pycache: Path) -> dict[str, str]:
     return env
 
 
-def memory(pid: int) -> dict[str, int]:
-    """RSS, PSS and anonymous memory of a process, in KiB."""
-    found = {}
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            key, _, rest = line.partition(":")
-            if key in ("Rss", "Pss", "Anonymous"):
-                found[key] = int(rest.split()[0])
-    return found
-
-
 def wait_connectable(path: str, kind: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
     deadline = time.perf_counter() + timeout
     while True:
@@ -121,15 +113,6 @@ def wait_connectable(path: str, kind: int, proc: subprocess.Popen[bytes], timeou
             time.sleep(0.001)
         finally:
             sock.close()
-
-
-def cpu_ms(pid: int) -> float:
-    """CPU time a process has used so far (all its threads), in ms."""
-    total = 0
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/schedstat") as f:
-            total += int(f.read().split()[0])  # nanoseconds on a CPU
-    return total / 1e6
 
 
 def launch(variant: Variant, work: Path, name: str) -> tuple[float, float, dict[str, int]]:
@@ -164,33 +147,21 @@ def launch(variant: Variant, work: Path, name: str) -> tuple[float, float, dict[
             os.unlink(path)
 
 
-def run_to_exit(python: str, code: str, env: dict[str, str]) -> tuple[float, float]:
-    """Wall-clock and CPU milliseconds of ``python -c code``."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    subprocess.run([python, "-c", code], env=env, check=True)
-    elapsed = (time.perf_counter() - t0) * 1000
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return elapsed, cpu * 1000
+def count_launch(variant: Variant, work: Path, name: str) -> int:
+    """Instructions from spawn to a connectable control socket (callgrind)."""
+    cwd = work / name
+    cwd.mkdir(parents=True)
+    path = variant.socket_path(name, cwd)
 
+    def ready(proc: subprocess.Popen[bytes], timeout: float) -> None:
+        wait_connectable(path, variant.kind, proc, timeout)
 
-def floor_memory(python: str, code: str, env: dict[str, str]) -> dict[str, int]:
-    """Memory of an interpreter that ran ``code`` and then waits."""
-    proc = subprocess.Popen(
-        [python, "-c", f"{code}\nimport sys\nprint('ready', flush=True)\nsys.stdin.read()"],
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
     try:
-        assert proc.stdout is not None
-        proc.stdout.readline()
-        time.sleep(SETTLE)
-        return memory(proc.pid)
+        argv, env = variant.argv(name, cwd), variant.env(cwd)
+        return measure.to_ready(argv, variant.cwd or cwd, env, work / f"cg.{name}", ready)
     finally:
-        proc.kill()
-        proc.wait()
+        if os.path.exists(path):
+            os.unlink(path)
 
 
 def import_profile(
@@ -218,15 +189,18 @@ def import_profile(
     return by_top.most_common()
 
 
-def median_memory(samples: list[dict[str, int]], key: str) -> float:
-    return statistics.median(s[key] for s in samples) / 1024
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=11, help="counted rounds (default 11)")
     parser.add_argument("--no-upstream", action="store_true", help="skip the published package")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count the instructions to launch under valgrind (one run each, minutes)",
+    )
     args = parser.parse_args()
+    if args.instructions and not measure.available():
+        parser.error("--instructions needs valgrind and callgrind_control on PATH")
     upstream_python = None if args.no_upstream else ensure_upstream_venv()
     work = Path(tempfile.mkdtemp(prefix="smlaunch", dir="/tmp"))
     pycache = work / "pycache"
@@ -326,9 +300,16 @@ def main() -> None:
             for label, (python, code) in floors.items()
         }
         profile = import_profile(config, work, here, warm_env(work))
+        counts: dict[str, int] = {}
+        if args.instructions:
+            for i, variant in enumerate(variants):
+                counts[variant.label] = count_launch(variant, work, f"cg{i}x{os.getpid()}")
+            for i, (label, (python, code)) in enumerate(floors.items()):
+                out = work / f"cg.floor{i}"
+                counts[f"floor: {label}"] = measure.to_exit(python, code, base_env(pycache), out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report(variants, floor_times, floor_cpu, floor_mem, profile, args.runs)
+    report(variants, floor_times, floor_cpu, floor_mem, profile, counts, args.runs)
 
 
 def report(
@@ -337,6 +318,7 @@ def report(
     floor_cpu: dict[str, list[float]],
     floor_mem: dict[str, list[dict[str, int]]],
     profile: list[tuple[str, float]],
+    counts: dict[str, int],
     runs: int,
 ) -> None:
     upstream = next((v for v in variants if v.label.startswith("published")), None)
@@ -373,6 +355,11 @@ def report(
             f"{ratio} | {median_memory(mem, 'Rss'):.1f} MiB | "
             f"{median_memory(mem, 'Pss'):.1f} MiB | {anon:.1f} MiB | {mem_ratio} |"
         )
+    if counts:
+        up = next((n for label, n in counts.items() if label.startswith("published")), None)
+        print("\n| launched | instructions to ready (callgrind) | vs published |\n|---|---|---|")
+        for label, n in counts.items():
+            print(f"| {label} | {n / 1e6:,.0f} M | {f'{n / up:.2f}x' if up else '-'} |")
     total = sum(ms for _, ms in profile)
     print(
         f"\nimport profile of a warm start (-X importtime, self time by top-level module; "
