@@ -37,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     "Recorder": "statemachine_engine.persistence._protocol",
     "SCHEMA_VERSION": "statemachine_engine.persistence._schema",
     "SYNC_MODES": "statemachine_engine.persistence._open",
+    "PostgresStore": "statemachine_engine.persistence._pg_store",
     "SqliteStore": "statemachine_engine.persistence._store",
     "Store": "statemachine_engine.persistence._protocol",
     "connect": "statemachine_engine.persistence._schema",
@@ -77,6 +78,7 @@ __all__ = [
     "JobStateError",
     "NewJob",
     "Notices",
+    "PostgresStore",
     "Recorder",
     "Recovery",
     "SqliteStore",
@@ -129,6 +131,7 @@ if TYPE_CHECKING:
         recreate_postgres_schema,
     )
     from statemachine_engine.persistence._pg_notices import Notices
+    from statemachine_engine.persistence._pg_store import PostgresStore
     from statemachine_engine.persistence._protocol import Job, JobQueue, Recorder, Store
     from statemachine_engine.persistence._records import CheckpointRecord
     from statemachine_engine.persistence._records_sql import EVENT_STATUSES
