@@ -13,6 +13,7 @@ SCRIPTS = (
     "bench_store.py",
     "bench_transport.py",
     "bench_processes.py",
+    "bench_drain.py",
     "bench_durable.py",
     "bench_monitor.py",
     "bench_instructions.py",
