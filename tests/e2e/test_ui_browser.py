@@ -230,6 +230,10 @@ def test_five_instances_share_one_tab_and_move_across_kanban_columns(
     # the toggle button and the K key switch a tab between Kanban and diagram
     browser_page.keyboard.press("k")
     browser_page.wait_for_selector("#diagram:not([hidden])[data-rendered='true']")
+    # the templated diagram lights the state of the instance that moved last, and says whose
+    browser_page.wait_for_selector("#diagram[data-active-node='completed']")
+    caption = browser_page.locator("#diagram .diagram-caption").inner_text()
+    assert "Showing worker_004 (changed last)" in caption
     assert browser_page.locator("#kanban").is_hidden()
     browser_page.click("#view-toggle")
     browser_page.wait_for_selector("#kanban:not([hidden])")
