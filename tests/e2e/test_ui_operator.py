@@ -465,3 +465,29 @@ def test_a_page_cut_off_from_the_monitor_catches_up_on_what_it_missed(
         )
         assert log_lines(page, name, "waiting -> working (go)") == 1
         assert log_lines(page, name, "working -> waiting (done)") == 1
+
+
+def test_a_job_is_shown_completed_only_when_the_store_says_so(
+    runtimes: Runtimes, page: Page
+) -> None:
+    runtimes.db_command("add-job", "--type", "uitask", "job-done")
+    runtimes.db_command("complete-job", "job-done")
+    runtimes.db_command("add-job", "--type", "uitask", "job-lost")
+    runtimes.db_command("fail-job", "job-lost", "--reason", "worker stopped")
+    with start_monitor(runtimes, page) as monitor:
+        page.goto(monitor.url)
+        page.wait_for_selector("body[data-history='loaded']")
+        # a machine stopped while holding a job reports it "completed": the store knows better
+        for job_id in ("job-done", "job-lost"):
+            monitor.publish("worker_01", "job_completed", job_id=job_id, status="completed")
+        page.wait_for_function(
+            """() => [...document.querySelectorAll("#log .log-message")]
+                .some((m) => m.textContent === "Job job-lost failed: worker stopped")"""
+        )
+        lines = page.locator("#log .log-entry").evaluate_all(
+            "(rows) => rows.map((r) => [r.dataset.level, "
+            "r.querySelector('.log-message').textContent])"
+        )
+        assert ["success", "Job job-done completed"] in lines, lines
+        assert ["error", "Job job-lost failed: worker stopped"] in lines, lines
+        assert not any(text == "Job job-lost completed" for _, text in lines), lines
