@@ -220,6 +220,10 @@ def test_five_instances_share_one_tab_and_move_across_kanban_columns(
     browser_page.wait_for_selector(
         ".kanban-card[data-machine='worker_005'][data-status='finished']"
     )
+    # a normal end says where it ended, not a warning
+    end = browser_page.locator("#log .log-entry[data-machine='worker_005']").first
+    assert end.get_attribute("data-level") == "success"
+    assert end.locator(".log-message").inner_text() == "Finished in state completed"
     assert counts(browser_page) == {"header": "6", "tab": "5", "chip": "6"}
     browser_page.click("#filters [data-filter='running']")
     browser_page.wait_for_selector(".kanban-card[data-machine='worker_005']", state="detached")
