@@ -222,7 +222,7 @@ def build_parser() -> _Parser:
     p.add_argument("--machine", help="only this machine")
 
     for name, handler, what, statuses in (
-        ("inbox", cmd_inbox, "messages received by durable machines", INBOX_STATUSES),
+        ("inbox", cmd_inbox, "messages to durable machines and across hosts", INBOX_STATUSES),
         ("outbox", cmd_outbox, "messages sent by durable machines", OUTBOX_STATUSES),
     ):
         p = command(name, handler, f"{what}, newest first", listing=True, existing=True)

@@ -22,8 +22,10 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-#: statuses of inbox rows, and of outbox rows
-INBOX_STATUSES = ("pending", "handled", "unhandled", "discarded")
+#: statuses of inbox rows, and of outbox rows. ``sent``/``delivered``: a message to a
+#: machine of another host, not yet taken by its runtime / taken (a durable target's row
+#: becomes ``pending`` instead, then ``handled``)
+INBOX_STATUSES = ("sent", "delivered", "pending", "handled", "unhandled", "discarded")
 OUTBOX_STATUSES = ("pending", "delivered", "discarded")
 
 _TABLES = {
