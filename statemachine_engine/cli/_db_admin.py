@@ -1,4 +1,5 @@
-"""``statemachine-db`` operator actions on jobs (retry, cancel, requeue) and the audit log.
+"""``statemachine-db`` operator actions on jobs (retry, cancel, requeue) and on the registry
+(forget-machine), and the audit log.
 
 Each action is audited as ``cli:<user>``, as the monitor's actions are as ``ui:<address>``:
 also a refused one (a job that has not failed cannot be retried), whose entry holds the
@@ -84,6 +85,30 @@ def cmd_requeue(args: argparse.Namespace) -> int:
     return _act(args, "requeue")
 
 
+def cmd_forget_machine(args: argparse.Namespace) -> int:
+    from statemachine_engine.persistence import audit_sql, records_sql
+
+    with _database(args) as conn, transaction(conn):
+        row, error = audit_sql.audited(
+            conn,
+            lambda c, now: records_sql.forget_machine(c, args.machine, now=now),
+            actor=actor(),
+            action="forget-machine",
+            target=args.machine,
+            detail=None,
+            now=time.time(),
+        )
+    if error is not None:
+        raise UserError(str(error))
+    assert row is not None
+    if args.format == "json":
+        print_json(json_ready(row))
+        return 0
+    where = f" on host {row['host']}" if row.get("host") else ""
+    print(f"Machine forgotten: {row['machine_name']} (was {row['current_state']}{where})")
+    return 0
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     from statemachine_engine.persistence import audit_sql
 
@@ -120,5 +145,12 @@ def add_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
         command(name, handler, help, listing=True, existing=True).add_argument(
             "job_id", metavar="JOB_ID"
         )
+    command(
+        "forget-machine",
+        cmd_forget_machine,
+        "remove a machine's registry row whose runtime is gone for good (audited)",
+        listing=True,
+        existing=True,
+    ).add_argument("machine", metavar="MACHINE")
     p = command("audit", cmd_audit, "operator actions, newest first", listing=True, existing=True)
     p.add_argument("--limit", type=_positive_int, default=20)

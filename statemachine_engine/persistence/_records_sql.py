@@ -96,6 +96,25 @@ def delete_machine(conn: sqlite3.Connection, machine_name: str) -> bool:
     return cursor.rowcount > 0
 
 
+def forget_machine(conn: sqlite3.Connection, machine_name: str, *, now: float) -> dict[str, Any]:
+    """An operator removes the registry row of a machine whose runtime is gone for good
+    (its host died, on a database several hosts share): its run is recorded ``stopped``,
+    and the name is free to start elsewhere. Returns the row removed; StoreError when no
+    machine of that name is registered."""
+    from statemachine_engine.errors import StoreError  # the error tree pulls in attrs
+    from statemachine_engine.persistence._browse_sql import end_run
+
+    row = conn.execute(
+        "SELECT machine_name, current_state, pid, host FROM machine_state WHERE machine_name = ?",
+        (machine_name,),
+    ).fetchone()
+    if row is None:
+        raise StoreError(f"no machine named {machine_name!r} is registered")
+    end_run(conn, machine_name, stopped=True, now=now)
+    delete_machine(conn, machine_name)
+    return dict(row)
+
+
 def _decode_machine(row: dict[str, Any]) -> dict[str, Any]:
     row["context"] = loads_object(row.get("context"))
     row["metadata"] = loads_object(row.get("metadata"))

@@ -89,16 +89,31 @@ class Wired:
     runtime: Runtime
     store: Store
     launcher: ChildProcesses
+    #: the host this runtime registers its machines under, when other hosts share the
+    #: database (PostgreSQL); None on a database only this host uses
+    shared_host: str | None = None
 
 
 async def refuse_taken_names(wired: Wired, names: Sequence[str]) -> None:
     """Refuse to start machines whose names a live process on the same database already
     runs (names route events and key the registry); rows left by dead processes are taken
-    over. StateMachineError naming who holds the name."""
+    over. StateMachineError naming who holds the name.
+
+    A row another host registered is refused too: whether its process lives cannot be
+    told from here, and two runtimes running one machine is worse than a refusal. An
+    operator whose host is gone for good removes the row (``statemachine-db
+    forget-machine NAME``, audited)."""
     rows = {row["machine_name"]: row for row in await wired.store.machines()}
     for name in names:
         row = rows.get(name)
         pid = row.get("pid") if row is not None else None
+        other_host = row.get("host") if row is not None and wired.shared_host else None
+        if other_host and other_host != wired.shared_host:
+            raise StateMachineError(
+                f"a machine named {name!r} is registered by host {other_host!r} (process"
+                f" {pid}); stop it there, or if that host is gone for good, remove its row"
+                f" with: statemachine-db forget-machine {name}"
+            )
         if isinstance(pid, int) and pid != os.getpid() and pid_alive(pid):
             where = f" at {row['endpoint']}" if row and row.get("endpoint") else ""
             raise StateMachineError(
@@ -259,7 +274,7 @@ async def _run(
                             )
                         router = make_router(runtime, wiring.primary, store)
                         await services.start(ControlServer(control_path, router).run)
-                        return await main(Wired(runtime, store, launcher))
+                        return await main(Wired(runtime, store, launcher, host if shared else None))
                     finally:
                         # while the store and the monitor still take their last records
                         await launcher.stop()

@@ -97,3 +97,32 @@ def test_a_missing_database_is_not_created(
     code, _, err = run(capsys, missing, "retry", "j")
     assert code == 1 and "no database at" in err
     assert not missing.exists()
+
+
+def test_forget_machine_frees_a_name_and_is_audited(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from statemachine_engine.persistence import records_sql, transaction
+
+    conn = connect(db)
+    with transaction(conn):
+        records_sql.upsert_machine(
+            conn, "worker", current_state="busy", config_type="w", pid=4242, endpoint=None,
+            timestamp=5.0, host="host-b",
+        )  # fmt: skip
+    conn.close()
+    code, out, _ = run(capsys, db, "forget-machine", "worker")
+    assert (code, out) == (0, "Machine forgotten: worker (was busy on host host-b)\n")
+    conn = connect(db)
+    try:
+        assert records_sql.get_machine(conn, "worker") is None
+    finally:
+        conn.close()
+    code, _, err = run(capsys, db, "forget-machine", "worker")
+    assert code == 1
+    assert err == "statemachine-db forget-machine: error: no machine named 'worker' is registered\n"
+    entries = json.loads(run(capsys, db, "audit", "--format", "json")[1])
+    assert [(e["action"], e["target"], e["result"]) for e in entries] == [
+        ("forget-machine", "worker", "no machine named 'worker' is registered"),
+        ("forget-machine", "worker", "ok"),
+    ]
