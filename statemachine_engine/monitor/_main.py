@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -19,6 +19,9 @@ from statemachine_engine.monitor._registry import DatabaseRegistry
 from statemachine_engine.monitor._serve import MonitorServer, serve_monitor
 from statemachine_engine.monitor._store_feed import StoreFeed
 from statemachine_engine.transport import DEFAULT_EVENT_SOCKET
+
+if TYPE_CHECKING:
+    from statemachine_engine.persistence import Browse
 
 __all__ = ["build_parser", "main", "run_monitor"]
 
@@ -124,11 +127,23 @@ def run_monitor(prog: str, *, log_level: str = "INFO", db: str | None = None, **
 
 async def _run(db: str | None, browse_db: str | None, serve: dict[str, Any]) -> int | None:
     """Serve until a signal; returns its number (None when the servers ended first)."""
-    from statemachine_engine.persistence import browse_file, is_db_url
+    from statemachine_engine.persistence import browse_file
+
+    browse = browse_file(browse_db) if browse_db is not None else None
+    try:
+        return await _serve_until_signal(db, browse, serve)
+    finally:
+        if browse is not None:
+            browse.close()
+
+
+async def _serve_until_signal(
+    db: str | None, browse: Browse | None, serve: dict[str, Any]
+) -> int | None:
+    from statemachine_engine.persistence import is_db_url
 
     received = None
     registry = DatabaseRegistry(db) if db is not None else None
-    browse = browse_file(browse_db) if browse_db is not None else None
     async with trio.open_nursery() as nursery:
         server: MonitorServer = await nursery.start(
             partial(serve_monitor, store=registry, browse=browse, **serve)
@@ -168,14 +183,12 @@ def _announce(server: MonitorServer) -> None:
         print(f"Event socket:      {server.event_socket_path}", flush=True)
 
 
-def _browse_path(db: str | None) -> str | None:
-    """The database file the API reads and the actions write: the runtime's (``--db``, else
-    ``$STATEMACHINE_DB``, else ``./data/pipeline.db``); None for a PostgreSQL URL, which
-    the monitor does not read yet."""
-    from statemachine_engine.persistence import is_db_url, resolve_db_path
+def _browse_path(db: str | None) -> str:
+    """The database the API reads and the actions write: the runtime's (``--db``, else
+    ``$STATEMACHINE_DB``, else ``./data/pipeline.db``), a file or a PostgreSQL URL."""
+    from statemachine_engine.persistence import resolve_db_path
 
-    path = resolve_db_path(db)
-    return None if is_db_url(path) else path
+    return resolve_db_path(db)
 
 
 def _registry_path(db: str | None) -> str | None:

@@ -248,13 +248,13 @@ def embedded_monitor(
     async def start(
         store: Registry | None, publisher: Publisher | None, nursery: trio.Nursery
     ) -> Publisher:
-        from statemachine_engine.persistence import Browse, browse_file, is_db_url
+        from statemachine_engine.persistence import Browse, browse_file
 
         hub = MonitorHub(store=store)
         browse = getattr(store, "browse", None)
         if not isinstance(browse, Browse):
-            # a PostgreSQL store without browsing: the store endpoints answer 503
-            browse = browse_file(db) if db is not None and not is_db_url(db) else None
+            # a store that does not browse (a test's): the database file or URL ``db``
+            browse = browse_file(db) if db is not None else None
         server: MonitorServer = await nursery.start(
             partial(
                 serve_monitor,

@@ -30,10 +30,23 @@ Write = Callable[[Callable[[sqlite3.Connection, float], Any]], Awaitable[Any]]
 class Browse:
     """Reads for the monitor and audited operator actions; see the module docstring."""
 
-    def __init__(self, read: Read, write: Write, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        read: Read,
+        write: Write,
+        clock: Callable[[], float],
+        close: Callable[[], None] | None = None,
+    ) -> None:
         self._read = read
         self._write = write
         self._clock = clock
+        self._close = close
+
+    def close(self) -> None:
+        """Close the connections kept between calls (a PostgreSQL database's); a later
+        call opens another."""
+        if self._close is not None:
+            self._close()
 
     # -- reads ---------------------------------------------------------------------------
 

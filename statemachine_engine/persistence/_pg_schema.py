@@ -10,7 +10,9 @@ Creating and migrating is one transaction under a transaction-level advisory loc
 hosts starting at once do it once: the second finds the version written and does nothing.
 A database of an older version gets what it lacks (``CREATE TABLE IF NOT EXISTS``, ``ADD
 COLUMN IF NOT EXISTS``, ``CREATE INDEX IF NOT EXISTS``): every schema change so far only
-added tables, columns and indexes.
+added tables, columns and indexes. So does a database of this version missing an index
+(one query of ``pg_indexes`` per connection checks): the timelines' page indexes, which
+name ``id`` where SQLite's rowid made it implicit, came without a new version.
 """
 
 from __future__ import annotations
@@ -60,8 +62,29 @@ def tables() -> dict[str, str]:
     return {name: pg_type(body) for name, body in bodies.items()}
 
 
+#: SQLite appends the rowid (``id``) to every index, so its ``(machine_name, timestamp)``
+#: indexes serve the timelines' keyset pages by ``(timestamp, id)``; PostgreSQL's must name
+#: ``id``. These replace SQLite's two (dropped from a database that has them).
+_PAGE_INDEXES = {
+    "idx_state_transitions_machine": (
+        "idx_state_transitions_machine_page",
+        "state_transitions(machine_name, timestamp, id)",
+    ),
+    "idx_errors_machine": ("idx_errors_machine_page", "errors(machine_name, timestamp, id)"),
+}
+
+
 def indexes() -> dict[str, str]:
-    return {**sqlite_schema.TABLE_INDEXES, **durable.TABLE_INDEXES, **browse.INDEXES}
+    """Every index's name and target (``table(columns) [WHERE ...]``) on PostgreSQL."""
+    found: dict[str, str] = {}
+    for name, target in {
+        **sqlite_schema.TABLE_INDEXES,
+        **durable.TABLE_INDEXES,
+        **browse.INDEXES,
+    }.items():
+        name, target = _PAGE_INDEXES.get(name, (name, target))
+        found[name] = target
+    return found
 
 
 def added_columns() -> list[tuple[str, str, str]]:
@@ -88,23 +111,37 @@ def ensure_schema(conn: psycopg.Connection[Any]) -> None:
                 f"the database schema is version {found}, newer than this program supports"
                 f" ({version}); upgrade statemachine-engine"
             )
-        if found == version:
+        if found == version and not _missing_indexes(conn):
             return
         for name, body in tables().items():
             conn.execute(f"CREATE TABLE IF NOT EXISTS {name} {body}")
         if found:
             for table, column, decl in added_columns():
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {decl}")
+        for name in _PAGE_INDEXES:
+            conn.execute(f"DROP INDEX IF EXISTS {name}")
         for name, target in indexes().items():
             conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
         conn.execute("DELETE FROM schema_version")
         conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
 
 
-def _value(row: Any) -> Any:
+def _missing_indexes(conn: psycopg.Connection[Any]) -> bool:
+    """Whether an index of :func:`indexes` is missing: one added to PostgreSQL's schema
+    without a new schema version (the timelines' page indexes) is created then."""
+    wanted = list(indexes())
+    row = conn.execute(
+        "SELECT count(*) AS n FROM pg_indexes"
+        " WHERE schemaname = current_schema() AND indexname = ANY(%s)",
+        (wanted,),
+    ).fetchone()
+    return int(_value(row, "n") or 0) < len(wanted)
+
+
+def _value(row: Any, column: str = "version") -> Any:
     if row is None:
         return None
-    return row["version"] if isinstance(row, dict) else row[0]
+    return row[column] if isinstance(row, dict) else row[0]
 
 
 def drop_all(conn: psycopg.Connection[Any]) -> None:

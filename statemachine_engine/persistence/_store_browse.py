@@ -4,9 +4,11 @@ records for it.
 * :class:`RunLog`: the SQLite store's records of machine runs (started, ended: how) and of
   activity lines, queued for its writer like every history write (never waited for).
 * :func:`store_browse`: a ``Browse`` on a store's own read connections and writer.
-* :func:`browse_file`: a ``Browse`` on a database file from another process (the monitor),
-  each call on a connection of its own in a worker thread. A file that does not exist yet
-  reads as an empty database and is not created by a read: only a write creates it.
+* :func:`browse_file`: a ``Browse`` on a database from another process (the monitor), each
+  call in a worker thread. A SQLite file: a connection of its own per call; a file that
+  does not exist yet reads as an empty database and is not created by a read (only a write
+  creates it). A ``postgresql://`` URL: connections kept for the next call (opening one
+  costs a round trip or more), the schema created or brought forward by the first.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -22,7 +25,7 @@ import trio
 
 from statemachine_engine.persistence import _browse_sql as browse
 from statemachine_engine.persistence._browse import Browse
-from statemachine_engine.persistence._paths import MEMORY
+from statemachine_engine.persistence._paths import MEMORY, is_db_url
 from statemachine_engine.persistence._schema import connect, transaction
 from statemachine_engine.persistence._timeline_sql import insert_activity
 from statemachine_engine.persistence._writer import Writer
@@ -90,8 +93,11 @@ def store_browse(
 
 
 def browse_file(path: str | os.PathLike[str], *, clock: Callable[[], float] = time.time) -> Browse:
-    """A Browse of the database at ``path`` for a process that does not own it."""
+    """A Browse of the database at ``path`` (a SQLite file or a ``postgresql://`` URL) for
+    a process that does not own it."""
     name = os.fspath(path)
+    if is_db_url(name):
+        return _browse_url(name, clock)
 
     def open_for_read() -> sqlite3.Connection:
         # a missing file reads as a new, empty database, without creating it
@@ -119,3 +125,49 @@ def browse_file(path: str | os.PathLike[str], *, clock: Callable[[], float] = ti
         return await trio.to_thread.run_sync(run)
 
     return Browse(read, write, clock)
+
+
+def _browse_url(url: str, clock: Callable[[], float]) -> Browse:
+    """A Browse of the PostgreSQL database at ``url``: each call on a connection taken from
+    those kept idle (a new one when none is), in autocommit as a file's connection is;
+    ``Browse.close`` closes the idle ones."""
+    from statemachine_engine.persistence._pg_commands import connect_postgres
+
+    idle: list[Any] = []
+    lock = threading.Lock()
+    migrated = False
+
+    def run_on_connection(fn: Callable[[Any], T]) -> T:
+        nonlocal migrated
+        with lock:
+            conn = idle.pop() if idle else None
+        if conn is None:
+            conn = connect_postgres(url, migrate=not migrated)
+            migrated = True
+        try:
+            result = fn(conn)
+        except BaseException:
+            conn.close()  # perhaps lost, or mid-transaction: the next call opens another
+            raise
+        with lock:
+            idle.append(conn)
+        return result
+
+    async def read(fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await trio.to_thread.run_sync(run_on_connection, fn)
+
+    async def write(fn: Callable[[sqlite3.Connection, float], T]) -> T:
+        def in_transaction(conn: Any) -> T:
+            with transaction(conn):
+                return fn(conn, clock())
+
+        return await trio.to_thread.run_sync(run_on_connection, in_transaction)
+
+    def close() -> None:
+        with lock:
+            kept = list(idle)
+            idle.clear()
+        for conn in kept:
+            conn.close()
+
+    return Browse(read, write, clock, close)

@@ -70,7 +70,7 @@ def bearer(token: str = TOKEN) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def seed(path: Path) -> None:
+async def seed(path: Path | str) -> None:
     """A database with a finished, a failed, a running machine and some jobs."""
     async with open_store(path, clock=lambda: T0 + 100) as store:
         for i, name in enumerate(["done", "crashed", "busy"]):

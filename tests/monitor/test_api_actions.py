@@ -3,6 +3,7 @@ refusal, and the audit row each leaves."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,13 @@ import pytest
 from api_support import TOKEN, bearer, call, seed
 
 from statemachine_engine.monitor import MonitorApp, MonitorHub
-from statemachine_engine.persistence import Browse, browse_file, connect
+from statemachine_engine.persistence import (
+    Browse,
+    browse_file,
+    connect,
+    connect_postgres,
+    is_db_url,
+)
 
 
 class Deliveries:
@@ -29,11 +36,21 @@ class Deliveries:
         return False, f"no control socket for {target}"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every action runs on a SQLite file and on a PostgreSQL database."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("pg_url")
+        return url
+    return str(tmp_path / "db.sqlite")
+
+
 @pytest.fixture
-async def browse(tmp_path: Path) -> Browse:
-    path = tmp_path / "db.sqlite"
-    await seed(path)
-    return browse_file(path)
+async def browse(database: str) -> AsyncIterator[Browse]:
+    await seed(database)
+    browse = browse_file(database)
+    yield browse
+    browse.close()
 
 
 @pytest.fixture
@@ -51,8 +68,8 @@ async def audit_log(browse: Browse) -> list[tuple[str, str, str | None, str]]:
     return [(e["actor"], e["action"], e["target"], e["result"]) for e in entries]
 
 
-def recorded_events(tmp_path: Path) -> list[dict[str, Any]]:
-    conn = connect(tmp_path / "db.sqlite")
+def recorded_events(database: str) -> list[dict[str, Any]]:
+    conn = connect_postgres(database) if is_db_url(database) else connect(database)
     try:
         return list(conn.execute("SELECT * FROM machine_events ORDER BY id"))
     finally:
@@ -193,7 +210,7 @@ async def test_bulk_retry_refuses_a_bad_filter(
 
 
 async def test_send_an_event(
-    app: MonitorApp, browse: Browse, deliveries: Deliveries, tmp_path: Path
+    app: MonitorApp, browse: Browse, deliveries: Deliveries, database: str
 ) -> None:
     reply = await post(app, "/api/machines/busy/events", body={"type": "go", "payload": {"n": 1}})
     assert reply.status == 200
@@ -207,20 +224,20 @@ async def test_send_an_event(
     detail = (await browse.audit_entries())["entries"][0]["detail"]
     assert (detail["type"], detail["payload"], detail["status"]) == ("go", {"n": 1}, "delivered")
     # recorded as statemachine-db send-event records it
-    events = recorded_events(tmp_path)
+    events = recorded_events(database)
     assert [(e["target_machine"], e["event_type"], e["status"]) for e in events] == [
         ("busy", "go", "delivered")
     ]
 
 
 async def test_an_undelivered_event_says_so(
-    app: MonitorApp, browse: Browse, deliveries: Deliveries, tmp_path: Path
+    app: MonitorApp, browse: Browse, deliveries: Deliveries, database: str
 ) -> None:
     deliveries.delivered = False
     reply = (await post(app, "/api/machines/busy/events", body={"type": "go"})).json()
     assert (reply["delivered"], reply["status"]) == (False, "undelivered")
     assert (await audit_log(browse))[0][3] == "undelivered: no control socket for busy"
-    assert [e["status"] for e in recorded_events(tmp_path)] == ["undelivered"]
+    assert [e["status"] for e in recorded_events(database)] == ["undelivered"]
 
 
 @pytest.mark.parametrize(

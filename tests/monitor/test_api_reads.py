@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -11,11 +12,21 @@ from statemachine_engine.monitor import MonitorApp, MonitorHub
 from statemachine_engine.persistence import browse_file
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every read runs on a SQLite file and on a PostgreSQL database."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("pg_url")
+        return url
+    return str(tmp_path / "db.sqlite")
+
+
 @pytest.fixture
-async def app(tmp_path: Path) -> MonitorApp:
-    path = tmp_path / "db.sqlite"
-    await seed(path)
-    return MonitorApp(MonitorHub(), browse=browse_file(path))
+async def app(database: str) -> AsyncIterator[MonitorApp]:
+    await seed(database)
+    browse = browse_file(database)
+    yield MonitorApp(MonitorHub(), browse=browse)
+    browse.close()
 
 
 async def test_machines_lists_running_and_ended_with_counts(app: MonitorApp) -> None:
