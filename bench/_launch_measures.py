@@ -53,6 +53,7 @@ def to_ready(
             ["callgrind_control", "--dump", str(proc.pid)],
             check=True,
             stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             timeout=TIMEOUT,
         )
     finally:
