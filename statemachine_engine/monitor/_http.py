@@ -3,7 +3,10 @@
 Routes (GET, and HEAD for files):
 
 * ``/`` and ``/<file>``: the UI; ``/vendor/<lib>/...``: browser libraries from node_modules
-* ``/health``: ``{"status", "clients", "machines", "events_relayed", "dropped", "invalid", ...}``
+* ``/health``: ``{"status", "clients", "machines", "events_relayed", "dropped", "invalid", ...}``;
+  with a runtime's PostgreSQL store, its connection as ``"database"`` (``connected``,
+  ``waiting_since``, ``retries``, ``last_error``, ``queued``) and, while writes wait for a
+  lost server, ``"status": "waiting for the database"``
 * ``/api/config``: ``{"websocket_url", "websocket_port", "ui_port"}``, the WebSocket address as
   seen from the browser (the host it used to reach this server)
 * ``/api/machines``, ``/api/machines/{name}[/history]``, ``/api/activity``, ``/api/jobs``,
@@ -226,9 +229,16 @@ class MonitorApp:
 
     def _health(self) -> _Response:
         stats = self.hub.stats()
+        body: dict[str, Any] = {}
+        # a store with a connection (PostgreSQL's): a lost server's wait is seen here
+        connection = getattr(self.hub.store, "connection", None)
+        if isinstance(connection, Mapping):
+            body["database"] = dict(connection)
+        waiting = bool(body) and not body["database"].get("connected", True)
         return _Response.json(
-            {
-                "status": "ok",
+            body
+            | {
+                "status": "waiting for the database" if waiting else "ok",
                 "clients": stats.clients,
                 "machines": stats.machines,
                 "events_relayed": stats.events_relayed,
