@@ -21,7 +21,7 @@ from pathlib import Path
 
 import trio
 from _peers import ensure_peers_venv
-from _process_harness import Ours, Proc, Upstream, write
+from _process_harness import OUR_BIN, Ours, Proc, Upstream, write
 
 from statemachine_engine.persistence import NewJob, open_store
 
@@ -116,7 +116,7 @@ class DrainRun:
     async def _start_ui(self) -> Proc:
         impl = self.impl
         argv = [
-            str(impl_bin() / "statemachine-ui"),
+            str(OUR_BIN / "statemachine-ui"),
             "--port",
             str(free_port()),
             "--websocket-port",
@@ -158,12 +158,6 @@ class DrainRun:
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def impl_bin() -> Path:
-    from _process_harness import OUR_BIN
-
-    return OUR_BIN
 
 
 async def _fill(db: Path, n: int) -> None:

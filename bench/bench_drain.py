@@ -33,7 +33,6 @@ import argparse
 import datetime
 import os
 import shutil
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -134,14 +133,6 @@ def profile(out: Path, root: Path, jobs: int, figures: list[str]) -> None:
         run = DrainRun(root / f"profile-{figure}", figure, jobs, profile_to=out)
         rate = trio.run(run.measure)
         print(f"  profiled {figure}: {rate:,.0f} jobs/s under py-spy; output in {out}")
-
-
-def count_rows(db: Path, sql: str) -> int:
-    conn = sqlite3.connect(db, timeout=5)
-    try:
-        return int(conn.execute(sql).fetchone()[0])
-    finally:
-        conn.close()
 
 
 if __name__ == "__main__":

@@ -56,6 +56,28 @@ def test_machine_table_follows_events() -> None:
     assert hub.stats().events_relayed == 5
 
 
+def test_an_event_nobody_is_subscribed_to_is_not_encoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a monitor with no browser open ingests a draining worker's every event: only its
+    # table needs them
+    encoded: list[MachineEvent] = []
+    to_json = MachineEvent.to_json
+
+    def counted(self: MachineEvent) -> str:
+        encoded.append(self)
+        return to_json(self)
+
+    monkeypatch.setattr(MachineEvent, "to_json", counted)
+    hub = MonitorHub()
+    hub.publish(event("w1", "state_change", 2.0, from_state="a", to_state="b", event_trigger="x"))
+    assert encoded == []
+    assert hub.stats().events_relayed == 1
+    with hub.subscribe() as sub:
+        (snapshot,) = sub.take()
+        assert [m["current_state"] for m in json.loads(snapshot.text)["machines"]] == ["b"]
+        hub.publish(event("w1", "state_change", 3.0, from_state="b", to_state="c"))
+        assert [e.payload["to_state"] for e in encoded] == ["c"]
+
+
 def test_registration_keeps_the_template_flag() -> None:
     hub = MonitorHub()
     hub.publish(
