@@ -173,7 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--keep", metavar="DIR", help="build the database in DIR and keep it")
+    parser.add_argument("--quick", action="store_true", help="100,000 rows, 3 repeats")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.rows, args.repeat = 100_000, 3
     folder = Path(args.keep or tempfile.mkdtemp(prefix="bench-history-"))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "history.db"

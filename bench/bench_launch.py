@@ -198,7 +198,10 @@ def main() -> None:
         action="store_true",
         help="also count the instructions to launch under valgrind (one run each, minutes)",
     )
+    parser.add_argument("--quick", action="store_true", help="3 counted rounds (make bench)")
     args = parser.parse_args()
+    if args.quick:
+        args.runs = 3
     if args.instructions and not measure.available():
         parser.error("--instructions needs valgrind and callgrind_control on PATH")
     upstream_python = None if args.no_upstream else ensure_upstream_venv()

@@ -18,6 +18,10 @@ SCRIPTS = (
     "bench_monitor.py",
     "bench_instructions.py",
     "bench_load.py",
+    "bench_launch.py",
+    "bench_history.py",
+    "bench_pg.py",
+    "bench_hosts.py",
 )
 
 

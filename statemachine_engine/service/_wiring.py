@@ -22,6 +22,7 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 import trio
@@ -31,7 +32,6 @@ from statemachine_engine.actors import Runtime, open_runtime
 from statemachine_engine.errors import StateMachineError, sole_error
 from statemachine_engine.persistence import Store, is_db_url, open_store, remote_sql
 from statemachine_engine.service._children import ChildProcesses, LaunchSettings
-from statemachine_engine.service._remote_inbox import HostsTransport, serve_remote_inbox
 from statemachine_engine.service._router import make_router, registry_transport
 from statemachine_engine.transport import (
     DEFAULT_EVENT_SOCKET,
@@ -41,6 +41,9 @@ from statemachine_engine.transport import (
     SocketTransport,
     control_socket_path,
 )
+
+if TYPE_CHECKING:
+    from statemachine_engine.service._remote_inbox import HostsTransport
 
 log = logging.getLogger("statemachine_engine.service")
 
@@ -238,6 +241,9 @@ async def _run(
         transport: SocketTransport | HostsTransport
         transport = registry_transport(store, wiring.control_socket_prefix)
         if shared:
+            # imported only here: an idle machine on SQLite never needs the hosts' path
+            from statemachine_engine.service._remote_inbox import HostsTransport
+
             transport = HostsTransport(store, transport, host)
         stop_inbox: Callable[[], Awaitable[None]] | None = None
         launcher = ChildProcesses(
@@ -269,6 +275,10 @@ async def _run(
                 ) as runtime:
                     try:
                         if shared:
+                            from statemachine_engine.service._remote_inbox import (
+                                serve_remote_inbox,
+                            )
+
                             stop_inbox = await serve_remote_inbox(
                                 runtime, wiring.db, host, services
                             )

@@ -182,9 +182,17 @@ EVERY_SUBCOMMAND = [
     ["error-history"],
     ["list-errors"],
     ["machine-health"],
+    ["forget-machine", "m"],  # nothing registered: refused (exit 1), after reading it there
     ["audit"],
     ["recreate-database", "--force"],
 ]
+
+
+#: the subcommands of the run that are refused, and what they say
+REFUSED = {
+    "requeue": "statemachine-db requeue: error: job j2 is pending, not processing\n",
+    "forget-machine": "statemachine-db forget-machine: error: no machine named 'm' is registered\n",
+}
 
 
 def test_the_postgresql_run_covers_every_subcommand() -> None:
@@ -197,11 +205,8 @@ def test_every_statemachine_db_subcommand_runs_on_postgresql(
     for command in EVERY_SUBCOMMAND:
         code = db_main(["--db", pg_url, *command])
         captured = capsys.readouterr()
-        if command[0] == "requeue":
-            assert (code, captured.err) == (
-                1,
-                "statemachine-db requeue: error: job j2 is pending, not processing\n",
-            )
+        if command[0] in REFUSED:
+            assert (code, captured.err) == (1, REFUSED[command[0]])
         else:
             assert (code, captured.err) == (0, ""), command
     with psycopg.connect(pg_url) as conn:
