@@ -7,8 +7,9 @@ Routes (GET, and HEAD for files):
   with a runtime's PostgreSQL store, its connection as ``"database"`` (``connected``,
   ``waiting_since``, ``retries``, ``last_error``, ``queued``) and, while writes wait for a
   lost server, ``"status": "waiting for the database"``
-* ``/api/config``: ``{"websocket_url", "websocket_port", "ui_port"}``, the WebSocket address as
-  seen from the browser (the host it used to reach this server)
+* ``/api/config``: ``{"websocket_url", "websocket_port", "ui_port", "database"}``, the WebSocket
+  address as seen from the browser (the host it used to reach this server), and whether the
+  store endpoints have a database to read
 * ``/api/machines``, ``/api/machines/{name}[/history]``, ``/api/activity``, ``/api/jobs``,
   ``/api/jobs/stats``, ``/api/jobs/{id}``, ``/api/search``, ``/api/audit``: the store
   (``_api_reads``); ``/api/machines/live``: the hub's machine table; ``/api/configs``: known
@@ -258,6 +259,9 @@ class MonitorApp:
                 "websocket_url": f"ws://{shown}:{self.websocket_port}{EVENTS_PATH}",
                 "websocket_port": self.websocket_port,
                 "ui_port": self.ui_port,
+                # the page asks the store endpoints only when they can answer (a 503 is
+                # an error in the browser's console)
+                "database": self.actions is not None,
             }
         )
 

@@ -144,6 +144,10 @@ async def test_jobs_job_and_stats(app: MonitorApp) -> None:
     assert isinstance(stats["transitions_per_second"], dict)
 
 
+async def test_the_page_is_told_a_database_is_read(app: MonitorApp) -> None:
+    assert (await call(app, "/api/config")).json()["database"] is True
+
+
 async def test_search_and_audit(app: MonitorApp) -> None:
     found = (await call(app, "/api/search", query={"q": "done"})).json()
     assert [m["name"] for m in found["machines"]] == ["done"]
@@ -153,6 +157,7 @@ async def test_search_and_audit(app: MonitorApp) -> None:
 
 async def test_without_a_database_the_store_endpoints_say_so() -> None:
     app = MonitorApp(MonitorHub())
+    assert (await call(app, "/api/config")).json()["database"] is False
     for path in ("/api/machines/x", "/api/activity", "/api/jobs", "/api/audit"):
         reply = await call(app, path)
         assert reply.status == 503

@@ -108,6 +108,7 @@ async def test_api_config_uses_the_request_host(hub: MonitorHub, host: str, url:
         "websocket_url": url,
         "websocket_port": 4000,
         "ui_port": 3001,
+        "database": False,
     }
 
 
