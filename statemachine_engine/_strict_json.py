@@ -33,8 +33,18 @@ def _float(text: str) -> float:
     return value
 
 
+#: built once: ``json.loads`` with hooks builds a new decoder per call, which the monitor
+#: paid for every event line it read
+_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float)
+
+
 def loads(text: str | bytes) -> Any:
     """``json.loads`` for standard JSON. Raises json.JSONDecodeError for malformed text,
     :class:`NonStandardJSON` for NaN, Infinity or an overflowing number, and ValueError
     for an integer too long to convert."""
-    return json.loads(text, parse_constant=_constant, parse_float=_float)
+    if isinstance(text, bytes | bytearray):
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
+    elif text.startswith("\ufeff"):
+        # as json.loads: a byte-order mark in text is an error, not whitespace
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
