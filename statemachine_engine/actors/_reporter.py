@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from statemachine_engine._thinning import worth_logging
+from statemachine_engine.actors._activity_rate import ActivityRate
 from statemachine_engine.transport import MachineEvent, Message, Publisher
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ class Reporter:
     """Records to the store (history, registry, errors) and publishes machine events."""
 
     __slots__ = (
+        "_activity_rate",
         "_seq",
         "crashes",
         "endpoint",
@@ -55,6 +57,7 @@ class Reporter:
         #: (machine name, exception) of every machine whose own code failed
         self.crashes: list[tuple[str, BaseException]] = []
         self._seq = 0
+        self._activity_rate = ActivityRate()
 
     # -- the machine's life ----------------------------------------------------------------
 
@@ -85,8 +88,10 @@ class Reporter:
         self, name: str, source: str, target: str, event: str, context: Mapping[str, Any]
     ) -> None:
         """The hot path: one store call and one event, no more."""
-        now = self.wall_time()
         store = self.store
+        if store is None and self.publisher is None:
+            return  # (an embedded runtime: not even the clock is read)
+        now = self.wall_time()
         if store is not None:
             try:
                 store.transition(
@@ -174,8 +179,30 @@ class Reporter:
     # -- what actions report -----------------------------------------------------------------
 
     def activity(self, name: str, message: str, level: str, fields: Mapping[str, Any]) -> None:
-        """An ``activity_log`` line for the monitor."""
+        """An ``activity_log`` line for the monitor: published, and kept in the store
+        (``activity_log``) unless the machine floods it (see ``_activity_rate``)."""
         self.publish(name, "activity_log", {"message": message, "level": level, **fields})
+        if self.store is None:
+            return
+        now = self.wall_time()
+        stored, left_out, seconds = self._activity_rate.admit(name, now)
+        if left_out:
+            self._record(
+                lambda store: store.activity(
+                    name,
+                    message=f"{left_out} activity lines not stored in {seconds:.1f} s (more "
+                    f"than {self._activity_rate.per_second} a second)",
+                    level="warning",
+                    fields={"not_stored": left_out},
+                    timestamp=now,
+                )
+            )
+        if stored:
+            self._record(
+                lambda store: store.activity(
+                    name, message=message, level=level, fields=fields, timestamp=now
+                )
+            )
 
     def unhandled(self, name: str, state: str, message: Message, *, publish: bool) -> None:
         """An event fired nothing in ``state`` and was dropped: audited in

@@ -116,6 +116,19 @@ class Recorder(Protocol):
         """Audit one sent event in ``machine_events`` (status: delivered, failed, pending...)."""
         ...
 
+    def activity(
+        self,
+        machine_name: str,
+        *,
+        message: str,
+        level: str,
+        fields: Mapping[str, Any],
+        timestamp: float,
+    ) -> None:
+        """Keep an activity line (a ``log`` action's, a command's output) in
+        ``activity_log``: the monitor's history of the machine shows it."""
+        ...
+
 
 @runtime_checkable
 class JobQueue(Protocol):
