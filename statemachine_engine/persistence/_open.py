@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from statemachine_engine.persistence._connections import open_connections
 from statemachine_engine.persistence._jobs_sql import DEFAULT_LEASE_SECONDS, DEFAULT_RETRY_BACKOFF
@@ -16,6 +16,7 @@ from statemachine_engine.persistence._paths import MEMORY
 from statemachine_engine.persistence._pg_connect import is_postgres_url
 from statemachine_engine.persistence._remote_sql import host_name
 from statemachine_engine.persistence._schema import DEFAULT_BUSY_TIMEOUT
+from statemachine_engine.persistence._sql_store import SqlStore
 from statemachine_engine.persistence._store import SqliteStore
 
 #: the durability of a commit: ``normal`` survives kill -9, ``full`` also a power loss
@@ -37,7 +38,7 @@ async def open_store(
     inline_writes: bool = True,
     synchronous: str = "normal",
     host: str | None = None,
-) -> AsyncIterator[SqliteStore]:
+) -> AsyncIterator[SqlStore]:
     """Open the store at ``path`` (``":memory:"`` for a private in-memory database, a
     ``postgresql://USER@HOST:PORT/DB`` URL for a PostgreSQL database several hosts share:
     see :func:`~statemachine_engine.persistence._pg_store.open_postgres_store`).
@@ -105,4 +106,4 @@ async def open_store(
 
 def open_memory_store(**kwargs: Any) -> AbstractAsyncContextManager[SqliteStore]:
     """``open_store(":memory:", ...)``: a private database for tests and simulation."""
-    return open_store(MEMORY, **kwargs)
+    return cast("AbstractAsyncContextManager[SqliteStore]", open_store(MEMORY, **kwargs))

@@ -1,9 +1,10 @@
 """PostgresStore: the runtime's store on a PostgreSQL database shared by several hosts.
 
-It is the SQLite store's machinery -- the writer with its group commit, the job queue with
-its leases, reserves, wake-ups and maintenance, the reads, the durable log -- running on
-PostgreSQL connections (``_pg_connections``) instead of SQLite's: those parts never touch
-a connection themselves, they hand it functions over the shared SQL. What PostgreSQL adds:
+It is the SQL store's machinery (``SqlStore``, which SQLite's store shares) -- the writer
+with its group commit, the job queue with its leases, reserves, wake-ups and maintenance,
+the reads, the durable log -- running on PostgreSQL connections (``_pg_connections``)
+instead of SQLite's: those parts never touch a connection themselves, they hand it
+functions over the shared SQL. What PostgreSQL adds:
 
 * claims skip the rows other hosts are claiming (``FOR UPDATE SKIP LOCKED``), so two
   workers anywhere never get the same job;
@@ -30,10 +31,10 @@ from statemachine_engine.persistence._pg_connections import PgConnections
 from statemachine_engine.persistence._pg_listener import Listener
 from statemachine_engine.persistence._pg_schema import ensure_schema
 from statemachine_engine.persistence._remote_sql import host_name
-from statemachine_engine.persistence._store import SqliteStore
+from statemachine_engine.persistence._sql_store import SqlStore
 
 
-class PostgresStore(SqliteStore):
+class PostgresStore(SqlStore):
     """The :class:`~statemachine_engine.persistence.Store` on PostgreSQL. Use
     :func:`~statemachine_engine.persistence.open_store` with a ``postgresql://`` URL."""
 

@@ -1,9 +1,17 @@
 """The schema on PostgreSQL: every table and index the monitor reads, and the indexes a
-database of the current version lacks created when it is opened."""
+database of the current version lacks created when it is opened; the store's class."""
 
 from __future__ import annotations
 
-from statemachine_engine.persistence import connect_postgres
+from pathlib import Path
+
+from statemachine_engine.persistence import (
+    PostgresStore,
+    SqliteStore,
+    Store,
+    connect_postgres,
+    open_store,
+)
 
 
 def _indexes(url: str) -> dict[str, str]:
@@ -50,3 +58,12 @@ def test_a_database_of_this_version_gets_the_indexes_it_lacks(pg_url: str) -> No
     found = _indexes(pg_url)  # opening migrates
     assert {"idx_state_transitions_machine_page", "idx_errors_machine_page"} <= set(found)
     assert "idx_errors_machine" not in found
+
+
+async def test_the_postgresql_store_is_not_a_sqlite_store(pg_url: str, tmp_path: Path) -> None:
+    async with open_store(pg_url) as pg, open_store(tmp_path / "db") as sqlite:
+        assert isinstance(pg, PostgresStore) and not isinstance(pg, SqliteStore)
+        assert isinstance(sqlite, SqliteStore) and not isinstance(sqlite, PostgresStore)
+        shared = set(type(pg).__mro__) & set(type(sqlite).__mro__) - {object}
+        assert "SqlStore" in {cls.__name__ for cls in shared}
+        assert isinstance(pg, Store) and isinstance(sqlite, Store)
