@@ -12,8 +12,7 @@ from typing import Any, cast
 
 from statemachine_engine.persistence._connections import open_connections
 from statemachine_engine.persistence._jobs_sql import DEFAULT_LEASE_SECONDS, DEFAULT_RETRY_BACKOFF
-from statemachine_engine.persistence._paths import MEMORY
-from statemachine_engine.persistence._pg_connect import is_postgres_url
+from statemachine_engine.persistence._paths import MEMORY, is_db_url
 from statemachine_engine.persistence._remote_sql import host_name
 from statemachine_engine.persistence._schema import DEFAULT_BUSY_TIMEOUT
 from statemachine_engine.persistence._sql_store import SqlStore
@@ -62,7 +61,7 @@ async def open_store(
     """
     if synchronous not in SYNC_MODES:
         raise ValueError(f"synchronous must be one of {', '.join(SYNC_MODES)}, got {synchronous!r}")
-    if is_postgres_url(os.fspath(path)):
+    if is_db_url(os.fspath(path)):
         from statemachine_engine.persistence._pg_store import open_postgres_store
 
         async with open_postgres_store(

@@ -17,8 +17,6 @@ from statemachine_engine.persistence._pg_adapter import one_line
 if TYPE_CHECKING:
     import psycopg
 
-#: the URL schemes that name a PostgreSQL database
-SCHEMES = ("postgresql://", "postgres://")
 #: the oldest server supported (SKIP LOCKED and pg_xact_status are older; 13 is the oldest
 #: release still maintained when this was written)
 MIN_SERVER_VERSION = 130000
@@ -28,11 +26,6 @@ CONNECT_TIMEOUT = 5
 
 class CannotConnect(StoreError):
     """The server could not be reached or refused the connection (see the message)."""
-
-
-def is_postgres_url(path: str) -> bool:
-    """Whether a ``--db`` value names a PostgreSQL database rather than a SQLite file."""
-    return path.startswith(SCHEMES)
 
 
 def driver() -> Any:

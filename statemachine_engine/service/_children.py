@@ -82,7 +82,7 @@ class ChildProcesses:
         # paths as this process sees them: a child may run in another folder (a project's)
         config = os.path.abspath(config_path)
         argv = [sys.executable, "-m", "statemachine_engine", config, "--machine-name", name]
-        argv += ["--db", settings.db if settings.db == ":memory:" else os.path.abspath(settings.db)]
+        # the database is not in argv but in the environment (see ``environment``)
         if settings.event_socket_path:
             argv += ["--event-socket-path", os.path.abspath(settings.event_socket_path)]
         if settings.control_socket_prefix:
@@ -95,6 +95,18 @@ class ChildProcesses:
         if settings.sync != "normal":
             argv += ["--sync", settings.sync]
         return argv
+
+    def environment(self) -> dict[str, str]:
+        """The child's environment: this process's, with the database in
+        ``$STATEMACHINE_DB``. Not in argv: ``ps`` shows any user the command lines of every
+        process, and a ``postgresql://`` URL may carry a password. A file's path is made
+        absolute; ``:memory:`` and URLs are passed as they are."""
+        from statemachine_engine.persistence import DB_ENV_VAR, is_db_url
+
+        db = self._settings.db
+        if db != ":memory:" and not is_db_url(db):
+            db = os.path.abspath(db)
+        return {**os.environ, DB_ENV_VAR: db}
 
     async def launch(self, request: ChildRequest, *, actions_dir: str | None = None) -> None:
         """Start ``request``'s machine and return once it can receive events; raises
@@ -126,6 +138,7 @@ class ChildProcesses:
                     start_new_session=True,
                     pass_fds=(ready_write, life_read),
                     cwd=self._settings.cwd,
+                    env=self.environment(),
                 )
         except BaseException:
             os.close(life_write)
