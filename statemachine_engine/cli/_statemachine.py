@@ -1,7 +1,7 @@
 """``statemachine``: run a machine, simulate machines, or run a whole project.
 
 statemachine CONFIG [--machine-name NAME] [--actions-dir DIR] [--event-socket-path PATH]
-                    [--control-socket-prefix PATH] [--initial-context JSON] [--db PATH]
+                    [--control-socket-prefix PATH] [--initial-context JSON] [--db PATH|URL]
                     [--debug] [--log-level LEVEL] [--monitor ...]
 statemachine simulate CONFIG [CONFIG ...] --events EVENTS.yaml [--until S] [--format F]
 statemachine run [MANIFEST]
@@ -82,8 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--db",
-        metavar="PATH",
-        help="SQLite file (default $STATEMACHINE_DB, else ./data/pipeline.db)",
+        metavar="PATH|URL",
+        help="SQLite file or postgresql:// URL (default $STATEMACHINE_DB, else "
+        "./data/pipeline.db)",
     )
     parser.add_argument("--debug", action="store_true", help="same as --log-level DEBUG")
     parser.add_argument(

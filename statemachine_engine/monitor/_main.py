@@ -57,10 +57,11 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags the monitor and ``statemachine-ui`` share."""
     parser.add_argument(
         "--db",
-        metavar="PATH",
-        help="the runtime's database: its registry seeds the snapshot, the API reads its "
-        "history and jobs, and operator actions write to it (default: $STATEMACHINE_DB, else "
-        "./data/pipeline.db, as the runtime; a file that does not exist yet reads as empty)",
+        metavar="PATH|URL",
+        help="the runtime's database, a SQLite file or postgresql:// URL: its registry seeds "
+        "the snapshot, the API reads its history and jobs, and operator actions write to it "
+        "(default: $STATEMACHINE_DB, else ./data/pipeline.db, as the runtime; a file that "
+        "does not exist yet reads as empty; on PostgreSQL, the machines of every host)",
     )
     parser.add_argument(
         "--allow-origin",
