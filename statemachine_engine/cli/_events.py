@@ -13,7 +13,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="statemachine-events",
         description=(
             "Print live machine events: from the monitor's WebSocket when one runs, else by "
-            "listening on the event socket."
+            "listening on the event socket; with --db postgresql://..., those of every host "
+            "from the database."
         ),
     )
     parser.add_argument("--machine", metavar="NAME", help="only events of this machine")
@@ -39,7 +40,24 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("STATEMACHINE_UI_TOKEN") or None,
         help="the monitor's token, when it asks for one (default $STATEMACHINE_UI_TOKEN)",
     )
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        help="follow the machines of every host through this PostgreSQL database (what "
+        "their runtimes record: registrations, state changes, errors, ends) instead of the "
+        "monitor or the event socket. A SQLite file's machines run on this host: their "
+        "events are on the event socket, followed without --db",
+    )
     args = parser.parse_args(argv)
+    if args.db is not None:
+        from statemachine_engine.persistence import is_db_url
+
+        if not is_db_url(args.db):
+            parser.error(
+                f"--db {args.db}: not a postgresql:// URL; the machines of a SQLite file run "
+                "on this host and publish on the event socket, which statemachine-events "
+                "follows without --db"
+            )
     from statemachine_engine.tools import print_events
 
     return print_events(
@@ -50,4 +68,5 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         event_socket_path=args.event_socket_path,
         token=args.token,
+        db=args.db,
     )

@@ -1,7 +1,10 @@
 """``statemachine-events``: print live machine events.
 
 It subscribes to the monitor's WebSocket when one runs; otherwise it listens on the event
-socket itself (so it works with no monitor at all).
+socket itself (so it works with no monitor at all). With a PostgreSQL database (``--db
+URL``) it follows the machines of every host through the database instead, as the
+monitor's store feed does: what their runtimes record (registrations, state changes,
+errors, ends), not what they only publish (activity lines, job events).
 """
 
 from __future__ import annotations
@@ -11,13 +14,14 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, TextIO
 
 import attrs
 import trio
 
 from statemachine_engine import _strict_json
-from statemachine_engine.errors import TransportError
+from statemachine_engine.errors import StoreError, TransportError
 from statemachine_engine.transport import MachineEvent
 
 log = logging.getLogger(__name__)
@@ -170,6 +174,33 @@ async def follow(
         await trio.sleep_forever()
 
 
+async def follow_database(
+    show: Callable[[Mapping[str, Any]], None], url: str, *, announce: Callable[[str], None]
+) -> None:
+    """Follow the machines of every host (this one's too) through the PostgreSQL database
+    at ``url``: what their runtimes record there, as it is committed."""
+    from statemachine_engine.monitor import StoreFeed
+    from statemachine_engine.persistence import connect_postgres, redact_db
+
+    # the connection checked at start: a wrong URL or a server away is one line, exit 1
+    # (the feed itself retries for as long as it runs); the schema made, as every command
+    # does on first use, so that the feed's first read marks where the history ends
+    checked = await trio.to_thread.run_sync(partial(connect_postgres, url))
+    await trio.to_thread.run_sync(checked.close)
+
+    class Shown:
+        def publish(self, event: MachineEvent) -> None:
+            show(event.to_dict())
+
+    # the feed leaves the machines of its own host to the event socket; no host is named
+    # "" (a runtime's host is its $STATEMACHINE_HOST or host name), so it shows them all
+    feed = StoreFeed(url, Shown(), host="")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(feed.run)
+        announce(f"following the machines of every host in {redact_db(url)}")
+        await trio.sleep_forever()
+
+
 def print_events(
     *,
     machine: str | None,
@@ -179,9 +210,11 @@ def print_events(
     port: int,
     event_socket_path: str,
     token: str | None = None,
+    db: str | None = None,
 ) -> int:
     """Print events as they come until ``duration`` passes (forever when None) or Ctrl-C;
-    the exit status of ``statemachine-events``."""
+    the exit status of ``statemachine-events``. ``db``: a PostgreSQL URL to follow
+    instead of the monitor or the event socket."""
     printer = EventPrinter(format=format, machine=machine)
 
     def announce(text: str) -> None:
@@ -190,6 +223,9 @@ def print_events(
 
     async def main() -> None:
         with trio.move_on_after(duration if duration is not None else float("inf")):
+            if db is not None:
+                await follow_database(printer.show, db, announce=announce)
+                return
             await follow(
                 printer.show,
                 host=host,
@@ -201,7 +237,7 @@ def print_events(
 
     try:
         trio.run(main)
-    except TransportError as exc:
+    except (TransportError, StoreError) as exc:
         print(f"statemachine-events: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
