@@ -3,8 +3,8 @@
 ``_leave`` is what every transition does before its target is entered, synchronously: the
 event becomes ``event_data``, the transition is counted, recorded, published, checkpointed
 and logged. ``_cross`` is the rest when something must be awaited first (the store's
-backpressure, the transition's own actions). A transition with neither -- the common step --
-costs no coroutine at all: the actor's loop enters the target directly.
+backpressure, the transition's own actions: the actor's loop asks). A transition with
+neither -- the common step -- costs no coroutine: the actor's loop enters the target.
 
 A machine firing internal transitions (events its actions return) without ever blocking is
 reported once as a busy loop (see ``_busy_loop`` for how blocking is told apart).
@@ -100,11 +100,6 @@ class TransitionSteps:
                 log = self._log = TransitionLog(self.name)
             log.log(source, fire.event, transition.to)
         return transition
-
-    def _must_wait(self, transition: Transition) -> bool:
-        """Whether crossing ``transition`` awaits something (see :meth:`_cross`)."""
-        store = self._store
-        return bool(transition.actions) or (store is not None and store.backlogged)
 
     async def _cross(self, transition: Transition) -> Fire | None:
         """After :meth:`_leave`: wait for room in the store, run the transition's actions,

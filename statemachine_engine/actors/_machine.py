@@ -220,7 +220,8 @@ class MachineActor(Mailbox, TransitionSteps, DurableSteps, RepeatingSteps):
             # leave the state along the transition, then enter its target: every transition
             # re-enters, self-loops included (entry actions run again, timers restart)
             transition = self._leave(fire)
-            if self._must_wait(transition):
+            store = self._store
+            if transition.actions or (store is not None and store.backlogged):
                 fire = await self._cross(transition)
                 continue
             actions = self._arrive(transition.to)
@@ -249,7 +250,7 @@ class MachineActor(Mailbox, TransitionSteps, DurableSteps, RepeatingSteps):
         step -- costs no coroutine.)"""
         self.state = state
         self.context["current_state"] = state
-        timer = self.table.first_timer(state)
+        timer = self.table.first_timer(state)  # (None for most states: one dict lookup)
         if timer is None:
             self._deadline = _NEVER
             self._timer = None
@@ -376,10 +377,12 @@ class MachineActor(Mailbox, TransitionSteps, DurableSteps, RepeatingSteps):
                 await trio.lowlevel.wait_task_rescheduled(self._unpark)
                 woken = True
                 continue
-            self._took()
+            if self._queued:  # (Mailbox._took, spelt out on the path of every event)
+                self._queued -= 1
             self.events_received += 1
             self._internal_run = 0
-            found = dispose(table, state, incoming.type, busy=False)
-            if found is not DROP:
-                return Fire(found, incoming.type, incoming)
+            # dispose(busy=False), spelt out: the transition it fires, else DROP
+            selected = table.select(state, incoming.type)
+            if selected is not None:
+                return Fire(selected, incoming.type, incoming)
             self._drop(incoming)

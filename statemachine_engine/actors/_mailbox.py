@@ -98,7 +98,12 @@ class Mailbox:
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             raise ActorStopped(self.name, self.status) from None
         self._queued += 1
-        self.interrupt(message)
+        task = self._parked
+        if task is not None:  # (interrupt's first case, spelt out: an awaited send's path)
+            self._parked = None
+            trio.lowlevel.reschedule(task)
+        else:
+            self.interrupt(message)
         await trio.lowlevel.cancel_shielded_checkpoint()
 
     def deliver_nowait(self, message: Message) -> None:

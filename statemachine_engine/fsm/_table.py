@@ -64,7 +64,10 @@ class Table:
         return cached
 
     def first_timer(self, state: str) -> tuple[float, str] | None:
-        timers = self.timers(state)
+        """The earliest timeout of ``state``, or None (asked on every state entry)."""
+        timers = self._timers.get(state)
+        if timers is None:
+            timers = self.timers(state)
         return timers[0] if timers else None
 
     def is_final(self, state: str) -> bool:
