@@ -83,8 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--db",
         metavar="PATH|URL",
-        help="SQLite file or postgresql:// URL (default $STATEMACHINE_DB, else "
-        "./data/pipeline.db)",
+        help="SQLite file or postgresql:// URL (default $STATEMACHINE_DB, else ./data/pipeline.db)",
     )
     parser.add_argument("--debug", action="store_true", help="same as --log-level DEBUG")
     parser.add_argument(
