@@ -308,11 +308,17 @@ class Cluster:
                     os.kill(pid, signal.SIGKILL)
 
     def _ours(self, pid: int) -> bool:
+        """A process of this cluster: started by the test, or naming its database (a runtime
+        in its argv, a child process in its environment as STATEMACHINE_DB)."""
         if pid in self.extra_pids:
             return True
+        db = os.fsencode(self.db)
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-                return os.fsencode(self.db) in cmdline.read()
+                if db in cmdline.read():
+                    return True
+            with open(f"/proc/{pid}/environ", "rb") as environ:
+                return b"STATEMACHINE_DB=" + db in environ.read().split(b"\0")
         except OSError:
             return False
 
