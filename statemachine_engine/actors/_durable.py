@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from statemachine_engine.actors._action_runner import ActionRunner
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from statemachine_engine.actors._reporter import Reporter
     from statemachine_engine.config import ActionSpec
     from statemachine_engine.fsm import Table
+    from statemachine_engine.persistence import Store
 
 logger = logging.getLogger("statemachine_engine.machine")
 
@@ -30,6 +32,7 @@ class DurableSteps(ActionRunner):
     _killed: bool
     _stopping: bool
     _reporter: Reporter
+    _store: Store | None
 
     if TYPE_CHECKING:
 
@@ -74,6 +77,7 @@ class DurableSteps(ActionRunner):
         """Carry on from a checkpoint: the transition's remaining actions, or the state's,
         with its timer due at its original wall-clock deadline."""
         logger.info("resuming %s in %s (entered %s)", self.name, at.state, _when(at.entered_at))
+        await self._hold_current_job()
         if at.phase == TRANSITION:
             transition = self.table.select(at.from_state or "", at.event or "")
             if transition is not None:
@@ -85,6 +89,22 @@ class DurableSteps(ActionRunner):
         if at.deadline is not None:
             due = max(0.0, at.deadline - self._reporter.wall_time())
         return await self._enter(at.state, resumed=True, due=due, done=at.action_index)
+
+    async def _hold_current_job(self) -> None:
+        """Take back the lease of the job the checkpoint says this machine works on, so
+        that the store renews it again; a job the queue took back while the machine was
+        down (its lease lapsed) is said so -- completing it will be refused."""
+        job = self.context.get("current_job")
+        job_id = job.get("id") if isinstance(job, Mapping) else None
+        if self._store is None or job_id is None:
+            return
+        if not await self._store.heartbeat(str(job_id), worker=self.name):
+            logger.warning(
+                "%s resumes with job %s, which it no longer holds: its lease lapsed while"
+                " the machine was down, and the queue gave it out again",
+                self.name,
+                job_id,
+            )
 
 
 def _rerun_safe(registry: ActionRegistry, action_type: str) -> bool:

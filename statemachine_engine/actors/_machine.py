@@ -151,7 +151,10 @@ class MachineActor(Mailbox, TransitionSteps, DurableSteps, RepeatingSteps):
             self._waiters.clear()
             if self._journal is not None and not self._killed:
                 self._journal.ended(reason)
-            self._reporter.machine_stopped(self.name, self.state, self.spec, reason)
+            resumable = self._journal is not None and reason == "stopped"
+            self._reporter.machine_stopped(
+                self.name, self.state, self.spec, reason, resumable=resumable
+            )
             self.terminated.set()
 
     def cancel(self) -> None:

@@ -161,10 +161,14 @@ class Reporter:
             tb="".join(traceback.format_exception(exc)),
         )
 
-    def machine_stopped(self, name: str, state: str, spec: MachineSpec, reason: str) -> None:
+    def machine_stopped(
+        self, name: str, state: str, spec: MachineSpec, reason: str, *, resumable: bool = False
+    ) -> None:
         # stopped on purpose (Ctrl-C, SIGTERM, a parent stopping): the job it was running is
-        # given back at once; a crash or a final state that left a job lets its lease lapse
-        self._record(lambda store: store.machine_stopped(name, give_back_jobs=reason == "stopped"))
+        # given back at once -- unless the machine resumes with it (durable): then, as after
+        # a crash or a final state that left a job, its lease lapses if it does not come back
+        give_back = reason == "stopped" and not resumable
+        self._record(lambda store: store.machine_stopped(name, give_back_jobs=give_back))
         self.publish(
             name,
             "machine_terminated",

@@ -74,6 +74,10 @@ class Holdings:
         """The machine of this process that holds ``job_id``, if any."""
         return self._leases.holder(job_id)
 
+    def holds(self, job_id: str, worker: str, lease_seconds: float) -> None:
+        """``worker`` holds ``job_id`` (its lease checked just now): renew it while it runs."""
+        self._leases.claimed(job_id, worker, lease_seconds)
+
     def forget(self, job_id: str) -> None:
         """Stop renewing ``job_id``'s lease."""
         self._leases.forget(job_id)

@@ -157,13 +157,18 @@ class SqliteJobs:
     async def heartbeat(
         self, job_id: str, *, worker: str, lease_seconds: float | None = None
     ) -> bool:
-        """Extend the lease of a job ``worker`` holds; False when it lost it."""
+        """Extend the lease of a job ``worker`` holds; False when it lost it. From then on
+        the store renews it while ``worker`` runs here (a durable machine resumed with its
+        job takes the job's lease back this way)."""
         lease = self.lease_seconds if lease_seconds is None else lease_seconds
-        return await self._writer.request(
+        held = await self._writer.request(
             lambda conn, now: jobs.heartbeat(
                 conn, job_id, worker=worker, now=now, lease_seconds=lease
             )
         )
+        if held:
+            self._holdings.holds(job_id, worker, lease)
+        return held
 
     async def complete(self, job_id: str, *, result: Any = None, worker: str | None = None) -> Job:
         """Mark a job completed (only if ``worker`` still holds it, when given).

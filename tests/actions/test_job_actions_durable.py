@@ -97,3 +97,64 @@ async def test_a_durable_worker_killed_mid_drain_completes_every_job_once_resume
     jobs = await store.list_jobs(limit=None)
     assert {job.job_id for job in jobs if job.status == "completed"} == {f"j{i}" for i in range(30)}
     assert sorted(seen, key=lambda job: int(job[1:])) == [f"j{i}" for i in range(30)]
+
+
+SLOW_WORKER = """
+name: worker
+durable: true
+initial_state: waiting
+states: [waiting, working, done, stopped]
+transitions:
+  - {from: waiting, to: working, event: new_job}
+  - {from: waiting, to: stopped, event: no_jobs}
+  - {from: working, to: done, event: wake_up}
+  - {from: done, to: waiting, event: success}
+actions:
+  waiting: [{type: check_database_queue, job_type: render, wait: 0}]
+  working: [{type: sleep, duration: 200}]  # longer than a lease: renewed meanwhile
+  done: [{type: complete_job}]
+"""
+
+
+async def test_a_durable_worker_stopped_mid_job_keeps_it_and_completes_it_resumed(
+    autojump_clock: trio.testing.MockClock, store: SqliteStore
+) -> None:
+    # SIGTERM / Ctrl-C: a machine in memory gives its job back; a durable one resumes with
+    # it, so it keeps the job (its lease lapses only if it does not come back in time)
+    await store.add_job("j0", "render")
+    assert store.lease_seconds < 200
+    spec = load_config_text(SLOW_WORKER)
+    async with open_runtime(store=store, wall_clock=trio.current_time) as runtime:
+        await runtime.spawn(spec, name="worker")
+        await trio.sleep(5)  # mid-sleep, holding j0
+    held = await store.get_job("j0")
+    assert held is not None and (held.status, held.claimed_by) == ("processing", "worker")
+    async with open_runtime(store=store, wall_clock=trio.current_time) as runtime:
+        ref = await runtime.spawn(spec, name="worker")
+        await ref.wait_stopped()
+        assert ref.state == "stopped"
+    job = await store.get_job("j0")
+    assert job is not None and (job.status, job.attempts) == ("completed", 1)
+    assert await store.errors() == []
+
+
+async def test_a_durable_worker_down_longer_than_its_lease_is_told_its_job_went_back(
+    autojump_clock: trio.testing.MockClock, store: SqliteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    await store.add_job("j0", "render")
+    spec = load_config_text(SLOW_WORKER)
+    async with open_runtime(store=store, wall_clock=trio.current_time) as runtime:
+        await runtime.spawn(spec, name="worker")
+        await trio.sleep(5)
+    await trio.sleep(store.lease_seconds * 2)  # down: its lease lapses, the sweep requeues j0
+    lapsed = await store.get_job("j0")
+    assert lapsed is not None and lapsed.status == "pending"
+    async with open_runtime(store=store, wall_clock=trio.current_time) as runtime:
+        ref = await runtime.spawn(spec, name="worker")
+        await trio.sleep(1)
+        runtime.kill("worker")
+    assert (
+        "worker resumes with job j0, which it no longer holds: its lease lapsed while the"
+        " machine was down, and the queue gave it out again" in caplog.messages
+    )
+    assert ref.state == "working"
