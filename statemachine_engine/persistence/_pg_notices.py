@@ -1,10 +1,12 @@
-"""Notices: one thread LISTENing on PostgreSQL channels, waking a trio task for what it hears.
+"""Notices: one thread LISTENing on PostgreSQL channels, waking trio for what it hears.
 
-The inbox of a host's runtime and the monitor's history feed are woken by NOTIFY (see
-``_remote_sql``). psycopg's blocking ``notifies`` needs a thread; what it hears is handed to
-trio as one wake-up per burst (a thousand notifications wake the loop once): the payloads
-heard since the last wake-up, gathered in a set. The reader (:meth:`Notices.wait`) then
-looks in the tables itself, so a notification is a hint, never the data.
+The store's waiting workers (``statemachine_jobs``: a job was added), the inbox of a host's
+runtime and the monitor's history feed (see ``_remote_sql``) are woken by NOTIFY. psycopg's
+blocking ``notifies`` needs a thread; what it hears is handed to trio as one wake-up per
+burst (a thousand notifications wake the loop once): the payloads heard since the last
+wake-up, gathered in a set, either passed to a callback on the trio thread (the store's
+wake-ups) or kept for a task waiting in :meth:`Notices.wait`. The reader then looks in the
+tables itself, so a notification is a hint, never the data.
 
 A lost connection is reopened with a backoff; what was sent meanwhile is lost, so the
 reader is woken once it is back (``None`` among the payloads: "look at everything"). The
@@ -16,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -38,10 +40,19 @@ RETRY_MAX = 5.0
 
 class Notices:
     """LISTENs on ``channels`` of the database at ``url`` in its own thread, from
-    :meth:`start` to :meth:`stop`; trio tasks :meth:`wait` for what it hears."""
+    :meth:`start` to :meth:`stop`; hands what it hears to ``on_heard``, or to a trio task
+    waiting in :meth:`wait`."""
 
-    def __init__(self, url: str, channels: Sequence[str]) -> None:
+    def __init__(
+        self,
+        url: str,
+        channels: Sequence[str],
+        on_heard: Callable[[set[str | None]], None] | None = None,
+    ) -> None:
+        """``on_heard``: called on the trio thread with each burst's payloads (``None``
+        among them: anything may have been missed); without it, :meth:`wait` gets them."""
         self._url = url
+        self._on_heard = on_heard
         self._shown = display_url(url)
         self._channels = tuple(channels)
         self._token = trio.lowlevel.current_trio_token()
@@ -124,7 +135,14 @@ class Notices:
             self._token.run_sync_soon(self._hand_over)
 
     def _hand_over(self) -> None:
-        """On the trio thread: wake the reader."""
+        """On the trio thread: hand the burst to the callback, else wake the reader."""
         with self._lock:
             self._handing = False
-        self._arrived.set()
+            if self._on_heard is None:
+                heard = None
+            else:
+                heard, self._heard = self._heard, set()
+        if heard is None:
+            self._arrived.set()
+        elif self._on_heard is not None:
+            self._on_heard(heard)

@@ -9,7 +9,7 @@ functions over the shared SQL. What PostgreSQL adds:
 * claims skip the rows other hosts are claiming (``FOR UPDATE SKIP LOCKED``), so two
   workers anywhere never get the same job;
 * a job added anywhere wakes the workers waiting for it everywhere: NOTIFY with the adding
-  commit, heard by the listener thread (``_pg_listener``); the poll stays as the fallback;
+  commit, heard by a listener thread (``_pg_notices``); the poll stays as the fallback;
 * a connection lost while running is retried (writes wait, bounded by the write queue):
   :attr:`PostgresStore.connection` says how it fares, for ``/health``.
 """
@@ -25,10 +25,11 @@ from typing import Any
 import trio
 
 from statemachine_engine.errors import StoreError
+from statemachine_engine.persistence._dialect import JOBS_CHANNEL
 from statemachine_engine.persistence._jobs_sql import DEFAULT_LEASE_SECONDS, DEFAULT_RETRY_BACKOFF
 from statemachine_engine.persistence._pg_connect import connect, display_url, why_schema_failed
 from statemachine_engine.persistence._pg_connections import PgConnections
-from statemachine_engine.persistence._pg_listener import Listener
+from statemachine_engine.persistence._pg_notices import Notices
 from statemachine_engine.persistence._pg_schema import ensure_schema
 from statemachine_engine.persistence._remote_sql import host_name
 from statemachine_engine.persistence._sql_store import SqlStore
@@ -39,7 +40,7 @@ class PostgresStore(SqlStore):
     :func:`~statemachine_engine.persistence.open_store` with a ``postgresql://`` URL."""
 
     _pg: PgConnections
-    _listener: Listener | None = None
+    _listener: Notices | None = None
 
     @property
     def connection(self) -> dict[str, Any]:
@@ -55,6 +56,16 @@ class PostgresStore(SqlStore):
             "queued": self._writer.unwritten,
             "notifications": self._listener.received if self._listener else 0,
         }
+
+    def jobs_heard(self, machine_types: set[str | None]) -> None:
+        """Jobs were added on some host (the listener's burst of ``statemachine_jobs``
+        payloads): wake the workers waiting for those machine types -- every worker for
+        ``None`` (notifications may have been missed) or an empty type (a job without)."""
+        if None in machine_types or "" in machine_types:
+            self.notify_job_added(None)
+            return
+        for machine_type in machine_types:
+            self.notify_job_added(machine_type)
 
     def statistics(self) -> dict[str, int]:
         """The writer's counters, plus transactions run again after a lost connection."""
@@ -100,7 +111,7 @@ async def open_postgres_store(
     try:
         async with store.running(close_timeout=close_timeout):
             if listen:
-                store._listener = Listener(url, shown, store.notify_job_added)
+                store._listener = Notices(url, [JOBS_CHANNEL], store.jobs_heard)
                 await trio.to_thread.run_sync(store._listener.start)
             try:
                 yield store
