@@ -7,23 +7,47 @@ network, hence a PostgreSQL server on 127.0.0.1, and the rest of the file system
 checkout, the virtual environment).
 
 A host lives as long as its holder process: ``unshare`` running a shell that mounts the
-tmpfs, says "ready" and waits for its stdin to close. Commands join the namespace with
-``nsenter``. If the test process dies, the holder's stdin closes and the namespace goes
-with its last process. Mounting needs root, as CI runs.
+tmpfs, says "ready" and waits for its stdin to close. A checkout or virtual environment that
+itself lies under /tmp stays visible: the shell mounts the tmpfs on an empty folder of the
+real /tmp first, binds those folders into it, then moves it onto /tmp. Commands join the
+namespace with ``nsenter``. If the test process dies, the holder's stdin closes and the
+namespace goes with its last process. Mounting needs root, as CI runs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import subprocess
+import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 HOLDER_SCRIPT = "mount -t tmpfs -o mode=1777 tmpfs /tmp && echo ready && read _"
+#: what every host must see: the checkout and the virtual environment its commands run from
+SHARED = (Path(__file__).resolve().parents[1], Path(sys.prefix).resolve())
+
+
+def _under_tmp(paths: Sequence[Path]) -> list[Path]:
+    """The outermost of ``paths`` that lie under /tmp (a private /tmp would hide them)."""
+    inside = sorted({p for p in paths if p.is_relative_to("/tmp") and p != Path("/tmp")})
+    return [p for p in inside if not any(p != q and p.is_relative_to(q) for q in inside)]
+
+
+def _holder_script(stage: str, kept: Sequence[Path]) -> str:
+    """Mount the host's tmpfs on ``stage`` (an empty folder of the real /tmp), bind each of
+    ``kept`` into it at its own place, then move it onto /tmp."""
+    steps = [f"mount -t tmpfs -o mode=1777 tmpfs {shlex.quote(stage)}"]
+    for path in kept:
+        inside = shlex.quote(f"{stage}/{path.relative_to('/tmp')}")
+        steps += [f"mkdir -p {inside}", f"mount --rbind {shlex.quote(str(path))} {inside}"]
+    steps += [f"mount --move {shlex.quote(stage)} /tmp", "echo ready", "read _"]
+    return " && ".join(steps)
 
 
 class HostUnavailable(RuntimeError):
@@ -37,6 +61,9 @@ class Host:
         self.name = name
         self._holder: subprocess.Popen[str] | None = None
         self._started: list[subprocess.Popen[Any]] = []
+        self._stage: str | None = None
+        #: folders under the real /tmp this host still sees (the checkout, the venv)
+        self.kept: list[Path] = []
 
     def __enter__(self) -> Host:
         self.start()
@@ -56,8 +83,13 @@ class Host:
                 f"host {self.name!r}: a private /tmp needs a mount namespace, which needs root "
                 "(the several-hosts tests run as root, as CI does)"
             )
+        script = HOLDER_SCRIPT
+        self.kept = _under_tmp([*SHARED, Path.cwd().resolve()])
+        if self.kept:
+            self._stage = tempfile.mkdtemp(prefix=f".host-{self.name}-", dir="/tmp")
+            script = _holder_script(self._stage, self.kept)
         self._holder = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", "sh", "-c", HOLDER_SCRIPT],
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -68,6 +100,7 @@ class Host:
             self._holder.kill()
             _, err = self._holder.communicate(timeout=10)
             self._holder = None
+            self._remove_stage()
             raise HostUnavailable(f"host {self.name!r}: unshare failed: {err.strip()}")
 
     def command(self, argv: Sequence[str], cwd: str | Path | None = None) -> list[str]:
@@ -100,6 +133,9 @@ class Host:
                 with contextlib.suppress(ProcessLookupError):  # it may end on its own
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
+            for stream in (process.stdin, process.stdout, process.stderr):
+                if stream is not None:  # a test that failed before reading them
+                    stream.close()
         self._started.clear()
 
     def stop(self) -> None:
@@ -117,3 +153,10 @@ class Host:
                 if stream is not None:
                     stream.close()
             self._holder = None
+        self._remove_stage()
+
+    def _remove_stage(self) -> None:
+        if self._stage is not None:
+            with contextlib.suppress(OSError):  # only the namespace mounted on it
+                os.rmdir(self._stage)
+            self._stage = None
