@@ -15,6 +15,9 @@ Workloads:
 
 * ``flip``: awaited ``ref.send`` of an event that flips a machine between two states
   (per event; no actions, an in-process event bus as publisher).
+* ``send`` / ``floor``: bench_embedded.py's *ours, awaited send* (``open_runtime()`` as the
+  README opens it, no publisher; per event) and its trio memory-channel ping-pong (per
+  message, each direction counted): the issue-17 ratio of the two, free of the load.
 * ``flip-actions``: a machine whose entry actions (``set_context``) return the next event
   (per transition; the runtime's ceiling without a store).
 * ``record``: ``Store.transition`` calls on a file store until committed (per call).
@@ -36,6 +39,8 @@ HERE = Path(__file__).resolve().parent
 #: workload -> (full count, unit)
 WORKLOADS = {
     "flip": (10_000, "event"),
+    "send": (10_000, "event"),
+    "floor": (10_000, "message"),
     "flip-actions": (20_000, "transition"),
     "record": (20_000, "call"),
     "drain-memory": (2_000, "job"),
@@ -49,6 +54,7 @@ def run_workload(name: str, count: int) -> None:
 
     sys.path.insert(0, str(HERE))
     import bench_core
+    import bench_embedded
     import bench_store
 
     from statemachine_engine import open_runtime
@@ -67,6 +73,10 @@ def run_workload(name: str, count: int) -> None:
                     await trio.sleep(0)
 
         trio.run(flip)
+    elif name == "send":
+        trio.run(bench_embedded._ours, count, "awaited", False)
+    elif name == "floor":
+        trio.run(bench_embedded._floor, count)
     elif name == "flip-actions":
         spec = load_config_text(bench_store.FLIPPER)
 
