@@ -98,10 +98,12 @@ class SqlStore(QueueFace):
         was cancelled (the writer is shielded until that deadline).
         """
         async with trio.open_nursery() as nursery:
-            await nursery.start(self._writer.run)
             maintenance = trio.CancelScope()
-            nursery.start_soon(_cancellable, self._holdings.run_maintenance, maintenance)
             try:
+                # inside the try: cancelled while it starts, the shielded writer is still
+                # told to close (else the nursery waits for it for ever)
+                await nursery.start(self._writer.run)
+                nursery.start_soon(_cancellable, self._holdings.run_maintenance, maintenance)
                 yield self
             finally:
                 maintenance.cancel()

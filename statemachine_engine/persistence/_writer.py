@@ -193,12 +193,15 @@ class Writer:
         """Write until :meth:`close`, then drain what is queued.
 
         Shielded: a cancelled runtime still gets its last records (machines removed from
-        the registry) written; :meth:`close` bounds that with a deadline.
+        the registry) written; :meth:`close` bounds that with a deadline. Shielded only
+        once started: a ``nursery.start`` cancelled before then keeps the task in its own
+        nursery and waits for it to end, and nobody would close a shielded writer there.
         """
+        task_status.started()
+        await trio.lowlevel.checkpoint_if_cancelled()  # yields only when cancelled
         self._running = True
         try:
             with trio.CancelScope(shield=True) as self._scope:
-                task_status.started()
                 async for first in self._receive:
                     batch = await self._gather(first)
                     await self._commit(batch)

@@ -284,6 +284,28 @@ async def check_a_cancelled_owner_still_gets_its_records_written(open_store: Sto
         assert [e["message"] for e in await store.errors()] == ["bye"]
 
 
+async def check_a_store_cancelled_while_it_opens_ends(open_store: StoreOpener) -> None:
+    """Cancelled at any point of its opening (Ctrl-C while a runtime starts), a store
+    ends promptly instead of waiting for ever for a writer nobody closes."""
+    for ticks in range(12):
+        with trio.move_on_after(WAIT) as timeout:
+            with trio.CancelScope() as opening:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(_cancel_after, opening, ticks)
+                    async with open_store():
+                        await trio.sleep_forever()
+        assert not timeout.cancelled_caught, f"cancelled after {ticks} scheduling points"
+    async with open_store() as store:  # and the database is still usable
+        await store.add_job("after", "t")
+        assert (await store.get_job("after")) is not None
+
+
+async def _cancel_after(scope: trio.CancelScope, ticks: int) -> None:
+    for _ in range(ticks):
+        await trio.lowlevel.cancel_shielded_checkpoint()
+    scope.cancel()
+
+
 BASIC_CHECKS: tuple[Check, ...] = (
     check_it_is_a_store,
     check_add_and_get,
@@ -301,6 +323,7 @@ BASIC_CHECKS: tuple[Check, ...] = (
     check_the_registry_and_history,
     check_errors_and_events_are_recorded,
     check_a_closed_store_refuses_work,
+    check_a_store_cancelled_while_it_opens_ends,
 )
 
 REOPEN_CHECKS: tuple[Check, ...] = (
