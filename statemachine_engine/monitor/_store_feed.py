@@ -64,8 +64,8 @@ class StoreFeed:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         notices = Notices(self._url, [remote_sql.HISTORY_CHANNEL])
-        await trio.to_thread.run_sync(notices.start)
         try:
+            await trio.to_thread.run_sync(notices.start)
             await self.read()  # where the history ends now, and who runs elsewhere
             task_status.started()
             while True:

@@ -75,8 +75,11 @@ class Notices:
         self._ready.wait(timeout)
 
     def stop(self) -> None:
+        """End the thread (blocking, up to about ``POLL_STOP``); nothing to do when it was
+        never started."""
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.ident is not None:
+            self._thread.join(timeout=10)
 
     async def wait(self, within: float) -> set[str | None]:
         """The payloads heard since the last call, waiting up to ``within`` seconds for

@@ -110,14 +110,16 @@ async def open_postgres_store(
     store._pg = connections
     try:
         async with store.running(close_timeout=close_timeout):
-            if listen:
-                store._listener = Notices(url, [JOBS_CHANNEL], store.jobs_heard)
-                await trio.to_thread.run_sync(store._listener.start)
             try:
+                if listen:
+                    store._listener = Notices(url, [JOBS_CHANNEL], store.jobs_heard)
+                    await trio.to_thread.run_sync(store._listener.start)
                 yield store
             finally:
                 if store._listener is not None:
-                    await trio.to_thread.run_sync(store._listener.stop)
+                    # also when cancelled: a thread left listening outlives the store
+                    with trio.CancelScope(shield=True):
+                        await trio.to_thread.run_sync(store._listener.stop)
     finally:
         connections.close()
 

@@ -6,6 +6,7 @@ Real clock and a real server; every wait is bounded with trio.fail_after.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 
@@ -107,3 +108,30 @@ async def test_registry_rows_name_their_host(pg_url: str) -> None:
         ("m1", "host-a"),
         ("m2", "host-b"),
     }
+
+
+def _listener_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("statemachine-notices")]
+
+
+async def test_a_store_closed_by_a_cancellation_stops_its_listener(pg_url: str) -> None:
+    """A store left because its scope was cancelled (a timeout, a signal) still ends the
+    thread that listens for job notifications: left behind, it kept listening and logged
+    reconnection warnings into whatever ran next once its database was gone."""
+    before = _listener_threads()
+    with trio.move_on_after(10) as scope:
+        async with open_store(pg_url):
+            assert len(_listener_threads()) == len(before) + 1
+            scope.cancel()
+            await trio.sleep_forever()
+    assert scope.cancelled_caught
+    assert _listener_threads() == before
+
+
+async def test_a_store_cancelled_while_it_opens_leaves_no_listener(pg_url: str) -> None:
+    before = _listener_threads()
+    for delay in (0, 0.001, 0.01, 0.05):  # cancelled at different points of the opening
+        with trio.move_on_after(delay):
+            async with open_store(pg_url):
+                await trio.sleep_forever()
+        assert _listener_threads() == before
