@@ -21,6 +21,9 @@ from statemachine_engine.transport import (
     send_events,
 )
 
+#: the publisher's own lines (a test's caplog also holds other threads' warnings)
+PUBLISHER_LOGGER = "statemachine_engine.transport._event_publisher"
+
 
 def event(i: int, machine: str = "worker") -> MachineEvent:
     return MachineEvent(machine, "state_change", {"to_state": f"s{i}"}, 1000.0 + i, i)
@@ -217,14 +220,14 @@ async def test_a_quiet_publisher_says_nothing_at_info_when_nobody_listens(
 ) -> None:
     """A runtime that hosts its own monitor (``--monitor``): the event socket is for monitors
     elsewhere, and their absence is no news."""
-    caplog.set_level(logging.DEBUG, logger="statemachine_engine.transport._event_publisher")
+    caplog.set_level(logging.DEBUG, logger=PUBLISHER_LOGGER)
     publisher = SocketEventPublisher(str(sock_dir / "none.sock"), capacity=10, quiet=True)
     async with running(publisher.run):
         for i in range(100):
             publisher.publish(event(i))
         await trio.sleep(40)
     assert publisher.statistics().dropped == 90
-    said = [(r.levelno, r.getMessage()) for r in caplog.records]
+    said = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == PUBLISHER_LOGGER]
     assert [level for level, _ in said] == [logging.DEBUG, logging.DEBUG]
     assert "no monitor on event socket" in said[0][1] and "dropped 90 events" in said[1][1]
 
