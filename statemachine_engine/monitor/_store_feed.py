@@ -65,7 +65,7 @@ class StoreFeed:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         notices = Notices(self._url, [remote_sql.HISTORY_CHANNEL])
         try:
-            await trio.to_thread.run_sync(notices.start)
+            await notices.start()
             await self.read()  # where the history ends now, and who runs elsewhere
             task_status.started()
             while True:
@@ -73,7 +73,7 @@ class StoreFeed:
                 await self.read()
         finally:
             with trio.CancelScope(shield=True):
-                await trio.to_thread.run_sync(notices.stop)
+                await notices.stop()
                 if self._conn is not None:
                     await trio.to_thread.run_sync(self._conn.close)
 

@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 POLL_STOP = 0.2
 #: the longest pause before reconnecting
 RETRY_MAX = 5.0
+#: seconds :meth:`Notices.start` waits for the first LISTEN
+READY_WAIT = 10.0
 
 
 class Notices:
@@ -68,18 +70,19 @@ class Notices:
             target=self._serve, name=f"statemachine-notices:{self._shown}", daemon=True
         )
 
-    def start(self, timeout: float = 10.0) -> None:
-        """Start the thread (blocking: call through ``trio.to_thread``); returns once it
-        listens, or after ``timeout`` (it keeps trying; the reader's poll covers the gap)."""
+    async def start(self) -> None:
+        """Start the thread; returns once it listens, or after ``READY_WAIT`` seconds (it
+        keeps trying; the reader's poll covers the gap)."""
         self._thread.start()
-        self._ready.wait(timeout)
+        await trio.to_thread.run_sync(self._ready.wait, READY_WAIT)
 
-    def stop(self) -> None:
-        """End the thread (blocking, up to about ``POLL_STOP``); nothing to do when it was
-        never started."""
+    async def stop(self) -> None:
+        """End the thread (up to about ``POLL_STOP``), also when the caller is cancelled: a
+        thread left listening outlives its owner. Nothing to do when it never started."""
         self._stop.set()
         if self._thread.ident is not None:
-            self._thread.join(timeout=10)
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(self._thread.join, 10)
 
     async def wait(self, within: float) -> set[str | None]:
         """The payloads heard since the last call, waiting up to ``within`` seconds for

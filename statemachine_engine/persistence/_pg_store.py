@@ -113,13 +113,11 @@ async def open_postgres_store(
             try:
                 if listen:
                     store._listener = Notices(url, [JOBS_CHANNEL], store.jobs_heard)
-                    await trio.to_thread.run_sync(store._listener.start)
+                    await store._listener.start()
                 yield store
             finally:
                 if store._listener is not None:
-                    # also when cancelled: a thread left listening outlives the store
-                    with trio.CancelScope(shield=True):
-                        await trio.to_thread.run_sync(store._listener.stop)
+                    await store._listener.stop()
     finally:
         connections.close()
 

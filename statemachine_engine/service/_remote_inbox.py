@@ -247,15 +247,10 @@ async def serve_remote_inbox(
     from statemachine_engine.persistence import Notices
 
     notices = Notices(url, [remote_sql.inbox_channel(host)])
-
-    async def stop() -> None:
-        with trio.CancelScope(shield=True):  # a thread left listening outlives the runtime
-            await trio.to_thread.run_sync(notices.stop)
-
     try:
-        await trio.to_thread.run_sync(notices.start)
+        await notices.start()
         await nursery.start(RemoteInbox(runtime, url, notices).run)
     except BaseException:
-        await stop()
+        await notices.stop()
         raise
-    return stop
+    return notices.stop

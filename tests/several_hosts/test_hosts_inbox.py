@@ -38,7 +38,7 @@ async def host(url: str, name: str) -> AsyncIterator[tuple[Runtime, SqliteStore,
     the inbox, its RemoteInbox takes what they sent it."""
     async with open_store(url, host=name) as store, trio.open_nursery() as nursery:
         notices = Notices(url, [remote_sql.inbox_channel(name)])
-        await trio.to_thread.run_sync(notices.start)
+        await notices.start()
         transport = HostsTransport(store, SocketTransport(prefix=f"/tmp/sm-{name}"), name)
         try:
             async with open_runtime(store=store, transport=transport) as runtime:
@@ -47,8 +47,7 @@ async def host(url: str, name: str) -> AsyncIterator[tuple[Runtime, SqliteStore,
                 yield runtime, store, inbox
                 nursery.cancel_scope.cancel()
         finally:
-            with trio.CancelScope(shield=True):
-                await trio.to_thread.run_sync(notices.stop)
+            await notices.stop()
 
 
 async def inbox_rows(store: SqliteStore, target: str) -> list[tuple[str, str]]:
