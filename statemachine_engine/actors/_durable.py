@@ -96,7 +96,10 @@ class DurableSteps(ActionRunner):
         down (its lease lapsed) is said so -- completing it will be refused."""
         job = self.context.get("current_job")
         job_id = job.get("id") if isinstance(job, Mapping) else None
-        if self._store is None or job_id is None:
+        if self._store is None:
+            return
+        self._store.machine_resumed(self.name, job_id=None if job_id is None else str(job_id))
+        if job_id is None:
             return
         if not await self._store.heartbeat(str(job_id), worker=self.name):
             logger.warning(

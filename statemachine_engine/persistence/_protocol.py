@@ -91,6 +91,13 @@ class Recorder(Protocol):
         attempt not counted; otherwise their leases lapse and the attempt counts."""
         ...
 
+    def machine_resumed(self, machine_name: str, *, job_id: str | None) -> None:
+        """A durable machine resumed from its checkpoint, which says it works on ``job_id``
+        (None: no job). Any other job this store handed to ``machine_name`` was handed after
+        that checkpoint to the run that died: it goes back to the queue at once, instead of
+        being renewed for a machine that does not know it holds it."""
+        ...
+
     def error(
         self,
         machine_name: str,

@@ -192,6 +192,9 @@ class SqlStore(QueueFace):
         self._runs.ended(machine_name, stopped=give_back_jobs)  # before the row goes
         self._writer.record(StopRecord(machine_name))
 
+    def machine_resumed(self, machine_name: str, *, job_id: str | None) -> None:
+        self._holdings.machine_resumed(machine_name, keep=job_id)
+
     def error(
         self,
         machine_name: str,

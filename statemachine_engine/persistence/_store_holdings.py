@@ -102,6 +102,19 @@ class Holdings:
                 )
                 self._release(job_id, machine_name, None)
 
+    def machine_resumed(self, machine_name: str, *, keep: str | None) -> None:
+        """Give back the jobs ``machine_name`` holds here other than ``keep``, the one its
+        checkpoint names: they were handed to the run that died after that checkpoint."""
+        for job_id in self._leases.held_by(machine_name):
+            if job_id != keep:
+                logger.info(
+                    "job %s goes back to the queue: %s resumed from a checkpoint taken "
+                    "before it was handed the job",
+                    job_id,
+                    machine_name,
+                )
+                self._release(job_id, machine_name, None)
+
     # -- what the queue tells ------------------------------------------------------------
 
     def became_pending(self, row: Mapping[str, Any]) -> None:
