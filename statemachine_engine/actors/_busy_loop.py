@@ -4,69 +4,54 @@ A machine that fires internal transitions (events its own actions return) withou
 its mailbox or its timer may be spinning -- a polling loop without a timeout -- or may be
 doing real work whose actions wait on something else: a worker draining a backlog waits on
 the store for its claims. Only the first is a busy loop. Trio does not say whether an await
-blocked, but its run loop goes in rounds (a *batch*: every runnable task takes one step, then
-the loop looks at I/O), and a task that only passes a schedule point (``sleep(0)``, the
-machine's own yield) is runnable again in the very next round. A task that skipped a round
-was blocked: it waited for another task, a thread, I/O or the clock.
+blocked, but it does say who made a task runnable again (the ``task_scheduled`` hook): a
+task that only passed a schedule point (``sleep(0)``, the machine's own yield) reschedules
+itself, while a task that waited was woken by another task (the store's writer setting the
+event it waits on, a thread's result handed over by trio's system task) or by the run loop
+itself (I/O, the clock). Counting skipped rounds of the run loop instead misses the first
+case: a write the store commits on the trio thread wakes its waiter in the very next round.
 
-A machine half way to the busy-loop threshold becomes a suspect; the first time its task
-skips a round (or the loop has nothing at all to run), its run starts again (``cleared``).
-The watch is a trio instrument added only while there are suspects, so a machine's step
-pays nothing for it in the common case.
+A machine half way to the busy-loop threshold becomes a suspect; the first time its task is
+woken by anything but itself, its run starts again (``cleared``). The watch is a trio
+instrument added only while there are suspects, so a machine's step pays nothing for it in
+the common case.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import attrs
 import trio
 
 _WATCH: trio.lowlevel.RunVar[BlockWatch] = trio.lowlevel.RunVar("statemachine_engine.busy_watch")
-
-
-@attrs.define(slots=True)
-class _Suspect:
-    cleared: Callable[[], None]
-    last_round: int = -1  # the round its task last took a step in (-1: none yet)
 
 
 class BlockWatch(trio.abc.Instrument):
     """Calls a suspect's ``cleared`` once its task has been blocked."""
 
     def __init__(self) -> None:
-        self._suspects: dict[trio.lowlevel.Task, _Suspect] = {}
-        self._round = 0
+        self._suspects: dict[trio.lowlevel.Task, Callable[[], None]] = {}
 
     def suspect(self, task: trio.lowlevel.Task, cleared: Callable[[], None]) -> None:
         if not self._suspects:
             trio.lowlevel.add_instrument(self)
-        self._suspects[task] = _Suspect(cleared)
+        self._suspects[task] = cleared
 
     def forget(self, task: trio.lowlevel.Task) -> None:
         if self._suspects.pop(task, None) is not None and not self._suspects:
             trio.lowlevel.remove_instrument(self)
 
-    def before_io_wait(self, timeout: float) -> None:
-        self._round += 1
-        # (``timeout`` is no sign of idleness: under an autojump clock it is 0 either way)
-        if not trio.lowlevel.current_statistics().tasks_runnable:
-            for task in list(self._suspects):
-                self._blocked(task)  # nothing runnable: every suspect is blocked
-
-    def before_task_step(self, task: trio.lowlevel.Task) -> None:
-        suspect = self._suspects.get(task)
-        if suspect is None:
+    def task_scheduled(self, task: trio.lowlevel.Task) -> None:
+        if task not in self._suspects:
             return
-        last = suspect.last_round
-        suspect.last_round = self._round
-        if last != -1 and self._round - last > 1:  # it skipped a round: it was blocked
-            self._blocked(task)
-
-    def _blocked(self, task: trio.lowlevel.Task) -> None:
-        cleared = self._suspects[task].cleared
-        self.forget(task)
-        cleared()
+        try:
+            waker = trio.lowlevel.current_task()
+        except RuntimeError:  # the run loop itself: I/O or the clock woke it
+            waker = None
+        if waker is not task:  # woken by another task or the loop: it was blocked
+            cleared = self._suspects[task]
+            self.forget(task)
+            cleared()
 
 
 def _watch() -> BlockWatch:

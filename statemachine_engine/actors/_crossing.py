@@ -7,7 +7,9 @@ backpressure, the transition's own actions: the actor's loop asks). A transition
 neither -- the common step -- costs no coroutine: the actor's loop enters the target.
 
 A machine firing internal transitions (events its actions return) without ever blocking is
-reported once as a busy loop (see ``_busy_loop`` for how blocking is told apart).
+reported once as a busy loop (see ``_busy_loop`` for how blocking is told apart), unless it
+took new jobs from the queue meanwhile: a job is an input, as an event is (a worker draining
+a backlog from its claim-ahead reserve need not block at all).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("statemachine_engine.machine")
 
 #: internal transitions in a row reported as a busy loop: the machine never waited on its
-#: mailbox or its timer, and its task never blocked on anything else (see ``_busy_loop``)
+#: mailbox or its timer, took no new job from the queue in the second half of the run, and
+#: its task never blocked on anything else (see ``_busy_loop``)
 BUSY_LOOP_THRESHOLD = 10_000
 
 
@@ -50,6 +53,7 @@ class TransitionSteps:
     _stopping: bool
     _task: trio.lowlevel.Task | None
     _internal_run: int
+    _run_job: object  # the job in the context half way to the threshold
     _busy_reported: bool
     _log: TransitionLog | None
     _state_scope: trio.CancelScope | None
@@ -77,8 +81,12 @@ class TransitionSteps:
             if run == BUSY_LOOP_THRESHOLD // 2 and self._task is not None:
                 # a wait on anything else (the store, a thread, the clock) clears the run
                 suspect_busy_loop(self._task, self._not_busy)
+                self._run_job = self.context.get("job_id")
             elif run >= BUSY_LOOP_THRESHOLD and not self._busy_reported:
-                self._report_busy_loop()
+                if self.context.get("job_id") == self._run_job:
+                    self._report_busy_loop()
+                else:  # it took a job from the queue since: an input, as an event is
+                    self._not_busy()
         else:
             self._accept(fire.message)
         source = self.state
@@ -125,6 +133,8 @@ class TransitionSteps:
 
     def _not_busy(self) -> None:
         self._internal_run = 0
+        if self._task is not None:
+            forget_busy_loop(self._task)
 
     def _report_busy_loop(self) -> None:
         self._busy_reported = True

@@ -100,6 +100,7 @@ class MachineActor(Mailbox, TransitionSteps, DurableSteps, RepeatingSteps):
         self._busy_scope: trio.CancelScope | None = None  # set while entry actions run
         self._unyielded = 0
         self._internal_run = 0
+        self._run_job: object = None
         self._busy_reported = False
         self._log: TransitionLog | None = None
         #: a durable machine's checkpoints (None: the machine lives in memory only)

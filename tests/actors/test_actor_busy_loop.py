@@ -5,6 +5,9 @@ many internal transitions it fires in a row."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +16,7 @@ import trio
 from statemachine_engine.actions import BaseAction
 from statemachine_engine.actors import open_runtime
 from statemachine_engine.config import MachineSpec, load_config_text
-from statemachine_engine.persistence import NewJob, open_memory_store
+from statemachine_engine.persistence import NewJob, SqlStore, open_memory_store, open_store
 from statemachine_engine.transport import RecordingPublisher
 
 THRESHOLD = 100
@@ -88,14 +91,24 @@ def busy_reports(recorder: RecordingPublisher, caplog: pytest.LogCaptureFixture)
     return published
 
 
+STORES: dict[str, Callable[[Path], AbstractAsyncContextManager[SqlStore]]] = {
+    "memory": lambda _: open_memory_store(),
+    # a SQLite file commits a claim on the trio thread: its waiter wakes in the next round
+    "file": lambda folder: open_store(str(folder / "queue.db")),
+}
+
+
+@pytest.mark.parametrize("kind", list(STORES))
 async def test_a_worker_draining_a_backlog_from_the_store_is_not_a_busy_loop(
+    kind: str,
+    tmp_path: Path,
     recorder: RecordingPublisher,
     caplog: pytest.LogCaptureFixture,
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     jobs = 3 * THRESHOLD  # each job is three internal transitions: 9x the threshold
     caplog.set_level(logging.WARNING, logger="statemachine_engine.machine")
-    async with open_memory_store() as store:
+    async with STORES[kind](tmp_path) as store:
         await store.add_jobs(NewJob(f"job_{i:04d}", "drain") for i in range(jobs))
         async with open_runtime(store=store, publisher=recorder) as rt:
             worker = await rt.spawn(spec(WORKER), name="worker")
