@@ -76,6 +76,18 @@ class ActionHost(Protocol):
         ...
 
 
+_LOGGERS: dict[type, logging.Logger] = {}
+
+
+def _logger_of(cls: type) -> logging.Logger:
+    """The logger of an action class, named after it (looked up once per class, not per
+    run: an action is built anew every time it runs)."""
+    logger = _LOGGERS.get(cls)
+    if logger is None:
+        logger = _LOGGERS[cls] = logging.getLogger(f"{cls.__module__}.{cls.__name__}")
+    return logger
+
+
 class BaseAction:
     """Base class of every action, built-in or custom.
 
@@ -102,7 +114,7 @@ class BaseAction:
 
     def __init__(self, action_config: Mapping[str, Any]) -> None:
         self.config: dict[str, Any] = dict(action_config)
-        self.logger = logging.getLogger(f"{type(self).__module__}.{type(self).__name__}")
+        self.logger = _logger_of(type(self))
 
     async def execute(self, context: dict[str, Any]) -> str | None:
         raise NotImplementedError(f"{type(self).__name__}.execute")

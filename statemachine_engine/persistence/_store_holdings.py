@@ -14,7 +14,6 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import attrs
 import trio
 
 from statemachine_engine.errors import StoreError
@@ -170,7 +169,7 @@ class Holdings:
             logger.warning("starting job %s for %s was not written: %s", job_id, worker, error)
 
         self.job_ends.add((job_id, worker, float(started_at)), after=started, failed=lost)
-        return attrs.evolve(job, attempts=job.attempts + 1, started_at=started_at)
+        return job.started(started_at)
 
     def _release_all(self, reserved: list[Job]) -> None:
         """Give reserved jobs back to the queue (nobody started them)."""
