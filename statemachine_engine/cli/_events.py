@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 
+from statemachine_engine.cli._interrupted import exit_130_on_ctrl_c
 from statemachine_engine.transport import DEFAULT_EVENT_SOCKET
 
 
+@exit_130_on_ctrl_c("statemachine-events")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="statemachine-events",

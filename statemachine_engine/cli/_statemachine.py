@@ -17,6 +17,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from statemachine_engine.cli._interrupted import exit_130_on_ctrl_c
+
 if TYPE_CHECKING:
     from statemachine_engine.config import CachedStart, MachineSpec
 
@@ -190,6 +192,7 @@ def _check(
     return CachedStart(checked.spec, warnings), checked.result.files
 
 
+@exit_130_on_ctrl_c("statemachine")
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "simulate":

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from statemachine_engine.cli._interrupted import exit_130_on_ctrl_c
 from statemachine_engine.monitor import add_common_arguments, run_monitor
 from statemachine_engine.transport import DEFAULT_EVENT_SOCKET
 
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@exit_130_on_ctrl_c("statemachine-ui")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -1,9 +1,10 @@
 """``statemachine CONFIG`` as a user runs it: ``--version``, flag errors, and a monitor whose
 address is taken (``--monitor`` here, ``statemachine-ui`` alike): one line, exit 1, nothing
-left behind."""
+left behind; Ctrl-C while it still starts: one line, exit 130."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+import trio
 from cli_support import Place
 
 from statemachine_engine.cli._statemachine import main
@@ -189,3 +191,50 @@ def test_run_check_reports_config_errors_as_the_linter_does(
         "    at $.transitions[0].to; fix: declare the state under states: or correct the name",
         "statemachine run: 1 error; nothing started",
     ]
+
+
+# -- Ctrl-C during the start ----------------------------------------------------------
+
+#: a custom action whose file takes its time to import: the start is still importing it
+#: when Ctrl-C comes (it writes ``marker`` first, so the test knows)
+SLOW_IMPORT_ACTION = """\
+import pathlib
+import time
+
+pathlib.Path({marker!r}).write_text("importing")
+time.sleep(60)
+
+from statemachine_engine.actions import BaseAction
+
+
+class NapAction(BaseAction):
+    async def execute(self, context):
+        return None
+"""
+
+
+async def test_ctrl_c_while_the_start_imports_exits_130_in_one_line(place: Place) -> None:
+    actions = place.root / "actions"
+    actions.mkdir()
+    marker = place.root / "importing"
+    (actions / "nap_action.py").write_text(SLOW_IMPORT_ACTION.format(marker=str(marker)))
+    argv = [STATEMACHINE, str(place.config), "--actions-dir", str(actions), *place.flags()]
+    proc = await trio.lowlevel.open_process(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    try:
+        with trio.fail_after(30):
+            while not marker.exists():
+                assert proc.poll() is None, "statemachine ended before Ctrl-C"
+                await trio.sleep(0.01)
+            proc.send_signal(signal.SIGINT)
+            err = b""
+            while chunk := await proc.stderr.receive_some():
+                err += chunk
+            assert await proc.wait() == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            await proc.wait()
+        await proc.stderr.aclose()
+    assert err.decode() == "statemachine: interrupted\n"  # no traceback
+    assert not place.control_socket("hello").exists()
