@@ -45,20 +45,20 @@ class Job:
 
     def as_dict(self) -> dict[str, Any]:
         """The row as actions see it in the context (``current_job``)."""
-        row = {name: getattr(self, name) for name in _JOB_FIELDS}
+        row = {name: getattr(self, name) for name in JOB_FIELDS}
         row["data"] = dict(self.data)
         return row
 
     def started(self, at: float) -> Job:
         """This job handed over to its worker at ``at``: one more attempt."""
-        row = {name: getattr(self, name) for name in _JOB_FIELDS}
+        row = {name: getattr(self, name) for name in JOB_FIELDS}
         row["attempts"] += 1
         row["started_at"] = at
         return Job(**row)
 
 
-#: (a job's fields, in order: each is also its ``__init__`` argument)
-_JOB_FIELDS = tuple(field.name for field in attrs.fields(Job))
+#: a job's fields, in order (each is also its ``__init__`` argument)
+JOB_FIELDS = tuple(field.name for field in attrs.fields(Job))
 
 
 @runtime_checkable

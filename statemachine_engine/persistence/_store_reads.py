@@ -9,22 +9,18 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-import attrs
-
 from statemachine_engine.persistence import _jobs_sql as jobs
 from statemachine_engine.persistence import _records_sql as records
 from statemachine_engine.persistence._connections import Connections
-from statemachine_engine.persistence._protocol import Job
+from statemachine_engine.persistence._protocol import JOB_FIELDS, Job
 from statemachine_engine.persistence._writer import Writer
 
 T = TypeVar("T")
 
-_JOB_FIELDS = tuple(field.name for field in attrs.fields(Job))
-
 
 def to_job(row: Mapping[str, Any]) -> Job:
     """A decoded ``jobs`` row as a :class:`Job`."""
-    return Job(**{name: row[name] for name in _JOB_FIELDS if name in row})
+    return Job(**{name: row[name] for name in JOB_FIELDS if name in row})
 
 
 class StoreReads:
