@@ -38,6 +38,7 @@ _EXPORTS: dict[str, str] = {
     "SCHEMA_VERSION": "statemachine_engine.persistence._schema",
     "SYNC_MODES": "statemachine_engine.persistence._open",
     "PostgresStore": "statemachine_engine.persistence._pg_store",
+    "SqlStore": "statemachine_engine.persistence._sql_store",
     "SqliteStore": "statemachine_engine.persistence._store",
     "Store": "statemachine_engine.persistence._protocol",
     "connect": "statemachine_engine.persistence._schema",
@@ -81,6 +82,7 @@ __all__ = [
     "PostgresStore",
     "Recorder",
     "Recovery",
+    "SqlStore",
     "SqliteStore",
     "Store",
     "audit_sql",
@@ -142,6 +144,7 @@ if TYPE_CHECKING:
         recreate_schema,
         transaction,
     )
+    from statemachine_engine.persistence._sql_store import SqlStore
     from statemachine_engine.persistence._store import SqliteStore
     from statemachine_engine.persistence._store_browse import browse_file
     from statemachine_engine.persistence._store_durable import DurableLog, Recovery
