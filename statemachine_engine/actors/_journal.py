@@ -43,19 +43,42 @@ TRANSITION = "transition"
 ENTRY = "entry"
 
 
-@attrs.frozen
 class Position:
     """Where a checkpoint says a durable machine is."""
 
-    state: str
-    from_state: str | None
-    event: str | None
-    phase: str
-    action_index: int
-    attempt: int
-    entered_at: float | None
-    deadline: float | None
-    step: int
+    __slots__ = (
+        "action_index",
+        "attempt",
+        "deadline",
+        "entered_at",
+        "event",
+        "from_state",
+        "phase",
+        "state",
+        "step",
+    )
+
+    def __init__(
+        self,
+        state: str,
+        from_state: str | None,
+        event: str | None,
+        phase: str,
+        action_index: int,
+        attempt: int,
+        entered_at: float | None,
+        deadline: float | None,
+        step: int,
+    ) -> None:
+        self.state = state
+        self.from_state = from_state
+        self.event = event
+        self.phase = phase
+        self.action_index = action_index
+        self.attempt = attempt
+        self.entered_at = entered_at
+        self.deadline = deadline
+        self.step = step
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Position:

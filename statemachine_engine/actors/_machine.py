@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import attrs
 import trio
 
 from statemachine_engine.actors._busy_loop import forget_busy_loop
@@ -49,10 +48,12 @@ YIELD_EVERY = 64
 _NEVER = float("inf")
 
 
-@attrs.define(slots=True)
 class _Waiter:
-    event: trio.Event = attrs.Factory(trio.Event)
-    reached: bool = False
+    __slots__ = ("event", "reached")
+
+    def __init__(self) -> None:
+        self.event = trio.Event()
+        self.reached = False
 
 
 class MachineActor(Mailbox, TransitionSteps, DurableSteps, RepeatingSteps):

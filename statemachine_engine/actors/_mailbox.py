@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import attrs
 import trio
 
 from statemachine_engine.actors._machine_log import log_held_dropped, log_unhandled
@@ -32,13 +31,18 @@ if TYPE_CHECKING:
     from statemachine_engine.fsm import Table
 
 
-@attrs.define(slots=True)
 class Fire:
     """A transition decided, with the event that fires it."""
 
-    transition: Transition
-    event: str
-    message: Message | None  # None for action-returned and timeout events
+    __slots__ = ("event", "message", "transition")
+
+    def __init__(self, transition: Transition, event: str, message: Message | None) -> None:
+        self.transition = transition
+        self.event = event
+        self.message = message  # None for action-returned and timeout events
+
+    def __repr__(self) -> str:
+        return f"Fire({self.transition!r}, {self.event!r}, {self.message!r})"
 
 
 class Mailbox:

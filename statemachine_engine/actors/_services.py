@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import attrs
-
 if TYPE_CHECKING:
     from statemachine_engine.actors._directory import Directory
     from statemachine_engine.actors._outbox import Outbox
@@ -15,13 +13,23 @@ if TYPE_CHECKING:
     from statemachine_engine.persistence import Store
 
 
-@attrs.frozen(slots=True)
 class MachineServices:
     """Shared by every machine of a runtime."""
 
-    reporter: Reporter  # history, errors, activity, monitor events
-    timers: TimerQueue  # deadlines of idle machines
-    spawner: Spawner  # start_fsm children, in process or as processes
-    directory: Directory  # where the events a machine sends go
-    store: Store | None  # for actions, and backpressure on the history
-    outbox: Outbox  # delivers what durable machines send, once committed
+    __slots__ = ("directory", "outbox", "reporter", "spawner", "store", "timers")
+
+    def __init__(
+        self,
+        reporter: Reporter,  # history, errors, activity, monitor events
+        timers: TimerQueue,  # deadlines of idle machines
+        spawner: Spawner,  # start_fsm children, in process or as processes
+        directory: Directory,  # where the events a machine sends go
+        store: Store | None,  # for actions, and backpressure on the history
+        outbox: Outbox,  # delivers what durable machines send, once committed
+    ) -> None:
+        self.reporter = reporter
+        self.timers = timers
+        self.spawner = spawner
+        self.directory = directory
+        self.store = store
+        self.outbox = outbox

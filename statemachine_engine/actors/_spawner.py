@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import attrs
 import trio
 
 from statemachine_engine._liveness import pid_alive
@@ -286,13 +285,15 @@ class Spawner:
         )
 
 
-@attrs.frozen
 class _Parent:
     """The durable machine (and its run) that starts a child with ``start_fsm``."""
 
-    name: str
-    run_id: str
-    on_done: str | None
+    __slots__ = ("name", "on_done", "run_id")
+
+    def __init__(self, name: str, run_id: str, on_done: str | None) -> None:
+        self.name = name
+        self.run_id = run_id
+        self.on_done = on_done
 
 
 def check_position(spec: MachineSpec, table: Table, name: str, at: Position) -> None:

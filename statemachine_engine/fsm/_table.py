@@ -18,35 +18,51 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import attrs
-
 from statemachine_engine.config import WILDCARD, ActionSpec, MachineSpec, Transition
 
 #: seconds between two runs of a repeatable action (the published package's tick)
 REPEAT_INTERVAL = 0.05
 
 
-@attrs.frozen
 class Repeat:
-    """The entry actions of a state that run again while the machine waits in it."""
+    """The entry actions of a state that run again while the machine waits in it:
+    ``indices``, every ``interval`` seconds. ``explicit``: the interval was given
+    (``repeat_interval``), so an action that can wait for its moment (a queue check waits
+    for a job) still runs at least this often."""
 
-    indices: tuple[int, ...]
-    #: seconds between two runs
-    interval: float
-    #: the interval was given (``repeat_interval``): an action that can wait for its moment
-    #: (a queue check waits for a job) still runs at least this often
-    explicit: bool
+    __slots__ = ("explicit", "indices", "interval")
+
+    def __init__(self, indices: tuple[int, ...], interval: float, explicit: bool) -> None:
+        self.indices = indices
+        self.interval = interval
+        self.explicit = explicit
+
+    def __repr__(self) -> str:
+        return f"Repeat({self.indices!r}, {self.interval!r}, {self.explicit!r})"
 
 
-@attrs.frozen(hash=False)
 class Table:
-    spec: MachineSpec
-    specific: dict[tuple[str, str], Transition]
-    wildcard: dict[str, Transition]
-    final: frozenset[str]
-    _timers: dict[str, tuple[tuple[float, str], ...]] = attrs.field(factory=dict, alias="timers")
-    #: states with repeatable entry actions (most machines have none)
-    repeats: dict[str, Repeat] = attrs.field(factory=dict)
+    """A machine's transitions by (state, event), its wildcard transitions by event, its
+    final states, its timeouts by state (worked out on first use) and its states with
+    repeatable entry actions (``repeats``: most machines have none)."""
+
+    __slots__ = ("_timers", "final", "repeats", "spec", "specific", "wildcard")
+
+    def __init__(
+        self,
+        spec: MachineSpec,
+        specific: dict[tuple[str, str], Transition],
+        wildcard: dict[str, Transition],
+        final: frozenset[str],
+        timers: dict[str, tuple[tuple[float, str], ...]] | None = None,
+        repeats: dict[str, Repeat] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.specific = specific
+        self.wildcard = wildcard
+        self.final = final
+        self._timers = {} if timers is None else timers
+        self.repeats = {} if repeats is None else repeats
 
     def select(self, state: str, event: str) -> Transition | None:
         """The transition ``event`` fires from ``state``, or None."""

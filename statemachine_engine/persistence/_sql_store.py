@@ -19,6 +19,7 @@ connections and enters it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,9 @@ from statemachine_engine.persistence._store_jobs import SqliteJobs
 from statemachine_engine.persistence._store_queue import QueueFace
 from statemachine_engine.persistence._store_reads import StoreReads
 from statemachine_engine.persistence._writer import Writer
+
+if TYPE_CHECKING:
+    from statemachine_engine.persistence._browse import Browse
 
 
 class SqlStore(QueueFace):
@@ -69,8 +73,6 @@ class SqlStore(QueueFace):
         self._reads = StoreReads(connections, self._writer)
         #: checkpoints, inbox and outbox of durable machines
         self.durable = DurableLog(self._writer, clock=clock)
-        #: the monitor's reads and the audited operator actions (see ``_browse``)
-        self.browse = store_browse(self._reads.read_fresh, self._writer, clock)
         self._runs = RunLog(self._writer)
         self._holdings = Holdings(
             self._writer,
@@ -88,6 +90,12 @@ class SqlStore(QueueFace):
             poll_interval=poll_interval,
             retry_backoff=retry_backoff,
         )
+
+    @functools.cached_property
+    def browse(self) -> Browse:
+        """The monitor's reads and the audited operator actions (see ``_browse``), made
+        on first use (a runtime that serves no monitor never imports them)."""
+        return store_browse(self._reads.read_fresh, self._writer, self._clock)
 
     @asynccontextmanager
     async def running(self, *, close_timeout: float) -> AsyncIterator[SqlStore]:

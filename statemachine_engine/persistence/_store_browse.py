@@ -19,16 +19,19 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
 
 from statemachine_engine.persistence import _browse_sql as browse
-from statemachine_engine.persistence._browse import Browse
 from statemachine_engine.persistence._paths import MEMORY, is_db_url
 from statemachine_engine.persistence._schema import connect, transaction
 from statemachine_engine.persistence._timeline_sql import insert_activity
 from statemachine_engine.persistence._writer import Writer
+
+if TYPE_CHECKING:
+    # (imported where a Browse is made: a runtime's start needs none)
+    from statemachine_engine.persistence._browse import Browse
 
 T = TypeVar("T")
 
@@ -89,6 +92,8 @@ def store_browse(
     async def write(fn: Callable[[sqlite3.Connection, float], T]) -> T:
         return await writer.request(fn)
 
+    from statemachine_engine.persistence._browse import Browse
+
     return Browse(read_fresh, write, clock)
 
 
@@ -123,6 +128,8 @@ def browse_file(path: str | os.PathLike[str], *, clock: Callable[[], float] = ti
                 conn.close()
 
         return await trio.to_thread.run_sync(run)
+
+    from statemachine_engine.persistence._browse import Browse
 
     return Browse(read, write, clock)
 
@@ -169,5 +176,7 @@ def _browse_url(url: str, clock: Callable[[], float]) -> Browse:
             idle.clear()
         for conn in kept:
             conn.close()
+
+    from statemachine_engine.persistence._browse import Browse
 
     return Browse(read, write, clock, close)

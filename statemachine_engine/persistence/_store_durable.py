@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-import attrs
-
 from statemachine_engine.persistence import _durable_sql as durable
 from statemachine_engine.persistence._records import (
     CheckpointRecord,
@@ -28,16 +26,24 @@ from statemachine_engine.persistence._writer import Writer
 T = TypeVar("T")
 
 
-@attrs.frozen
 class Recovery:
     """What a durable machine resumes from: its checkpoint row, the messages it was given
-    and has not used (oldest first), and the messages it sent that are not acknowledged."""
+    and has not used (oldest first), the messages it sent that are not acknowledged, and
+    the checkpoints of the ``start_fsm`` children this run of the machine started."""
 
-    checkpoint: Mapping[str, Any]
-    inbox: Sequence[tuple[str, str]]  # (message id, message JSON)
-    outbox: Sequence[tuple[str, str, str]]  # (message id, target, message JSON)
-    #: the checkpoints of the ``start_fsm`` children this run of the machine started
-    children: Sequence[Mapping[str, Any]] = ()
+    __slots__ = ("checkpoint", "children", "inbox", "outbox")
+
+    def __init__(
+        self,
+        checkpoint: Mapping[str, Any],
+        inbox: Sequence[tuple[str, str]],  # (message id, message JSON)
+        outbox: Sequence[tuple[str, str, str]],  # (message id, target, message JSON)
+        children: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        self.checkpoint = checkpoint
+        self.inbox = inbox
+        self.outbox = outbox
+        self.children = children
 
 
 class DurableLog:

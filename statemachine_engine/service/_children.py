@@ -23,7 +23,6 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
-import attrs
 import trio
 
 from statemachine_engine.errors import StateMachineError
@@ -39,26 +38,47 @@ READY_TIMEOUT = 15.0
 KILL_GRACE = 2.0
 
 
-@attrs.frozen
 class LaunchSettings:
-    """What every child of one runtime process shares with it."""
+    """What every child of one runtime process shares with it: the database, the sockets,
+    the actions folder, where its log goes (``<log_dir>/<name>.log``, relative to this
+    process's folder), its working directory (None: this process's) and the store's
+    commit durability (``--sync``)."""
 
-    db: str
-    event_socket_path: str | None = None
-    control_socket_prefix: str | None = None
-    actions_dir: str | None = None
-    #: children's logs, ``<log_dir>/<name>.log`` (relative to this process's folder)
-    log_dir: str = "logs"
-    #: the children's working directory (None: this process's)
-    cwd: str | None = None
-    #: the store's commit durability (``--sync``)
-    sync: str = "normal"
+    __slots__ = (
+        "actions_dir",
+        "control_socket_prefix",
+        "cwd",
+        "db",
+        "event_socket_path",
+        "log_dir",
+        "sync",
+    )
+
+    def __init__(
+        self,
+        db: str,
+        event_socket_path: str | None = None,
+        control_socket_prefix: str | None = None,
+        actions_dir: str | None = None,
+        log_dir: str = "logs",
+        cwd: str | None = None,
+        sync: str = "normal",
+    ) -> None:
+        self.db = db
+        self.event_socket_path = event_socket_path
+        self.control_socket_prefix = control_socket_prefix
+        self.actions_dir = actions_dir
+        self.log_dir = log_dir
+        self.cwd = cwd
+        self.sync = sync
 
 
-@attrs.define
 class _Child:
-    process: trio.Process
-    lifeline: int  # our end of its lifeline pipe, closed once it is reaped
+    __slots__ = ("lifeline", "process")
+
+    def __init__(self, process: trio.Process, lifeline: int) -> None:
+        self.process = process
+        self.lifeline = lifeline  # our end of its lifeline pipe, closed once it is reaped
 
 
 class ChildProcesses:

@@ -16,8 +16,6 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import attrs
-
 from statemachine_engine.config import MachineSpec
 from statemachine_engine.service._wiring import (
     MonitorHook,
@@ -31,24 +29,64 @@ from statemachine_engine.service._wiring import (
 log = logging.getLogger("statemachine_engine.service")
 
 
-@attrs.frozen
 class ProcessOptions:
-    spec: MachineSpec
-    name: str
-    db: str
-    context: Mapping[str, Any] = attrs.field(factory=dict)
-    actions_dir: str | None = None
-    event_socket_path: str | None = None
-    control_socket_prefix: str | None = None
-    log_dir: str = "logs"
-    ready_fd: int | None = None  # written to once the machine can receive events
-    parent_fd: int | None = None  # a pipe the parent holds open: end of file = it is gone
-    #: the monitor served from this process (``statemachine_engine.monitor.embedded_monitor``)
-    monitor: MonitorHook | None = None
-    #: durable although its YAML may not say so; discard its checkpoint; commit durability
-    durable: bool = False
-    fresh: bool = False
-    sync: str = "normal"
+    """What ``statemachine CONFIG`` runs: the machine, where its state and sockets go.
+
+    ``ready_fd`` is written to once the machine can receive events; ``parent_fd`` is a
+    pipe the parent holds open (end of file: it is gone); ``monitor`` is the monitor
+    served from this process (``statemachine_engine.monitor.embedded_monitor``);
+    ``durable``: durable although its YAML may not say so; ``fresh``: discard its
+    checkpoint; ``sync``: the store's commit durability.
+    """
+
+    __slots__ = (
+        "actions_dir",
+        "context",
+        "control_socket_prefix",
+        "db",
+        "durable",
+        "event_socket_path",
+        "fresh",
+        "log_dir",
+        "monitor",
+        "name",
+        "parent_fd",
+        "ready_fd",
+        "spec",
+        "sync",
+    )
+
+    def __init__(
+        self,
+        spec: MachineSpec,
+        name: str,
+        db: str,
+        context: Mapping[str, Any] | None = None,
+        actions_dir: str | None = None,
+        event_socket_path: str | None = None,
+        control_socket_prefix: str | None = None,
+        log_dir: str = "logs",
+        ready_fd: int | None = None,
+        parent_fd: int | None = None,
+        monitor: MonitorHook | None = None,
+        durable: bool = False,
+        fresh: bool = False,
+        sync: str = "normal",
+    ) -> None:
+        self.spec = spec
+        self.name = name
+        self.db = db
+        self.context: Mapping[str, Any] = {} if context is None else context
+        self.actions_dir = actions_dir
+        self.event_socket_path = event_socket_path
+        self.control_socket_prefix = control_socket_prefix
+        self.log_dir = log_dir
+        self.ready_fd = ready_fd
+        self.parent_fd = parent_fd
+        self.monitor = monitor
+        self.durable = durable
+        self.fresh = fresh
+        self.sync = sync
 
 
 def run_machine_process(options: ProcessOptions) -> int:

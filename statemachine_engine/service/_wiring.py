@@ -24,7 +24,6 @@ import signal
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-import attrs
 import trio
 
 from statemachine_engine._liveness import pid_alive
@@ -61,40 +60,80 @@ MonitorHook = Callable[[Store, Publisher | None, trio.Nursery], Awaitable[Publis
 Report = Callable[[int, str], None]
 
 
-@attrs.frozen
 class Wiring:
-    """Where one runtime process keeps its state and sockets."""
+    """Where one runtime process keeps its state and sockets.
 
-    db: str
-    #: names the control socket (the primary machine's name, or the project's)
-    name: str
-    #: the machine a control message without ``target`` goes to (None: refused)
-    primary: str | None
-    actions_dir: str | None = None
-    event_socket_path: str | None = None
-    control_socket_prefix: str | None = None
-    #: also publish to the event socket (False when the monitor hosted here listens there)
-    publish_to_event_socket: bool = True
-    monitor: MonitorHook | None = None
-    #: where the children started by the launcher log, and the folder they run in
-    log_dir: str = "logs"
-    cwd: str | None = None
-    #: a pipe the parent holds open: end of file means it is gone (a child runtime)
-    parent_fd: int | None = None
-    #: the store's commit durability: ``normal`` survives kill -9, ``full`` a power loss
-    sync: str = "normal"
+    ``name`` names the control socket (the primary machine's name, or the project's);
+    ``primary`` is the machine a control message without ``target`` goes to (None:
+    refused). ``publish_to_event_socket``: False when the monitor hosted here listens
+    there. ``log_dir`` and ``cwd``: where the children started by the launcher log, and
+    the folder they run in. ``parent_fd``: a pipe the parent holds open, end of file
+    meaning it is gone (a child runtime). ``sync``: the store's commit durability,
+    ``normal`` survives kill -9, ``full`` a power loss.
+    """
+
+    __slots__ = (
+        "actions_dir",
+        "control_socket_prefix",
+        "cwd",
+        "db",
+        "event_socket_path",
+        "log_dir",
+        "monitor",
+        "name",
+        "parent_fd",
+        "primary",
+        "publish_to_event_socket",
+        "sync",
+    )
+
+    def __init__(
+        self,
+        db: str,
+        name: str,
+        primary: str | None,
+        actions_dir: str | None = None,
+        event_socket_path: str | None = None,
+        control_socket_prefix: str | None = None,
+        publish_to_event_socket: bool = True,
+        monitor: MonitorHook | None = None,
+        log_dir: str = "logs",
+        cwd: str | None = None,
+        parent_fd: int | None = None,
+        sync: str = "normal",
+    ) -> None:
+        self.db = db
+        self.name = name
+        self.primary = primary
+        self.actions_dir = actions_dir
+        self.event_socket_path = event_socket_path
+        self.control_socket_prefix = control_socket_prefix
+        self.publish_to_event_socket = publish_to_event_socket
+        self.monitor = monitor
+        self.log_dir = log_dir
+        self.cwd = cwd
+        self.parent_fd = parent_fd
+        self.sync = sync
 
 
-@attrs.frozen
 class Wired:
-    """The built parts a command's ``main`` works with."""
+    """The built parts a command's ``main`` works with. ``shared_host``: the host this
+    runtime registers its machines under, when other hosts share the database
+    (PostgreSQL); None on a database only this host uses."""
 
-    runtime: Runtime
-    store: Store
-    launcher: ChildProcesses
-    #: the host this runtime registers its machines under, when other hosts share the
-    #: database (PostgreSQL); None on a database only this host uses
-    shared_host: str | None = None
+    __slots__ = ("launcher", "runtime", "shared_host", "store")
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        store: Store,
+        launcher: ChildProcesses,
+        shared_host: str | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.store = store
+        self.launcher = launcher
+        self.shared_host = shared_host
 
 
 async def refuse_taken_names(wired: Wired, names: Sequence[str]) -> None:

@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from itertools import islice
 from typing import Any
 
-import attrs
 import trio
 
 from statemachine_engine.errors import DeliveryError, StoreError, TransportError
@@ -61,10 +60,12 @@ class NotConnected(TransportError):
     """The control socket could not be connected to: nothing was sent."""
 
 
-@attrs.define
 class _Waiter:
-    ack: dict[str, Any] | None = None
-    error: TransportError | None = None
+    __slots__ = ("ack", "error")
+
+    def __init__(self) -> None:
+        self.ack: dict[str, Any] | None = None
+        self.error: TransportError | None = None
 
     @property
     def done(self) -> bool:

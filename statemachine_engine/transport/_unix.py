@@ -25,7 +25,6 @@ import socket
 import stat
 from collections.abc import Awaitable, Callable
 
-import attrs
 import trio
 
 from statemachine_engine._thinning import worth_logging
@@ -42,13 +41,15 @@ _CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EN
 ACCEPT_PAUSE = 0.1
 
 
-@attrs.define
 class BoundSocket:
     """A listening socket bound at ``path``; ``aclose`` closes it and removes its file."""
 
-    path: str
-    listener: trio.SocketListener
-    identity: tuple[int, int]  # (st_dev, st_ino) of the socket file we created
+    __slots__ = ("identity", "listener", "path")
+
+    def __init__(self, path: str, listener: trio.SocketListener, identity: tuple[int, int]) -> None:
+        self.path = path
+        self.listener = listener
+        self.identity = identity  # (st_dev, st_ino) of the socket file we created
 
     async def aclose(self) -> None:
         await self.listener.aclose()

@@ -24,6 +24,10 @@ MONITOR_AND_WEB = (
     "yaml.emitter",
     "statemachine_engine.tools._diagrams",
     "statemachine_engine.tools._events_monitor",
+    # the store pages and operator actions the monitor reads through the store
+    "statemachine_engine.persistence._browse",
+    "statemachine_engine.persistence._audit_sql",
+    "statemachine_engine.persistence._jobs_admin_sql",
 )
 #: what loading and checking a YAML file takes, and a cached start does not
 CHECKING = ("yaml", "cattrs", "statemachine_engine.tools", "statemachine_engine.config._load")
@@ -121,3 +125,40 @@ def test_a_cache_that_cannot_be_written_does_not_stop_a_start(tmp_path: Path) ->
         run = loaded(START, "warn.yaml", cwd=tmp_path, env=env)
         assert imported(run["modules"], ("statemachine_engine.tools",)) != []
         assert len(run["warnings"]) == 1
+
+
+#: the attrs classes of ours a machine process's modules may build at import: attrs
+#: generates and compiles each one's methods then (about 3 M instructions a class, a third
+#: of the start's own cost at 25 of them), so the start path keeps to the configuration's
+#: classes and the public records; its other classes are plain
+START_ATTRS_CLASSES = {
+    "statemachine_engine.config._models.ActionSpec",
+    "statemachine_engine.config._models.EventSpec",
+    "statemachine_engine.config._models.Transition",
+    "statemachine_engine.config._models.MachineSpec",
+    "statemachine_engine.config._cache.CachedStart",
+    "statemachine_engine.transport._protocol.Message",
+    "statemachine_engine.transport._protocol.MachineEvent",
+    "statemachine_engine.persistence._protocol.Job",
+    "statemachine_engine.actors._ref.ActorStatistics",
+    "statemachine_engine.transport._control_server.ControlServerStatistics",
+    "statemachine_engine.transport._event_publisher.PublisherStatistics",
+}
+
+
+def test_the_start_path_builds_only_its_listed_attrs_classes(tmp_path: Path) -> None:
+    code = (
+        "import json, sys, attrs\n"
+        "import statemachine_engine.cli._statemachine\n"
+        "import statemachine_engine.service._machine_process\n"
+        "import statemachine_engine.config._cache\n"
+        "found = sorted(\n"
+        "    f'{c.__module__}.{c.__qualname__}'\n"
+        "    for name, module in list(sys.modules.items())\n"
+        "    if name.startswith('statemachine_engine')\n"
+        "    for c in vars(module).values()\n"
+        "    if isinstance(c, type) and c.__module__ == name and attrs.has(c)\n"
+        ")\n"
+        "print(json.dumps({'classes': found}))\n"
+    )
+    assert set(loaded(code, cwd=tmp_path)["classes"]) <= START_ATTRS_CLASSES
