@@ -20,7 +20,6 @@ inbox, so it fires again.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -309,10 +308,14 @@ class Journal:
 
 def new_run_id() -> str:
     """An id for one run of a durable machine (a fresh start makes a new one)."""
+    import uuid  # (only durable machines need it: not imported by every start)
+
     return uuid.uuid4().hex[:16]
 
 
 def _with_id(message: Message) -> Message:
     if message.message_id is not None:
         return message
+    import uuid
+
     return attrs.evolve(message, message_id=uuid.uuid4().hex)
