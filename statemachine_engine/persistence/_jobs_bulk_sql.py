@@ -1,7 +1,9 @@
 """Many jobs completed, or started from a worker's reserve, in one statement on PostgreSQL
-(see ``_coalesce``); one statement each on SQLite, where that costs nothing. Each returns
-one outcome per item, in order: the item's result, or the error of an item whose job the
-worker no longer held (the others are written all the same).
+(see ``_coalesce``); one statement a job on SQLite, where a statement costs no round trip,
+and one for both when a job is started and completed in the same gathering (a worker
+draining its reserve: every job). Each returns one outcome per item, in order: the item's
+result, or the error of an item whose job the worker no longer held (the others are
+written all the same).
 
 Starts and completions go through ONE gathering, written by :func:`start_and_complete`:
 all its starts, then all its completions. A job is started (handed over) before it is
@@ -18,7 +20,7 @@ from typing import Any
 from statemachine_engine.persistence._dialect import is_postgres
 from statemachine_engine.persistence._job_rows import decode_job
 from statemachine_engine.persistence._jobs_claim_sql import start_reserved
-from statemachine_engine.persistence._jobs_finish_sql import complete_held_job, not_held
+from statemachine_engine.persistence._jobs_finish_sql import not_held
 
 #: (job_id, worker, result as JSON text)
 Completion = tuple[str, str, str | None]
@@ -31,6 +33,8 @@ JobEnd = Start | Completion
 def start_and_complete(conn: sqlite3.Connection, items: Sequence[JobEnd], now: float) -> list[Any]:
     """The starts among ``items`` (a float third field), then the completions; the
     outcomes in the order of ``items``."""
+    if not is_postgres(conn):
+        return _start_and_complete_sqlite(conn, items, now)
     starts = [i for i, item in enumerate(items) if isinstance(item[2], float)]
     ends = [i for i, item in enumerate(items) if not isinstance(item[2], float)]
     outcomes: list[Any] = [None] * len(items)
@@ -45,20 +49,61 @@ def start_and_complete(conn: sqlite3.Connection, items: Sequence[JobEnd], now: f
     return outcomes
 
 
+#: a job its worker took from its reserve and completed within one gathering -- a worker
+#: draining a backlog, every job -- started and completed in one write
+_START_AND_COMPLETE = (
+    "UPDATE jobs SET attempts = attempts + 1, started_at = ?, status = 'completed',"
+    " completed_at = ?, result = ?, lease_until = NULL, updated_at = ?"
+    " WHERE job_id = ? AND claimed_by = ? AND status = 'processing' AND started_at IS NULL"
+)
+_COMPLETE = (
+    "UPDATE jobs SET status = 'completed', completed_at = ?, result = ?,"
+    " lease_until = NULL, updated_at = ? WHERE job_id = ?"
+    " AND claimed_by = ? AND status = 'processing'"
+)
+
+
+def _start_and_complete_sqlite(
+    conn: sqlite3.Connection, items: Sequence[JobEnd], now: float
+) -> list[Any]:
+    """:func:`start_and_complete` on SQLite, one statement a job. A completion's outcome is
+    ``{"job_id", "status": "completed"}`` (what the store does with it), not the row."""
+    outcomes: list[Any] = [None] * len(items)
+    completed_at: dict[tuple[str, str], int] = {}  # (job, worker) -> its completion's index
+    for i, (job_id, worker, third) in enumerate(items):
+        if not isinstance(third, float):
+            completed_at.setdefault((job_id, worker), i)
+    cursor = conn.cursor()
+    merged: set[int] = set()
+    for i, (job_id, worker, third) in enumerate(items):
+        if not isinstance(third, float):
+            continue
+        end = completed_at.get((job_id, worker))
+        if end is not None and end > i and end not in merged:
+            result = items[end][2]
+            cursor.execute(_START_AND_COMPLETE, (third, now, result, now, job_id, worker))
+            if cursor.rowcount:
+                outcomes[i] = True
+                outcomes[end] = {"job_id": job_id, "status": "completed"}
+                merged.add(end)
+                continue
+        outcomes[i] = bool(start_reserved(conn, job_id, worker=worker, now=now, started_at=third))
+    for i, (job_id, worker, result) in enumerate(items):
+        if isinstance(result, float) or i in merged:
+            continue
+        cursor.execute(_COMPLETE, (now, result, now, job_id, worker))
+        if cursor.rowcount:
+            outcomes[i] = {"job_id": job_id, "status": "completed"}
+        else:
+            outcomes[i] = not_held(conn, job_id, worker)
+    return outcomes
+
+
 def complete_held_jobs(
     conn: sqlite3.Connection, items: Sequence[Completion], now: float
 ) -> list[dict[str, Any] | BaseException]:
-    """Complete jobs their workers hold; each outcome is the job's row or the error."""
-    if not is_postgres(conn):
-        outcomes: list[dict[str, Any] | BaseException] = []
-        for job_id, worker, result in items:
-            try:
-                row = complete_held_job(conn, job_id, now=now, worker=worker, result_json=result)
-            except Exception as exc:  # its own: the job was not held (nothing written)
-                outcomes.append(exc)
-            else:
-                outcomes.append(row)
-        return outcomes
+    """Complete jobs their workers hold (PostgreSQL); each outcome is the job's row or the
+    error."""
     rows = conn.execute(
         "UPDATE jobs SET status = 'completed', completed_at = ?, result = v.result,"
         " lease_until = NULL, updated_at = ?"
@@ -77,13 +122,8 @@ def complete_held_jobs(
 def start_reserved_jobs(
     conn: sqlite3.Connection, items: Sequence[Start], now: float
 ) -> list[bool | BaseException]:
-    """Start jobs claimed ahead for their workers; each outcome is False when the worker
-    no longer held its job unstarted."""
-    if not is_postgres(conn):
-        return [
-            bool(start_reserved(conn, job_id, worker=worker, now=now, started_at=started_at))
-            for job_id, worker, started_at in items
-        ]
+    """Start jobs claimed ahead for their workers (PostgreSQL); each outcome is False when
+    the worker no longer held its job unstarted."""
     rows = conn.execute(
         "UPDATE jobs SET attempts = attempts + 1, started_at = v.started_at, updated_at = ?"
         " FROM unnest(?::text[], ?::text[], ?::float8[]) AS v(job_id, worker, started_at)"
