@@ -69,16 +69,16 @@ def _start_and_complete_sqlite(
     """:func:`start_and_complete` on SQLite, one statement a job. A completion's outcome is
     ``{"job_id", "status": "completed"}`` (what the store does with it), not the row."""
     outcomes: list[Any] = [None] * len(items)
-    completed_at: dict[tuple[str, str], int] = {}  # (job, worker) -> its completion's index
+    completion_of: dict[tuple[str, str], int] = {}  # (job, worker) -> its completion's index
     for i, (job_id, worker, third) in enumerate(items):
         if not isinstance(third, float):
-            completed_at.setdefault((job_id, worker), i)
+            completion_of.setdefault((job_id, worker), i)
     cursor = conn.cursor()
     merged: set[int] = set()
     for i, (job_id, worker, third) in enumerate(items):
         if not isinstance(third, float):
             continue
-        end = completed_at.get((job_id, worker))
+        end = completion_of.get((job_id, worker))
         if end is not None and end > i and end not in merged:
             result = items[end][2]
             cursor.execute(_START_AND_COMPLETE, (third, now, result, now, job_id, worker))
