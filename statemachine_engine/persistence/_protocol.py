@@ -45,16 +45,19 @@ class Job:
 
     def as_dict(self) -> dict[str, Any]:
         """The row as actions see it in the context (``current_job``)."""
-        row = {name: getattr(self, name) for name in JOB_FIELDS}
+        row = self._fields()
         row["data"] = dict(self.data)
         return row
 
     def started(self, at: float) -> Job:
         """This job handed over to its worker at ``at``: one more attempt."""
-        row = {name: getattr(self, name) for name in JOB_FIELDS}
+        row = self._fields()
         row["attempts"] += 1
         row["started_at"] = at
         return Job(**row)
+
+    def _fields(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in JOB_FIELDS}
 
 
 #: a job's fields, in order (each is also its ``__init__`` argument)

@@ -93,25 +93,19 @@ class Holdings:
         self._leases.machine_stopped(machine_name)
         self._release_all(self._reserves.drop_worker(machine_name))
         if give_back_jobs:
-            for job_id in self._leases.held_by(machine_name):
-                logger.info(
-                    "job %s goes back to the queue: %s was stopped while it held it",
-                    job_id,
-                    machine_name,
-                )
-                self._release(job_id, machine_name, None)
+            self._give_back_held(machine_name, "was stopped while it held it")
 
     def machine_resumed(self, machine_name: str, *, keep: str | None) -> None:
         """Give back the jobs ``machine_name`` holds here other than ``keep``, the one its
         checkpoint names: they were handed to the run that died after that checkpoint."""
+        self._give_back_held(
+            machine_name, "resumed from a checkpoint taken before it was handed the job", keep=keep
+        )
+
+    def _give_back_held(self, machine_name: str, why: str, *, keep: str | None = None) -> None:
         for job_id in self._leases.held_by(machine_name):
             if job_id != keep:
-                logger.info(
-                    "job %s goes back to the queue: %s resumed from a checkpoint taken "
-                    "before it was handed the job",
-                    job_id,
-                    machine_name,
-                )
+                logger.info("job %s goes back to the queue: %s %s", job_id, machine_name, why)
                 self._release(job_id, machine_name, None)
 
     # -- what the queue tells ------------------------------------------------------------
