@@ -15,6 +15,8 @@ import trio
 from statemachine_engine.errors import StoreError
 from statemachine_engine.persistence import NewJob, SqliteStore, _connections, open_store
 from statemachine_engine.persistence._connections import FileConnections
+from statemachine_engine.persistence._records_sql import insert_transitions
+from statemachine_engine.persistence._schema import connect
 
 
 def file_connections(store: SqliteStore) -> FileConnections:
@@ -187,3 +189,21 @@ async def test_opening_waits_for_another_writer_while_it_creates_the_schema(
             release.join()
     finally:
         other.close()
+
+
+@pytest.mark.parametrize("count", [0, 1, 22, 64, 65, 200])
+def test_transitions_are_inserted_in_their_order_whatever_their_number(count: int) -> None:
+    conn = connect(":memory:")
+    try:
+        rows = [
+            (f"m{i % 3}", f"s{i}", f"s{i + 1}", "go" if i % 2 else None, float(i))
+            for i in range(count)
+        ]
+        insert_transitions(conn, rows)
+        written = conn.execute(
+            "SELECT machine_name, from_state, to_state, event, timestamp"
+            " FROM state_transitions ORDER BY id"
+        ).fetchall()
+        assert [tuple(row.values()) for row in written] == rows
+    finally:
+        conn.close()
