@@ -11,6 +11,14 @@ completes). When another process holds the lock, the same transaction goes to th
 connection's own thread, which waits for the lock up to the busy timeout: a lock wait never
 blocks the loop.
 
+A write nobody waits for (the history of the last 10 ms) can come in parts
+(:meth:`FileConnections.transaction_in_parts`): inline, the writer awaits its own
+``between()`` before each part and the ``COMMIT`` (it waits there for the loop's spare
+time). The write lock stays held between parts, nothing is committed before the last, and
+the writer task is the only user of the write connection, so no other write slips into
+the transaction; cancelled between parts (the close deadline, a simulated kill -9), it is
+rolled back.
+
 The write connection never checkpoints on its own (copying the log back into the database
 and syncing it takes milliseconds). When the log has grown past :data:`CHECKPOINT_BYTES`,
 the next write transaction goes to the thread, which checkpoints right after its commit:
@@ -41,7 +49,7 @@ import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 import trio
@@ -53,6 +61,7 @@ from statemachine_engine.persistence._schema import connect, raise_store_error
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+C = TypeVar("C")
 
 #: read connections opened at most (and threads reading at once)
 MAX_READERS = 4
@@ -78,6 +87,18 @@ class Connections(Protocol):
         (``BEGIN IMMEDIATE`` ... ``COMMIT``; rolled back when ``fn`` raises). The writer
         task is the only caller. ``inline=False``: a heavy transaction, never on the trio
         thread of a file store. Raises StoreError for SQLite's own failures."""
+        ...
+
+    async def transaction_in_parts(
+        self,
+        parts: Sequence[Callable[[sqlite3.Connection], T]],
+        *,
+        between: Callable[[], Awaitable[None]],
+    ) -> list[T]:
+        """Run ``parts`` in order inside one write transaction and return their results.
+        On the trio thread, ``between()`` is awaited before each part and the ``COMMIT``
+        (the writer waits there for the loop's spare time); elsewhere (the write thread,
+        PostgreSQL's, the in-memory database), the parts run as one function."""
         ...
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
@@ -144,6 +165,33 @@ def _in_transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection],
     return result
 
 
+async def _in_transaction_in_parts(
+    conn: sqlite3.Connection,
+    parts: Sequence[Callable[[sqlite3.Connection], T]],
+    between: Callable[[], Awaitable[None]],
+) -> list[T]:
+    """``parts`` between BEGIN IMMEDIATE (already executed) and COMMIT, awaiting
+    ``between()`` after each. Cancelled there, the transaction is rolled back."""
+    results: list[T] = []
+    try:
+        for part in parts:
+            if results:
+                await between()
+            results.append(part(conn))
+        await between()
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return results
+
+
+def as_one(parts: Sequence[Callable[[C], T]]) -> Callable[[C], list[T]]:
+    """``parts`` as one function of the connection: their results, in order."""
+    return lambda conn: [part(conn) for part in parts]
+
+
 def _is_busy(exc: sqlite3.Error) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     return code is not None and code & 0xFF in _BUSY_CODES
@@ -180,27 +228,56 @@ class FileConnections:
         self.checkpoints = 0
 
     async def transaction(self, fn: Callable[[sqlite3.Connection], T], *, inline: bool = True) -> T:
-        self._check_open()
-        if trio.current_time() >= self._next_file_check:
-            self._next_file_check = trio.current_time() + FILE_CHECK_SECONDS
-            self.check_file()
+        self._before_write()
         try:
-            if inline and self._inline and not self._checkpoint_due:
-                try:
-                    self._conn.execute("BEGIN IMMEDIATE")
-                except sqlite3.OperationalError as exc:
-                    if not _is_busy(exc):
-                        raise
-                    self.lock_waits += 1
-                else:
-                    result = _in_transaction(self._conn, fn)
-                    self._committed()
-                    return result
-            result = await self._writer.run(self._in_thread(fn))
+            if inline and self._began_inline():
+                result = _in_transaction(self._conn, fn)
+            else:
+                result = await self._writer.run(self._in_thread(fn))
             self._committed()
             return result
         except sqlite3.Error as exc:
             raise_store_error(exc, self.path)
+
+    async def transaction_in_parts(
+        self,
+        parts: Sequence[Callable[[sqlite3.Connection], T]],
+        *,
+        between: Callable[[], Awaitable[None]],
+    ) -> list[T]:
+        self._before_write()
+        if self._inline and not self._checkpoint_due:
+            await between()  # before taking the lock
+        try:
+            if self._began_inline():
+                results = await _in_transaction_in_parts(self._conn, parts, between)
+            else:
+                results = await self._writer.run(self._in_thread(as_one(parts)))
+            self._committed()
+            return results
+        except sqlite3.Error as exc:
+            raise_store_error(exc, self.path)
+
+    def _before_write(self) -> None:
+        self._check_open()
+        if trio.current_time() >= self._next_file_check:
+            self._next_file_check = trio.current_time() + FILE_CHECK_SECONDS
+            self.check_file()
+
+    def _began_inline(self) -> bool:
+        """Whether a write transaction began on the trio thread (``BEGIN IMMEDIATE``): not
+        when writes go to the thread, a checkpoint is due or another process holds the
+        lock (the thread then waits for it)."""
+        if not self._inline or self._checkpoint_due:
+            return False
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):
+                raise
+            self.lock_waits += 1
+            return False
+        return True
 
     def _in_thread(
         self, fn: Callable[[sqlite3.Connection], T]
@@ -367,6 +444,15 @@ class MemoryConnections:
             return _in_transaction(self._conn, fn)
         except sqlite3.Error as exc:
             raise_store_error(exc, MEMORY)
+
+    async def transaction_in_parts(
+        self,
+        parts: Sequence[Callable[[sqlite3.Connection], T]],
+        *,
+        between: Callable[[], Awaitable[None]],
+    ) -> list[T]:
+        # one function: a simulation's history is written at once, deterministically
+        return await self.transaction(as_one(parts))
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         self._check_open()

@@ -27,13 +27,14 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import trio
 
 from statemachine_engine.errors import StoreError
+from statemachine_engine.persistence._connections import as_one
 from statemachine_engine.persistence._pg_adapter import PgConnection, TransactionLost, one_line
 from statemachine_engine.persistence._pg_connect import CannotConnect, connect, driver
 
@@ -131,6 +132,12 @@ class PgConnections:
             raise value
         result: T = value
         return result
+
+    async def transaction_in_parts(
+        self, parts: Sequence[Callable[[Any], T]], *, between: Callable[[], Awaitable[None]]
+    ) -> list[T]:
+        """The parts as one function in one transaction (the write thread holds no loop)."""
+        return await self.transaction(as_one(parts))
 
     def _serve(self) -> None:
         while True:

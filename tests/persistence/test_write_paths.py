@@ -4,16 +4,18 @@ and checkpoints in that thread. Real files, real clock, bounded waits."""
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
 
 from statemachine_engine.errors import StoreError
-from statemachine_engine.persistence import NewJob, SqliteStore, _connections, open_store
+from statemachine_engine.persistence import NewJob, SqliteStore, _connections, _writer, open_store
 from statemachine_engine.persistence._connections import FileConnections
 from statemachine_engine.persistence._records_sql import insert_transitions
 from statemachine_engine.persistence._schema import connect
@@ -207,3 +209,117 @@ def test_transitions_are_inserted_in_their_order_whatever_their_number(count: in
         assert [tuple(row.values()) for row in written] == rows
     finally:
         conn.close()
+
+
+def _history_on_file(db_path: Path) -> tuple[list[tuple[str, str]], int]:
+    """The transitions committed to the file, in order, and its registry's row count."""
+    conn = sqlite3.connect(db_path)
+    try:
+        transitions = conn.execute(
+            "SELECT from_state, to_state FROM state_transitions ORDER BY id"
+        ).fetchall()
+        (machines,) = conn.execute("SELECT count(*) FROM machine_state").fetchone()
+        return transitions, machines
+    finally:
+        conn.close()
+
+
+async def _record_flips(store: SqliteStore, count: int) -> list[tuple[str, str]]:
+    """Start machine ``m`` (committed), then queue ``count`` of its transitions, which
+    nobody waits for: a batch of history only. Returns their (from, to) pairs in order."""
+    store.machine_started(
+        "m", current_state="s0", config_type="c", pid=1, endpoint=None, timestamp=1.0
+    )
+    await store.flush()
+    pairs = [(f"s{i}", f"s{i + 1}") for i in range(count)]
+    for i, (before, after) in enumerate(pairs):
+        store.transition("m", from_state=before, to_state=after, event="go", timestamp=2.0 + i)
+    return pairs
+
+
+def _uncommitted_transitions(connections: FileConnections) -> int:
+    """What the writer's open transaction has written so far (its own connection sees it)."""
+    return int(
+        connections._conn.execute("SELECT count(*) AS n FROM state_transitions").fetchone()["n"]
+    )
+
+
+def _first_part_written(monkeypatch: pytest.MonkeyPatch) -> trio.Event:
+    """Set once the writer has written a part of a batch of transitions (inside its
+    transaction)."""
+    written = trio.Event()
+    real = _writer.write_batch
+
+    def write(conn: sqlite3.Connection, **part: Any) -> int:
+        result = real(conn, **part)
+        written.set()
+        return result
+
+    real_parts = _writer._parts
+
+    def parts(*args: Any) -> list[Callable[[sqlite3.Connection], int]]:
+        return [functools.partial(write, **part.keywords) for part in real_parts(*args)]
+
+    monkeypatch.setattr(_writer, "_parts", parts)
+    return written
+
+
+async def test_history_nobody_waits_for_is_written_in_the_loops_spare_time(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an event arriving while the last 10 ms of history are written goes all the way
+    # through the runtime's tasks before the next part of that history is written
+    monkeypatch.setattr(_writer, "IDLE_WAIT_SECONDS", 30.0)
+    first_part = _first_part_written(monkeypatch)
+    async with open_store(db_path) as store:
+        connections = file_connections(store)
+        with trio.fail_after(10):
+            pairs = await _record_flips(store, 40)
+            await first_part.wait()
+            assert connections._conn.in_transaction
+            assert _uncommitted_transitions(connections) == 8  # one part
+            for _ in range(200):  # an event's path through several tasks, say
+                await trio.lowlevel.checkpoint()
+                assert _uncommitted_transitions(connections) == 8
+            await until(lambda: store._writer.unwritten == 0)  # idle now: it goes on
+        assert connections.lock_waits == 0  # written inline, not in the thread
+    assert _history_on_file(db_path) == (pairs, 1)  # all of it, in order
+
+
+async def test_history_written_in_spare_time_hurries_for_a_write_somebody_waits_on(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_writer, "IDLE_WAIT_SECONDS", 30.0)
+    first_part = _first_part_written(monkeypatch)
+    async with open_store(db_path) as store:
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+
+                async def busy() -> None:  # from now on the loop is never idle
+                    while True:
+                        await trio.lowlevel.checkpoint()
+
+                pairs = await _record_flips(store, 40)
+                await first_part.wait()
+                nursery.start_soon(busy)
+                await store.add_job("waited-for", "t")  # not 30 s for each part left
+                nursery.cancel_scope.cancel()
+        assert (await store.get_job("waited-for")) is not None
+    assert _history_on_file(db_path) == (pairs, 1)
+
+
+async def test_a_crash_while_history_waits_between_its_parts_writes_none_of_it(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_writer, "IDLE_WAIT_SECONDS", 30.0)
+    first_part = _first_part_written(monkeypatch)
+    async with open_store(db_path) as store:
+        connections = file_connections(store)
+        with trio.fail_after(10):
+            await _record_flips(store, 40)
+            await first_part.wait()
+            store.crash()  # as kill -9 would, with part of the batch written
+            while connections._conn.in_transaction:
+                await trio.lowlevel.checkpoint()
+        assert (store._writer.dropped, store._writer.unwritten) == (40, 0)  # all of them
+    assert _history_on_file(db_path) == ([], 1)  # what was committed before stays
