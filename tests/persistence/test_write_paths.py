@@ -244,9 +244,11 @@ def _uncommitted_transitions(connections: FileConnections) -> int:
     )
 
 
-def _first_part_written(monkeypatch: pytest.MonkeyPatch) -> trio.Event:
+@pytest.fixture
+def first_part(monkeypatch: pytest.MonkeyPatch) -> trio.Event:
     """Set once the writer has written a part of a batch of transitions (inside its
-    transaction)."""
+    transaction); each later part waits up to 30 s for the loop's spare time."""
+    monkeypatch.setattr(_writer, "IDLE_WAIT_SECONDS", 30.0)
     written = trio.Event()
     real = _writer.write_batch
 
@@ -265,12 +267,10 @@ def _first_part_written(monkeypatch: pytest.MonkeyPatch) -> trio.Event:
 
 
 async def test_history_nobody_waits_for_is_written_in_the_loops_spare_time(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_path: Path, first_part: trio.Event
 ) -> None:
     # an event arriving while the last 10 ms of history are written goes all the way
     # through the runtime's tasks before the next part of that history is written
-    monkeypatch.setattr(_writer, "IDLE_WAIT_SECONDS", 30.0)
-    first_part = _first_part_written(monkeypatch)
     async with open_store(db_path) as store:
         connections = file_connections(store)
         with trio.fail_after(10):
@@ -287,10 +287,8 @@ async def test_history_nobody_waits_for_is_written_in_the_loops_spare_time(
 
 
 async def test_history_written_in_spare_time_hurries_for_a_write_somebody_waits_on(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_path: Path, first_part: trio.Event
 ) -> None:
-    monkeypatch.setattr(_writer, "IDLE_WAIT_SECONDS", 30.0)
-    first_part = _first_part_written(monkeypatch)
     async with open_store(db_path) as store:
         with trio.fail_after(10):
             async with trio.open_nursery() as nursery:
@@ -309,10 +307,8 @@ async def test_history_written_in_spare_time_hurries_for_a_write_somebody_waits_
 
 
 async def test_a_crash_while_history_waits_between_its_parts_writes_none_of_it(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_path: Path, first_part: trio.Event
 ) -> None:
-    monkeypatch.setattr(_writer, "IDLE_WAIT_SECONDS", 30.0)
-    first_part = _first_part_written(monkeypatch)
     async with open_store(db_path) as store:
         connections = file_connections(store)
         with trio.fail_after(10):
