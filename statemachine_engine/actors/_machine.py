@@ -43,8 +43,11 @@ if TYPE_CHECKING:
     from statemachine_engine.actors._services import MachineServices
     from statemachine_engine.fsm import Table
 
-#: transitions a machine may fire without blocking before it yields to other tasks
-YIELD_EVERY = 64
+#: transitions a machine may fire without blocking before it yields to other tasks: the
+#: only schedule point of a worker that takes its jobs from its claim-ahead reserve (about
+#: 0.7 ms of a drain's steps at the median, 2.4 ms at the 99th percentile); a yield from
+#: inside an action costs as much as two of its transitions
+YIELD_EVERY = 32
 _NEVER = float("inf")
 
 

@@ -186,7 +186,8 @@ class JobQueue(Protocol):
     ) -> Job | None:
         """Atomically claim the next due pending job (priority, then run_at, then age);
         ``prefetch`` > 0 lets a worker that drains a backlog have up to that many more
-        claimed ahead for it. ``lease_seconds`` None: the store's default lease."""
+        claimed ahead for it, handed over without a schedule point (a caller that loops on
+        claims yields on its own). ``lease_seconds`` None: the store's default lease."""
         ...
 
     async def claim(

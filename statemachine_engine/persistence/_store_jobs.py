@@ -113,6 +113,10 @@ class SqliteJobs:
         ``prefetch``: when ``worker`` keeps coming back for jobs, claim up to that many
         more in the same statement and hand them over from memory on its next calls
         (see ``_reserve``); 0 claims exactly one job per call.
+
+        A job handed over from the reserve returns without a schedule point (cancellation
+        is still checked first): a worker takes its next job as part of one step, and the
+        machine loop yields to other tasks every ``YIELD_EVERY`` transitions.
         """
         lease = self.lease_seconds if lease_seconds is None else lease_seconds
         key: Key = (worker, job_type, machine_type, lease)
@@ -120,7 +124,6 @@ class SqliteJobs:
         await trio.lowlevel.checkpoint_if_cancelled()
         reserved = self._holdings.take_reserved(key, now)
         if reserved is not None:
-            await trio.lowlevel.cancel_shielded_checkpoint()
             return reserved
         asked = 1 + self._holdings.ahead(key, now, prefetch)
         rows = await self._writer.request(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -12,7 +13,8 @@ import pytest
 import trio
 import trio.testing
 
-from statemachine_engine.actors import open_runtime
+from statemachine_engine.actors import ActorRef, open_runtime
+from statemachine_engine.actors._machine import YIELD_EVERY
 from statemachine_engine.config import load_config_text
 from statemachine_engine.persistence import NewJob, SqliteStore, open_memory_store
 from statemachine_engine.transport import RecordingPublisher
@@ -500,6 +502,53 @@ async def test_a_worker_machine_drains_the_queue(
     history = await store.transitions(machine="worker", limit=None)
     assert history[0]["to_state"] == "stopped"
     assert await store.machines() == []  # removed from the registry when it stopped
+
+
+class TaskSteps(trio.abc.Instrument):
+    """How many times each task ran (one step: from a schedule point to the next)."""
+
+    def __init__(self) -> None:
+        self.steps: dict[trio.lowlevel.Task, int] = {}
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        self.steps[task] = self.steps.get(task, 0) + 1
+
+
+async def test_a_draining_worker_yields_every_few_jobs_not_at_every_one(
+    autojump_clock: trio.testing.MockClock, recorder: RecordingPublisher, store: SqliteStore
+) -> None:
+    """Jobs handed over from the claim-ahead reserve and completions queued for the next
+    batch cost the worker no schedule point; the machine loop yields every
+    ``YIELD_EVERY`` transitions, so the tasks beside it are not kept waiting for the
+    drain (here the reserve is large enough that the claims rarely yield)."""
+    total = 200
+    await store.add_jobs(NewJob(f"j{i:03}", "render", data={"input": i}) for i in range(total))
+    drain = WORKER.replace("wait: 5}", "wait: 0, prefetch: 256}")
+    watch = TaskSteps()
+    trio.lowlevel.add_instrument(watch)
+    seen: list[int] = []  # jobs completed, each time the task beside the worker ran
+
+    async def beside(ref: ActorRef) -> None:
+        while ref.status == "running":
+            seen.append(sum(e.type == "job_completed" for e in recorder.events))
+            await trio.lowlevel.checkpoint()
+
+    async with open_runtime(store=store, publisher=recorder) as runtime:
+        ref = await runtime.spawn(load_config_text(drain), name="worker")
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(beside, ref)
+            await ref.wait_stopped()
+    trio.lowlevel.remove_instrument(watch)
+    assert seen[-1] == total
+    gaps = [b - a for a, b in itertools.pairwise(seen)]
+    # one job is three transitions; trio runs the tasks of a round in either order, so the
+    # task beside may run before the worker's step in one round and after it in the next
+    assert max(gaps) <= 2 * (YIELD_EVERY // 3 + 1)
+    worker_steps = max(n for task, n in watch.steps.items() if "MachineActor" in task.name)
+    # 3 * 200 / 32 yields and two steps for each claim of the doubling look-ahead (1, 2, 3,
+    # 5, 9, ... jobs): 39; a schedule point in every job would make it 200 or more
+    assert worker_steps <= total // 4
+    assert (await store.count_jobs())["completed"] == total
 
 
 SLOW_WORKER = """

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import trio
-
 from statemachine_engine.actions._base import BaseAction
 from statemachine_engine.actions.builtin._jobs import (
     no_store,
@@ -68,7 +66,6 @@ class CompleteJobAction(BaseAction):
             worker = self.host.machine_name  # its own job: only while it still holds it
             if store.complete_soon(job_id, worker=worker, result=result):
                 publish_completed(self, current)
-                await trio.lowlevel.checkpoint()
                 return self.event("success", "success")
         try:
             job = await store.complete(job_id, result=result, worker=worker)
