@@ -104,6 +104,10 @@ class BaseAction:
     #: running it again after a crash does no harm (a durable machine then need not commit
     #: that it starts before it runs it: one disk round trip less)
     RERUN_SAFE: ClassVar[bool] = False
+    #: ``execute`` opens no cancel scope and no nursery before it first blocks: a machine
+    #: starts it without the state's cancel scope and enters the scope only if it blocks
+    #: (entering one costs as much as half a transition). Leave it False unless sure
+    STARTS_UNSCOPED: ClassVar[bool] = False
     #: keys it reads besides the common ones (type, description, success, error, params)
     KEYS: ClassVar[tuple[str, ...]] = ()
     #: keys the runtime passes through without interpolation (the action interpolates them

@@ -3,7 +3,8 @@
 The loop alternates two phases (docs/architecture.md, "Machine actors"):
 
 * **busy** -- the state's entry actions run in order inside a *state scope*, a cancel scope
-  that carries the state's timeout deadline. The mailbox is watched while they run without a
+  that carries the state's timeout deadline (entered only once an action blocks, for the
+  actions that allow it: ``_unscoped.py``). The mailbox is watched while they run without a
   task of its own: a sender that delivers an event which fires a transition from the current
   state cancels the state scope (:meth:`MachineActor.interrupt`), and so does an event already
   waiting when the state is entered. Events that fire nothing wait, in arrival order, until
@@ -20,6 +21,8 @@ timers restart.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -33,6 +36,7 @@ from statemachine_engine.actors._machine_log import TransitionLog
 from statemachine_engine.actors._mailbox import Fire, Mailbox
 from statemachine_engine.actors._ref import ActorRef, ActorStatistics
 from statemachine_engine.actors._repeat import RepeatingSteps
+from statemachine_engine.actors._unscoped import Blocked, carry_on, start
 from statemachine_engine.config import ActionSpec, MachineSpec
 from statemachine_engine.errors import ActorStopped, StateMachineError
 from statemachine_engine.fsm import DROP, IGNORE, HeldQueue, dispose, dispose_returned
@@ -42,6 +46,8 @@ if TYPE_CHECKING:
     from statemachine_engine.actions import ActionRegistry
     from statemachine_engine.actors._services import MachineServices
     from statemachine_engine.fsm import Table
+
+logger = logging.getLogger("statemachine_engine.machine")
 
 #: transitions a machine may fire without blocking before it yields to other tasks: the
 #: only schedule point of a worker that takes its jobs from its claim-ahead reserve (about
@@ -102,6 +108,7 @@ class MachineActor(Mailbox, TransitionSteps, DurableSteps, RepeatingSteps):
         self._entry = 0  # counts state entries, so a deadline of an earlier entry is ignored
         self._interrupted = False  # a sender delivered an event that fires while actions ran
         self._busy_scope: trio.CancelScope | None = None  # set while entry actions run
+        self._unscoped_run = False  # entry actions run before their scope is entered
         self._unyielded = 0
         self._internal_run = 0
         self._run_job: object = None
@@ -302,28 +309,61 @@ class MachineActor(Mailbox, TransitionSteps, DurableSteps, RepeatingSteps):
     ) -> Fire | None:
         """Run the entry actions in the state scope. The scope carries the state's deadline,
         and :meth:`interrupt` cancels it when a sender delivers an event that fires from
-        this state -- so the mailbox is watched without a task of its own."""
+        this state -- so the mailbox is watched without a task of its own.
+
+        In a state without a deadline, with no event waiting, actions that allow it
+        (``STARTS_UNSCOPED``) start without the scope (:meth:`_unscoped`): it is entered
+        only once one of them blocks, or before the first action that does not allow it."""
         # An event already waiting that fires cancels the actions at their first checkpoint,
         # exactly as one arriving while they run; an action that returns before any
         # checkpoint still wins (run-to-completion), and the waiting event is then held.
         waiting = self._take_waiting(state)
         self._interrupted = waiting is not None
+        order: Sequence[int] = range(done, len(actions)) if only is None else only
+        blocked = None
+        if (
+            waiting is None
+            and self._deadline == _NEVER
+            and not self._stopping
+            and self._journal is None
+        ):
+            ran = self._unscoped(state, actions, order)
+            if isinstance(ran, Fire):
+                self._hold_arrivals()
+                return ran
+            position, blocked = ran
+            if position == len(order) and not (self._interrupted or self._stopping):
+                return None  # every action ran and none blocked
+            order = order[position:]
+            if blocked is not None and blocked.scoped:
+                # blocked inside a scope of its own: the state's cannot go around it now;
+                # an event that fires meanwhile cancels the actions after it
+                self._unscoped_run = True
+                try:
+                    fire = self._returned(state, await carry_on(blocked))
+                finally:
+                    self._unscoped_run = False
+                _warn_scoped(self.name, actions[order[0]])
+                if fire is not None:
+                    self._hold_arrivals()
+                    return fire
+                blocked, order = None, order[1:]
         fire = None
         with trio.CancelScope(deadline=self._deadline) as scope:
             self._state_scope = self._busy_scope = scope
-            if self._stopping or waiting is not None:
+            if self._stopping or self._interrupted:
                 scope.cancel()
             try:
-                for index in range(done, len(actions)) if only is None else only:
-                    event = await self._step_action(actions[index], ENTRY, index)
-                    if event is None:
-                        continue
-                    found = dispose_returned(self.table, state, event)
-                    if found is IGNORE:
-                        self.action_events_ignored += 1
-                        continue
-                    fire = Fire(found, event, None)
-                    break
+                for index in order:
+                    if blocked is not None:
+                        event = await carry_on(blocked)  # the action the scope was entered for
+                        blocked = None
+                    else:
+                        event = await self._step_action(actions[index], ENTRY, index)
+                    if event is not None:
+                        fire = self._returned(state, event)
+                        if fire is not None:
+                            break
                 else:
                     if self._journal is not None:
                         self._journal.finished(ENTRY, len(actions), self.context)
@@ -344,6 +384,51 @@ class MachineActor(Mailbox, TransitionSteps, DurableSteps, RepeatingSteps):
         if scope.cancelled_caught and trio.current_time() >= self._deadline:
             return self._timer
         return None
+
+    def _unscoped(
+        self, state: str, actions: tuple[ActionSpec, ...], order: Sequence[int]
+    ) -> Fire | tuple[int, Blocked | None]:
+        """Run entry actions without the state scope while each allows it and returns
+        without blocking (a scope around them could not cancel anything: ``_unscoped.py``).
+        Returns the transition an action's event fires, else where the scope takes over:
+        the position in ``order`` (its length once every action ran) and the action that
+        blocked there (None: the action there does not allow it, or an event that fires
+        from this state arrived, or the machine began to stop, while the one before ran)."""
+        self._unscoped_run = True
+        try:
+            for position, index in enumerate(order):
+                action = actions[index]
+                if not self._starts_unscoped(action.type):
+                    return position, None
+                ran = start(self._run_action(action), self._task)
+                if isinstance(ran, Blocked):
+                    return position, ran  # (nothing may run before it is carried on)
+                if ran is not None:
+                    fire = self._returned(state, ran)
+                    if fire is not None:
+                        return fire
+                if self._interrupted or self._stopping:
+                    return position + 1, None
+            return len(order), None
+        finally:
+            self._unscoped_run = False
+
+    def _returned(self, state: str, event: str | None) -> Fire | None:
+        """The transition an event returned by an entry action fires (None: it returned
+        none, or one this state ignores)."""
+        if event is None:
+            return None
+        found = dispose_returned(self.table, state, event)
+        if found is IGNORE:
+            self.action_events_ignored += 1
+            return None
+        return Fire(found, event, None)
+
+    def _starts_unscoped(self, action_type: str) -> bool:
+        try:
+            return self.registry.get(action_type).STARTS_UNSCOPED
+        except Exception:  # (the scoped path runs it and reports why)
+            return False
 
     async def _idle(self) -> Fire:
         journal = self._journal
@@ -394,3 +479,22 @@ class MachineActor(Mailbox, TransitionSteps, DurableSteps, RepeatingSteps):
             if selected is not None:
                 return Fire(selected, incoming.type, incoming)
             self._drop(incoming)
+
+
+_warned_scoped: set[str] = set()
+
+
+def _warn_scoped(machine: str, action: ActionSpec) -> None:
+    """Say once per action type that one marked ``STARTS_UNSCOPED`` opened a cancel scope
+    (or a nursery) before it blocked -- a custom store's method may."""
+    if action.type in _warned_scoped:
+        return
+    _warned_scoped.add(action.type)
+    logger.warning(
+        "[%s] action %r blocked inside a cancel scope of its own before the state's was "
+        "entered (%s): it runs to its end, and a stop waits for it. STARTS_UNSCOPED is for "
+        "actions that open no cancel scope or nursery before they block",
+        machine,
+        action.type,
+        action.path,
+    )

@@ -59,6 +59,7 @@ class Mailbox:
     _send: trio.MemorySendChannel[Message]
     _receive: trio.MemoryReceiveChannel[Message]
     _busy_scope: trio.CancelScope | None
+    _unscoped_run: bool
     _interrupted: bool
     _entry: int
     _deadline: float
@@ -153,12 +154,13 @@ class Mailbox:
             return
         scope = self._busy_scope
         if (
-            scope is not None
+            (scope is not None or self._unscoped_run)
             and not self._interrupted
             and self.table.select(self.state, message.type) is not None
         ):
             self._interrupted = True
-            scope.cancel()
+            if scope is not None:
+                scope.cancel()
 
     def deadline_passed(self, entry: int) -> None:
         """From the timer queue: the deadline of state entry ``entry`` has passed. A machine

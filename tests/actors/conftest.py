@@ -41,6 +41,10 @@ class WaitAction(BaseAction):
     async def execute(self, context: dict[str, Any]) -> str | None:
         label = self.config.get("label", "wait")
         try:
+            if self.STARTS_UNSCOPED:
+                # block once before trio.sleep opens its own cancel scope, so that the
+                # machine's scope goes around the sleep
+                await trio.lowlevel.checkpoint()
             await trio.sleep(float(self.config["seconds"]))
         except trio.Cancelled:
             self.host.publish("trace", {"label": f"{label} cancelled"})
@@ -76,6 +80,12 @@ TEST_ACTIONS: dict[str, type[BaseAction]] = {
     "fail": FailAction,
     "keep": KeepAction,
     "ask": AskAction,
+}
+#: the same actions started without the state's cancel scope (``STARTS_UNSCOPED``), as the
+#: built-in ones are; ``ask`` sends before it blocks and keeps the scope from the start
+UNSCOPED_ACTIONS: dict[str, type[BaseAction]] = {
+    name: cls if name == "ask" else type(cls.__name__, (cls,), {"STARTS_UNSCOPED": True})
+    for name, cls in TEST_ACTIONS.items()
 }
 
 Story = list[tuple[float, str, str]]
@@ -121,10 +131,14 @@ def spec() -> Callable[[str], MachineSpec]:
     return load
 
 
-@pytest.fixture
-async def runtime(recorder: RecordingPublisher) -> AsyncIterator[Runtime]:
-    """A runtime with the test actions, publishing to ``recorder`` with virtual timestamps."""
+@pytest.fixture(params=["scoped", "unscoped"])
+async def runtime(
+    recorder: RecordingPublisher, request: pytest.FixtureRequest
+) -> AsyncIterator[Runtime]:
+    """A runtime with the test actions, publishing to ``recorder`` with virtual timestamps;
+    every test runs twice, its actions started in the state's cancel scope and without."""
+    actions = TEST_ACTIONS if request.param == "scoped" else UNSCOPED_ACTIONS
     async with open_runtime(
-        publisher=recorder, wall_clock=trio.current_time, actions=TEST_ACTIONS
+        publisher=recorder, wall_clock=trio.current_time, actions=actions
     ) as rt:
         yield rt

@@ -41,6 +41,9 @@ class CheckMachineStateAction(BaseAction):
     REQUIRED: ClassVar[tuple[str, ...]] = ("target_machine",)
     KEYS: ClassVar[tuple[str, ...]] = ("target_machine", "expected_states", "timeout_seconds")
 
+    #: opens no cancel scope before it blocks (see BaseAction)
+    STARTS_UNSCOPED: ClassVar[bool] = True
+
     async def execute(self, context: dict[str, Any]) -> str | None:
         store = store_of(self)
         if store is None:

@@ -43,6 +43,9 @@ class ClaimJobAction(BaseAction):
     REQUIRED: ClassVar[tuple[str, ...]] = ("job_id",)
     KEYS: ClassVar[tuple[str, ...]] = ("job_id", "lease")
 
+    #: opens no cancel scope before it blocks (see BaseAction)
+    STARTS_UNSCOPED: ClassVar[bool] = True
+
     async def execute(self, context: dict[str, Any]) -> str | None:
         store = store_of(self)
         if store is None:

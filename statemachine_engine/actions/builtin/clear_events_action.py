@@ -30,6 +30,9 @@ class ClearEventsAction(BaseAction):
     }
     KEYS: ClassVar[tuple[str, ...]] = ("target_machine", "event_types")
 
+    #: opens no cancel scope before it blocks (see BaseAction)
+    STARTS_UNSCOPED: ClassVar[bool] = True
+
     async def execute(self, context: dict[str, Any]) -> str | None:
         store = store_of(self)
         if store is None:

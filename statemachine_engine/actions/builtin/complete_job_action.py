@@ -47,6 +47,9 @@ class CompleteJobAction(BaseAction):
     #: machine's checkpoint, so its start need not be on disk before it runs
     RERUN_SAFE: ClassVar[bool] = True
 
+    #: opens no cancel scope before it blocks (see BaseAction)
+    STARTS_UNSCOPED: ClassVar[bool] = True
+
     async def execute(self, context: dict[str, Any]) -> str | None:
         store = store_of(self)
         if store is None:

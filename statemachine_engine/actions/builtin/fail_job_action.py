@@ -34,6 +34,9 @@ class FailJobAction(BaseAction):
     EVENTS: ClassVar[Mapping[str, str | None]] = {"success": "success", "error": "error"}
     KEYS: ClassVar[tuple[str, ...]] = ("job_id", "reason", "error_message", "retry")
 
+    #: opens no cancel scope before it blocks (see BaseAction)
+    STARTS_UNSCOPED: ClassVar[bool] = True
+
     async def execute(self, context: dict[str, Any]) -> str | None:
         store = store_of(self)
         if store is None:

@@ -37,6 +37,9 @@ class GetPendingJobsAction(BaseAction):
     #: so its start need not be on disk before it runs
     RERUN_SAFE: ClassVar[bool] = True
 
+    #: opens no cancel scope before it blocks (see BaseAction)
+    STARTS_UNSCOPED: ClassVar[bool] = True
+
     async def execute(self, context: dict[str, Any]) -> str | None:
         store_as = str(self.get_config_value("store_as", "pending_jobs") or "pending_jobs")
         store = store_of(self)

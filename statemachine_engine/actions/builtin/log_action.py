@@ -47,6 +47,9 @@ class LogAction(BaseAction):
     #: the message when the action names none
     DEFAULT_MESSAGE: ClassVar[str] = "No message"
 
+    #: opens no cancel scope before it blocks (see BaseAction)
+    STARTS_UNSCOPED: ClassVar[bool] = True
+
     async def execute(self, context: dict[str, Any]) -> str | None:
         self._log(context)
         return self.event("success")

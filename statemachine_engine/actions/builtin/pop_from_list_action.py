@@ -32,6 +32,9 @@ class PopFromListAction(BaseAction):
     #: as checkpointed, so its start need not be on disk before it runs
     RERUN_SAFE: ClassVar[bool] = True
 
+    #: opens no cancel scope before it blocks (see BaseAction)
+    STARTS_UNSCOPED: ClassVar[bool] = True
+
     async def execute(self, context: dict[str, Any]) -> str | None:
         list_key = str(self.get_config_value("list_key", "items") or "items")
         current = context.get(list_key)

@@ -30,6 +30,9 @@ class SetContextAction(BaseAction):
     #: as checkpointed, so its start need not be on disk before it runs
     RERUN_SAFE: ClassVar[bool] = True
 
+    #: opens no cancel scope before it blocks (see BaseAction)
+    STARTS_UNSCOPED: ClassVar[bool] = True
+
     async def execute(self, context: dict[str, Any]) -> str | None:
         key = self.get_config_value("key")
         if key in (None, ""):
