@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from statemachine_engine.config import interpolate
+
+if TYPE_CHECKING:
+    from statemachine_engine.config import ActionSpec
+
+#: actions remembered per spec at most (a spec has as many as its YAML lists)
+MEMO_LIMIT = 4096
 
 
 def error_event(config: Any) -> str:
@@ -32,3 +39,29 @@ def action_config(
         else:
             out[key] = interpolate(value, context)
     return out
+
+
+def static_config(
+    action: ActionSpec, memo: dict[int, tuple[ActionSpec, Any]]
+) -> Mapping[str, Any] | None:
+    """``action``'s mapping when interpolation cannot change it -- every value a number, a
+    boolean, None or a string without ``{`` -- else None; worked out once per action and
+    kept in ``memo`` (its table's: the spec outlives it, and the action is kept with its
+    ``id`` so that an id reused by another object never matches)."""
+    found = memo.get(id(action))
+    if found is not None and found[0] is action:
+        static: Mapping[str, Any] | None = found[1]
+        return static
+    config = action.config
+    static = config if all(_plain(value) for value in config.values()) else None
+    if len(memo) < MEMO_LIMIT:
+        memo[id(action)] = (action, static)
+    return static
+
+
+def _plain(value: Any) -> bool:
+    return (
+        value is None
+        or isinstance(value, bool | int | float)
+        or (isinstance(value, str) and "{" not in value)
+    )

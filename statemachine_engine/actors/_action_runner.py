@@ -7,7 +7,7 @@ import logging
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from statemachine_engine.actors._action_config import action_config, error_event
+from statemachine_engine.actors._action_config import action_config, error_event, static_config
 from statemachine_engine.errors import StateMachineError
 from statemachine_engine.fsm import record_failure
 
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from statemachine_engine.actions import ActionRegistry, BaseAction
     from statemachine_engine.actors._host import MachineHost
     from statemachine_engine.config import ActionSpec
+    from statemachine_engine.fsm import Table
 
 logger = logging.getLogger("statemachine_engine.machine")
 
@@ -28,6 +29,7 @@ class ActionRunner:
     context: dict[str, Any]
     registry: ActionRegistry
     host: MachineHost
+    table: Table
     errors: int
 
     async def _run_action(self, action: ActionSpec, *, in_transition: bool = False) -> str | None:
@@ -49,7 +51,10 @@ class ActionRunner:
     def _build(self, action: ActionSpec) -> BaseAction:
         """An instance of the action, its placeholders filled from the context now."""
         cls = self.registry.get(action.type)
-        instance: BaseAction = cls(action_config(action.config, self.context, cls.RAW_KEYS))
+        config = static_config(action, self.table.memo)  # (the action copies it)
+        if config is None:
+            config = action_config(action.config, self.context, cls.RAW_KEYS)
+        instance: BaseAction = cls(config)
         instance.host = self.host
         return instance
 

@@ -17,6 +17,7 @@ A :class:`Table` is a machine spec compiled for constant-time lookups. The rules
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from statemachine_engine.config import WILDCARD, ActionSpec, MachineSpec, Transition
 
@@ -44,9 +45,10 @@ class Repeat:
 class Table:
     """A machine's transitions by (state, event), its wildcard transitions by event, its
     final states, its timeouts by state (worked out on first use) and its states with
-    repeatable entry actions (``repeats``: most machines have none)."""
+    repeatable entry actions (``repeats``: most machines have none). ``memo`` keeps what the
+    runtime works out once per action of the spec (by ``id``, with the action itself)."""
 
-    __slots__ = ("_timers", "final", "repeats", "spec", "specific", "wildcard")
+    __slots__ = ("_timers", "final", "memo", "repeats", "spec", "specific", "wildcard")
 
     def __init__(
         self,
@@ -63,6 +65,7 @@ class Table:
         self.final = final
         self._timers = {} if timers is None else timers
         self.repeats = {} if repeats is None else repeats
+        self.memo: dict[int, tuple[ActionSpec, Any]] = {}
 
     def select(self, state: str, event: str) -> Transition | None:
         """The transition ``event`` fires from ``state``, or None."""

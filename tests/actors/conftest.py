@@ -131,6 +131,12 @@ def spec() -> Callable[[str], MachineSpec]:
     return load
 
 
+@pytest.fixture
+def unscoped_actions() -> dict[str, type[BaseAction]]:
+    """The test actions, started without the state's cancel scope where they allow it."""
+    return dict(UNSCOPED_ACTIONS)
+
+
 @pytest.fixture(params=["scoped", "unscoped"])
 async def runtime(
     recorder: RecordingPublisher, request: pytest.FixtureRequest

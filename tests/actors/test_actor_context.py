@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import trio
 import trio.testing
 
-from statemachine_engine.actors import Runtime
-from statemachine_engine.config import MachineSpec
+from statemachine_engine.actions import BaseAction
+from statemachine_engine.actors import Runtime, open_runtime
+from statemachine_engine.config import MachineSpec, load_config_text
 from statemachine_engine.transport import Message
 
 SpecOf = Callable[[str], MachineSpec]
@@ -219,3 +221,37 @@ actions:
     await ref.wait_state("done")
     await trio.testing.wait_all_tasks_blocked()
     assert ref.context["kept"] == [42]
+
+
+class ScribbleAction(BaseAction):
+    """Notes the ``note`` it was given, then overwrites it in its own mapping."""
+
+    async def execute(self, context: dict[str, Any]) -> str | None:
+        context.setdefault("notes", []).append(self.config["note"])
+        self.config["note"] = "scribbled"
+        return None
+
+
+async def test_each_run_of_an_action_gets_its_mapping_as_written(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A mapping without placeholders is worked out once per spec, and still every run
+    (of this machine and of another one of the same spec) starts from the YAML's."""
+    actions = {"scribble": ScribbleAction}
+    loop = load_config_text(
+        "initial_state: a\n"
+        "transitions:\n  - {from: a, to: a, event: again}\n"
+        "actions:\n  a: [{type: scribble, note: plain, n: 1, flag: true}]\n",
+        known_actions=actions,
+    )
+    async with open_runtime(actions=actions) as runtime:
+        first = await runtime.spawn(loop, name="first")
+        second = await runtime.spawn(loop, name="second")
+        for _ in range(2):
+            await first.send("again")
+        await second.send("again")
+        while len(first.context.get("notes", [])) < 3 or len(second.context["notes"]) < 2:
+            await trio.sleep(0.1)
+    assert first.context["notes"] == ["plain"] * 3
+    assert second.context["notes"] == ["plain"] * 2
+    assert loop.actions["a"][0].config["note"] == "plain"

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import trio
 import trio.testing
-from conftest import UNSCOPED_ACTIONS, Story
 
 from statemachine_engine.actions import BaseAction
 from statemachine_engine.actors import ActorRef, open_runtime
 from statemachine_engine.actors._unscoped import Blocked, carry_on, start
 from statemachine_engine.config import load_config_text
 from statemachine_engine.transport import RecordingPublisher
+
+if TYPE_CHECKING:
+    from conftest import Story
 
 # -- start / carry_on ---------------------------------------------------------------------
 
@@ -100,16 +102,23 @@ class NapAction(BaseAction):
         return None
 
 
-ACTIONS = {**UNSCOPED_ACTIONS, "poke": PokeAction, "nap": NapAction}
+@pytest.fixture
+def actions(unscoped_actions: dict[str, type[BaseAction]]) -> dict[str, type[BaseAction]]:
+    return {**unscoped_actions, "poke": PokeAction, "nap": NapAction}
 
 
 async def _story_of(
-    yaml: str, recorder: RecordingPublisher, story: Callable[..., Story], *, go_at: float | None
+    yaml: str,
+    recorder: RecordingPublisher,
+    story: Callable[..., Story],
+    actions: dict[str, type[BaseAction]],
+    *,
+    go_at: float | None,
 ) -> Story:
     async with open_runtime(
-        publisher=recorder, wall_clock=trio.current_time, actions=ACTIONS
+        publisher=recorder, wall_clock=trio.current_time, actions=actions
     ) as runtime:
-        ref = await runtime.spawn(load_config_text(yaml, known_actions=ACTIONS), name="m")
+        ref = await runtime.spawn(load_config_text(yaml, known_actions=actions), name="m")
         _refs["m"] = ref
         await ref.send("begin")
         if go_at is not None:
@@ -122,7 +131,10 @@ async def _story_of(
 
 
 async def test_an_event_delivered_while_an_unscoped_action_runs_cancels_the_next(
-    autojump_clock: trio.testing.MockClock, recorder: RecordingPublisher, story
+    autojump_clock: trio.testing.MockClock,
+    recorder: RecordingPublisher,
+    story,
+    actions: dict[str, type[BaseAction]],
 ) -> None:
     yaml = """
 initial_state: idle
@@ -134,7 +146,7 @@ actions:
     - {type: poke, event: go}
     - {type: wait, seconds: 10, label: long}
 """
-    assert await _story_of(yaml, recorder, story, go_at=None) == [
+    assert await _story_of(yaml, recorder, story, actions, go_at=None) == [
         (0.0, "m", "idle --begin--> working"),
         (0.0, "m", "long cancelled"),
         (0.0, "m", "working --go--> after"),
@@ -146,6 +158,7 @@ async def test_an_action_blocked_in_its_own_scope_runs_to_its_end_and_says_so(
     recorder: RecordingPublisher,
     story,
     caplog: pytest.LogCaptureFixture,
+    actions: dict[str, type[BaseAction]],
 ) -> None:
     yaml = """
 initial_state: idle
@@ -158,7 +171,7 @@ actions:
     - {type: wait, seconds: 10, label: long}
 """
     with caplog.at_level(logging.WARNING, "statemachine_engine.machine"):
-        lines = await _story_of(yaml, recorder, story, go_at=1.0)
+        lines = await _story_of(yaml, recorder, story, actions, go_at=1.0)
     # the event at 1 s cannot cancel the nap; it cancels the action after it
     assert lines == [
         (0.0, "m", "idle --begin--> working"),
