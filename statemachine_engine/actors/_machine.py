@@ -38,7 +38,7 @@ from statemachine_engine.actors._ref import ActorRef, ActorStatistics
 from statemachine_engine.actors._repeat import RepeatingSteps
 from statemachine_engine.actors._unscoped import Blocked, carry_on, start
 from statemachine_engine.config import ActionSpec, MachineSpec
-from statemachine_engine.errors import ActorStopped, StateMachineError
+from statemachine_engine.errors import ActionLoadError, ActorStopped, StateMachineError
 from statemachine_engine.fsm import DROP, IGNORE, HeldQueue, dispose, dispose_returned
 from statemachine_engine.transport import Message
 
@@ -427,7 +427,7 @@ class MachineActor(Mailbox, TransitionSteps, DurableSteps, RepeatingSteps):
     def _starts_unscoped(self, action_type: str) -> bool:
         try:
             return self.registry.get(action_type).STARTS_UNSCOPED
-        except Exception:  # (the scoped path runs it and reports why)
+        except ActionLoadError:  # the scoped path runs it and reports why
             return False
 
     async def _idle(self) -> Fire:

@@ -4,7 +4,7 @@ is entered once one blocks, and cancels it as if it had been there from the star
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -19,6 +19,8 @@ from statemachine_engine.transport import RecordingPublisher
 
 if TYPE_CHECKING:
     from conftest import Story
+
+    Run = Callable[..., Awaitable[Story]]
 
 # -- start / carry_on ---------------------------------------------------------------------
 
@@ -102,51 +104,53 @@ class NapAction(BaseAction):
         return None
 
 
-@pytest.fixture
-def actions(unscoped_actions: dict[str, type[BaseAction]]) -> dict[str, type[BaseAction]]:
-    return {**unscoped_actions, "poke": PokeAction, "nap": NapAction}
-
-
-async def _story_of(
-    yaml: str,
-    recorder: RecordingPublisher,
-    story: Callable[..., Story],
-    actions: dict[str, type[BaseAction]],
-    *,
-    go_at: float | None,
-) -> Story:
-    async with open_runtime(
-        publisher=recorder, wall_clock=trio.current_time, actions=actions
-    ) as runtime:
-        ref = await runtime.spawn(load_config_text(yaml, known_actions=actions), name="m")
-        _refs["m"] = ref
-        await ref.send("begin")
-        if go_at is not None:
-            await trio.sleep(go_at)
-            await ref.send("go")
-        await ref.wait_state("after")
-        await ref.stop()
-        await ref.wait_stopped()
-    return [line for line in story(recorder, "m") if not line[2].startswith("=")]
-
-
-async def test_an_event_delivered_while_an_unscoped_action_runs_cancels_the_next(
-    autojump_clock: trio.testing.MockClock,
-    recorder: RecordingPublisher,
-    story,
-    actions: dict[str, type[BaseAction]],
-) -> None:
-    yaml = """
+#: a machine whose state ``working`` runs a first action, then a 10 s ``wait`` labelled long
+WORKING = """
 initial_state: idle
 transitions:
   - {from: idle, to: working, event: begin}
   - {from: working, to: after, event: go}
 actions:
   working:
-    - {type: poke, event: go}
+    - FIRST
     - {type: wait, seconds: 10, label: long}
 """
-    assert await _story_of(yaml, recorder, story, actions, go_at=None) == [
+
+
+@pytest.fixture
+def run_working(
+    unscoped_actions: dict[str, type[BaseAction]],
+    recorder: RecordingPublisher,
+    story: Callable[..., Story],
+) -> Run:
+    """``await run_working(first, go_at=...)``: machine ``m`` of ``WORKING`` with ``first``
+    as its first action in ``working``, sent ``go`` ``go_at`` seconds after it got there
+    (None: never); its story up to ``after``, without its end."""
+    actions = {**unscoped_actions, "poke": PokeAction, "nap": NapAction}
+
+    async def run(first: str, *, go_at: float | None) -> Story:
+        spec = load_config_text(WORKING.replace("FIRST", first), known_actions=actions)
+        async with open_runtime(
+            publisher=recorder, wall_clock=trio.current_time, actions=actions
+        ) as runtime:
+            ref = await runtime.spawn(spec, name="m")
+            _refs["m"] = ref
+            await ref.send("begin")
+            if go_at is not None:
+                await trio.sleep(go_at)
+                await ref.send("go")
+            await ref.wait_state("after")
+            await ref.stop()
+            await ref.wait_stopped()
+        return [line for line in story(recorder, "m") if not line[2].startswith("=")]
+
+    return run
+
+
+async def test_an_event_delivered_while_an_unscoped_action_runs_cancels_the_next(
+    autojump_clock: trio.testing.MockClock, run_working: Run
+) -> None:
+    assert await run_working("{type: poke, event: go}", go_at=None) == [
         (0.0, "m", "idle --begin--> working"),
         (0.0, "m", "long cancelled"),
         (0.0, "m", "working --go--> after"),
@@ -154,24 +158,10 @@ actions:
 
 
 async def test_an_action_blocked_in_its_own_scope_runs_to_its_end_and_says_so(
-    autojump_clock: trio.testing.MockClock,
-    recorder: RecordingPublisher,
-    story,
-    caplog: pytest.LogCaptureFixture,
-    actions: dict[str, type[BaseAction]],
+    autojump_clock: trio.testing.MockClock, run_working: Run, caplog: pytest.LogCaptureFixture
 ) -> None:
-    yaml = """
-initial_state: idle
-transitions:
-  - {from: idle, to: working, event: begin}
-  - {from: working, to: after, event: go}
-actions:
-  working:
-    - {type: nap, seconds: 3}
-    - {type: wait, seconds: 10, label: long}
-"""
     with caplog.at_level(logging.WARNING, "statemachine_engine.machine"):
-        lines = await _story_of(yaml, recorder, story, actions, go_at=1.0)
+        lines = await run_working("{type: nap, seconds: 3}", go_at=1.0)
     # the event at 1 s cannot cancel the nap; it cancels the action after it
     assert lines == [
         (0.0, "m", "idle --begin--> working"),
