@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from json import encoder as json_encoder
+from pathlib import PurePosixPath
+from typing import Any
 
 import pytest
 
-from statemachine_engine.transport import MAX_LINE_BYTES, MachineEvent, Message
+from statemachine_engine.transport import MAX_LINE_BYTES, MachineEvent, Message, _wire
 from statemachine_engine.transport._wire import (
     TOO_LONG,
     LineReader,
@@ -14,6 +17,7 @@ from statemachine_engine.transport._wire import (
     ack_error,
     ack_line,
     encode_event,
+    encode_json,
     encode_message,
     parse_ack,
     parse_event,
@@ -122,3 +126,37 @@ def test_events_parse_and_refuse() -> None:
     # with a plain ValueError is refused like any other
     with pytest.raises(WireError, match="unusable JSON: Exceeds the limit"):
         parse_event(b'{"machine_name": "w", "type": "x", "payload": {"n": ' + b"9" * 4301 + b"}}")
+
+
+#: values whose JSON text the lines must spell exactly as ``json.dumps`` does
+AWKWARD: list[Any] = [
+    {"f": 0.1, "big": 1e300, "neg": -0.0, "nan": float("nan"), "inf": float("-inf")},
+    {"text": 'caf\u00e9 \u2603 \U0001f600 "quoted" back\\slash \x00\x1f\n'},
+    {7: "int key", 2.5: "float key", True: "bool key", None: "none key"},
+    {"nested": [{"a": (1, 2)}, [], {}], "path": PurePosixPath("/tmp/x"), "set": {3}},
+    {"big_int": 2**70, "bool": False, "none": None},
+]
+
+
+@pytest.mark.parametrize("value", AWKWARD)
+@pytest.mark.parametrize("accelerated", [True, False], ids=["c-encoder", "no-c-encoder"])
+def test_json_text_is_what_json_dumps_writes(
+    value: Any, accelerated: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not accelerated:
+        monkeypatch.setattr(json_encoder, "c_make_encoder", None)
+    encode = _wire._compact_encoder()
+    assert encode(value) == json.dumps(value, separators=(",", ":"), default=str)
+    assert encode("plain") == '"plain"'
+
+
+def test_a_structure_that_contains_itself_is_refused_with_a_value_error() -> None:
+    looped: dict[str, Any] = {"machine": "w"}
+    looped["self"] = [looped]
+    with pytest.raises(ValueError, match="Circular reference"):
+        encode_json(looped)
+    # and the encoder works on afterwards
+    assert encode_json({"ok": True}) == '{"ok":true}'
+    event = MachineEvent("w", "state_change", {"context": looped}, 1.5, 3)
+    with pytest.raises(ValueError, match="Circular reference"):
+        encode_event(event)
