@@ -32,7 +32,8 @@ def action_param(config: Any, key: str, default: Any = None) -> Any:
     if key in config:
         return config[key]
     params = config.get("params")
-    if isinstance(params, Mapping) and key in params:
+    # (most actions have no params: None skips the ABC check too)
+    if params is not None and isinstance(params, Mapping) and key in params:
         return params[key]
     return default
 
