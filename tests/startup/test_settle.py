@@ -1,15 +1,18 @@
-"""Once its machine runs, a machine process frees the start's garbage and freezes what
-survives (the collector then only looks at what the machine allocates); the freeze ends
-with the run, so a caller that runs it in-process gets its collector back."""
+"""The collector is off while a machine process starts; once its machine runs, the process
+frees the start's garbage, freezes what survives (the collector then only looks at what the
+machine allocates) and turns the collector on; the freeze ends with the run, so a caller
+that runs it in-process gets its collector back as it was."""
 
 from __future__ import annotations
 
 import gc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from statemachine_engine.cli import _statemachine
 from statemachine_engine.cli._statemachine import main
 from statemachine_engine.service import _machine_process
 
@@ -69,3 +72,45 @@ def test_a_run_freezes_while_the_machine_runs_and_unfreezes_after(
     assert main([str(config), *flags]) == 0
     assert len(frozen_while_running) == 1 and frozen_while_running[0] > 0
     assert gc.get_freeze_count() == 0
+
+
+def test_the_collector_is_off_while_the_command_starts_and_on_while_the_machine_runs(
+    unfrozen: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    config = tmp_path / "quick.yaml"
+    config.write_text(QUICK)
+    seen: dict[str, bool] = {}
+    check, settle = _statemachine.checked_spec, _machine_process._settle
+
+    def watched_check(*args: Any) -> Any:
+        seen["checking"] = gc.isenabled()
+        return check(*args)
+
+    def watched_settle() -> None:
+        seen["settling"] = gc.isenabled()
+        settle()
+        seen["running"] = gc.isenabled()
+
+    monkeypatch.setattr(_statemachine, "checked_spec", watched_check)
+    monkeypatch.setattr(_machine_process, "_settle", watched_settle)
+    flags = ["--db", str(tmp_path / "m.db"), "--control-socket-prefix", str(tmp_path / "c")]
+    flags += ["--event-socket-path", str(tmp_path / "e.sock")]
+    assert gc.isenabled()
+    assert main([str(config), *flags]) == 0
+    assert seen == {"checking": False, "settling": False, "running": True}
+    assert gc.isenabled()
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["collector-on", "collector-off"])
+def test_a_start_that_fails_leaves_the_collector_as_it_found_it(
+    enabled: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not enabled:
+        gc.disable()
+    try:
+        assert main([str(tmp_path / "missing.yaml")]) != 0
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
+    assert "missing.yaml" in capsys.readouterr().err
