@@ -205,12 +205,12 @@ def main(argv: list[str] | None = None) -> int:
 
         code: int = run_project(argv[1:])
         return code
-    # no cycle collection until the machine runs (see _collector.py); on for good after
-    collector.pause()
+    # the collector's passes spaced out until the machine runs (see _collector.py)
+    collector.space_out()
     try:
         return _start(argv)
     finally:
-        collector.resume()
+        collector.restore()
 
 
 def _start(argv: list[str]) -> int:

@@ -141,7 +141,7 @@ def _settle() -> None:
     long-running machine only look at what the machine allocates."""
     gc.collect()
     gc.freeze()
-    collector.resume()  # paused by the command for its start (_collector.py)
+    collector.restore()  # spaced out by the command for its start (_collector.py)
     # hand the heap's free pages back to the system (glibc; ctypes is loaded by trio); with
     # another C library they stay reserved
     with contextlib.suppress(OSError, AttributeError):
