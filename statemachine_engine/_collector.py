@@ -9,12 +9,12 @@ collector's sight and the thresholds are put back (``service._machine_process._s
 Every way out of the command puts them back too, so a caller that runs the command
 in-process gets its collector as it was.
 
-Measured on a warm start (callgrind, and the process's anonymous memory once idle): turning
-the collector off instead saved three times the instructions but left the idle process
-0.5-0.9 MiB larger -- cyclic garbage no longer collected along the way (attrs' replaced
-classes, argparse's formatters) made later objects take fresh memory -- where spacing its
-passes out left it as it was. Imports nothing but :mod:`gc`: it runs before the imports it
-spares.
+Measured on a warm start (callgrind, and the process's anonymous memory once idle, installed
+from a wheel): turning the collector off instead saved three times the instructions but left
+the idle process 0.9 MiB larger -- cyclic garbage no longer collected along the way (attrs'
+replaced classes, argparse's formatters) made later objects take fresh memory -- where
+spacing its passes out left it as it was. Imports nothing but :mod:`gc`: it runs before the
+imports it spares.
 """
 
 from __future__ import annotations
