@@ -17,7 +17,6 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from statemachine_engine import _collector as collector
 from statemachine_engine.cli._interrupted import exit_130_on_ctrl_c
 
 if TYPE_CHECKING:
@@ -205,16 +204,6 @@ def main(argv: list[str] | None = None) -> int:
 
         code: int = run_project(argv[1:])
         return code
-    # the collector's passes spaced out until the machine runs (see _collector.py)
-    collector.space_out()
-    try:
-        return _start(argv)
-    finally:
-        collector.restore()
-
-
-def _start(argv: list[str]) -> int:
-    """``statemachine CONFIG ...``: check the configuration, then run the machine."""
     args = build_parser().parse_args(argv)
     monitor_flags = (args.ui_port, args.websocket_port, args.host, args.token)
     args.monitor = args.monitor or any(flag is not None for flag in monitor_flags)

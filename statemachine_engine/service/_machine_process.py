@@ -16,7 +16,6 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from statemachine_engine import _collector as collector
 from statemachine_engine.config import MachineSpec
 from statemachine_engine.service._wiring import (
     MonitorHook,
@@ -141,7 +140,6 @@ def _settle() -> None:
     long-running machine only look at what the machine allocates."""
     gc.collect()
     gc.freeze()
-    collector.restore()  # spaced out by the command for its start (_collector.py)
     # hand the heap's free pages back to the system (glibc; ctypes is loaded by trio); with
     # another C library they stay reserved
     with contextlib.suppress(OSError, AttributeError):
