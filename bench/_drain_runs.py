@@ -69,12 +69,17 @@ def free_port() -> int:
 class DrainRun:
     """One run of one figure of ours (see ``OURS_FIGURES``)."""
 
-    def __init__(self, folder: Path, figure: str, n: int, profile_to: Path | None = None) -> None:
+    def __init__(
+        self, folder: Path, figure: str, n: int, pycache: Path, profile_to: Path | None = None
+    ) -> None:
         self.folder = folder
         self.figure = figure
         self.n = n
         self.profile_to = profile_to
-        self.impl = Ours(folder, None)
+        # compiled modules kept in ``pycache``, as an installed package has them: without
+        # it, an environment with PYTHONDONTWRITEBYTECODE compiles every module the worker
+        # imports on first use -- during the drain, for the job actions -- at every run
+        self.impl = Ours(folder, pycache)
         #: CPU seconds of the worker process (start-up included) and of this process (the
         #: reader, when it reads) while the worker ran
         self.worker_cpu = self.reader_cpu = 0.0
