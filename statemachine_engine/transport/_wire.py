@@ -42,8 +42,6 @@ def _compact_encoder() -> Callable[[Any], str]:
     )
 
     def encode(data: Any) -> str:
-        if isinstance(data, str):  # as JSONEncoder.encode: a bare string is one chunk
-            return _ENCODER.encode(data)
         try:
             return "".join(chunks(data, 0))
         except RecursionError:
