@@ -5,10 +5,16 @@ and an action through ``BaseAction.host`` (the :class:`~statemachine_engine.acti
 protocol).
 """
 
+from typing import TYPE_CHECKING
+
+from statemachine_engine._lazy import lazy_exports
 from statemachine_engine.actors._launcher import ChildRequest, ProcessLauncher
-from statemachine_engine.actors._ref import ActorRef, ActorStatistics
+from statemachine_engine.actors._ref import ActorRef
 from statemachine_engine.actors._runtime import Runtime, open_runtime
 from statemachine_engine.actors._spawner import resolve_config_path
+
+if TYPE_CHECKING:
+    from statemachine_engine.actors._statistics import ActorStatistics
 
 __all__ = [
     "ActorRef",
@@ -19,3 +25,8 @@ __all__ = [
     "open_runtime",
     "resolve_config_path",
 ]
+
+# an attrs class, built (its methods compiled) when it is first used, not at every start
+__getattr__, __dir__ = lazy_exports(
+    __name__, {"ActorStatistics": "statemachine_engine.actors._statistics"}
+)

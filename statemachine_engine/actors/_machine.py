@@ -34,7 +34,7 @@ from statemachine_engine.actors._host import MachineHost
 from statemachine_engine.actors._journal import ENTRY, Journal, Position
 from statemachine_engine.actors._machine_log import TransitionLog
 from statemachine_engine.actors._mailbox import Fire, Mailbox
-from statemachine_engine.actors._ref import ActorRef, ActorStatistics
+from statemachine_engine.actors._ref import ActorRef
 from statemachine_engine.actors._repeat import RepeatingSteps
 from statemachine_engine.actors._unscoped import Blocked, carry_on, start
 from statemachine_engine.config import ActionSpec, MachineSpec
@@ -45,6 +45,7 @@ from statemachine_engine.transport import Message
 if TYPE_CHECKING:
     from statemachine_engine.actions import ActionRegistry
     from statemachine_engine.actors._services import MachineServices
+    from statemachine_engine.actors._statistics import ActorStatistics
     from statemachine_engine.fsm import Table
 
 logger = logging.getLogger("statemachine_engine.machine")
@@ -198,6 +199,8 @@ class MachineActor(Mailbox, TransitionSteps, DurableSteps, RepeatingSteps):
             raise ActorStopped(self.name, f"{self.status} in state {self.state!r}")
 
     def statistics(self) -> ActorStatistics:
+        from statemachine_engine.actors._statistics import ActorStatistics  # first use
+
         return ActorStatistics(
             name=self.name,
             state=self.state,

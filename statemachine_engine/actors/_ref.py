@@ -5,31 +5,13 @@ from __future__ import annotations
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from statemachine_engine.transport import Message
 
 if TYPE_CHECKING:
     from statemachine_engine.actors._machine import MachineActor
+    from statemachine_engine.actors._statistics import ActorStatistics
 
 _PLAIN_KEPT = 64
-
-
-@attrs.frozen
-class ActorStatistics:
-    """A snapshot of one machine's counters."""
-
-    name: str
-    state: str
-    status: str  # starting, running, stopped, crashed
-    mailbox_depth: int
-    mailbox_capacity: int
-    held: int  # events that arrived while actions ran and wait for the machine to be idle
-    events_received: int
-    transitions: int
-    events_dropped: int  # received events that fired nothing in an idle machine
-    action_events_ignored: int  # events returned by actions that fired nothing
-    errors: int
 
 
 class ActorRef:

@@ -19,7 +19,7 @@ import trio
 from statemachine_engine.actions import ActionRegistry, BaseAction, get_registry
 from statemachine_engine.actors._directory import Directory
 from statemachine_engine.actors._launcher import ProcessLauncher
-from statemachine_engine.actors._ref import ActorRef, ActorStatistics
+from statemachine_engine.actors._ref import ActorRef
 from statemachine_engine.actors._reporter import Reporter
 from statemachine_engine.actors._spawner import Spawner
 from statemachine_engine.actors._timers import TimerQueue
@@ -28,6 +28,7 @@ from statemachine_engine.transport import Message, Publisher, Transport
 
 if TYPE_CHECKING:
     from statemachine_engine.actors._machine import MachineActor
+    from statemachine_engine.actors._statistics import ActorStatistics
     from statemachine_engine.persistence import Store
 
 DEFAULT_MAILBOX = 1024

@@ -26,9 +26,7 @@ import sys
 import tempfile
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 from statemachine_engine.config._models import MachineSpec
 from statemachine_engine.errors import ConfigIssue
@@ -36,7 +34,7 @@ from statemachine_engine.errors import ConfigIssue
 log = logging.getLogger(__name__)
 
 #: bumped when the entry's layout changes
-FORMAT = 1
+FORMAT = 2
 #: entries kept; the least recently used beyond these are removed when one is written
 MAX_ENTRIES = 256
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -44,10 +42,10 @@ _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 _CHECKER_PACKAGES = ("actions", "config", "fsm", "tools")
 
 
-@attrs.frozen
-class CachedStart:
+class CachedStart(NamedTuple):
     """What a start needs from a checked configuration: the spec to run and the checker's
-    warnings, as the lines to log."""
+    warnings, as the lines to log. (A named tuple, not an attrs class: every start defines
+    this class, and attrs compiles a class's methods when it defines it.)"""
 
     spec: MachineSpec
     warnings: tuple[str, ...] = ()

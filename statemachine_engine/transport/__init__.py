@@ -38,12 +38,12 @@ _LAZY = {
     "send_to_socket": "statemachine_engine.transport._control_client",
     "ControlConnection": "statemachine_engine.transport._socket_transport",
     "ControlServer": "statemachine_engine.transport._control_server",
-    "ControlServerStatistics": "statemachine_engine.transport._control_server",
+    "ControlServerStatistics": "statemachine_engine.transport._statistics",
     "EventBus": "statemachine_engine.transport._memory",
     "EventListener": "statemachine_engine.transport._event_listener",
     "FanoutPublisher": "statemachine_engine.transport._memory",
     "ListenerStatistics": "statemachine_engine.transport._event_listener",
-    "PublisherStatistics": "statemachine_engine.transport._event_publisher",
+    "PublisherStatistics": "statemachine_engine.transport._statistics",
     "RecordingPublisher": "statemachine_engine.transport._memory",
     "SocketEventPublisher": "statemachine_engine.transport._event_publisher",
     "SocketTransport": "statemachine_engine.transport._socket_transport",
@@ -54,17 +54,11 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from statemachine_engine.transport._control_client import send_message, send_to_socket
-    from statemachine_engine.transport._control_server import (
-        ControlServer,
-        ControlServerStatistics,
-    )
+    from statemachine_engine.transport._control_server import ControlServer
     from statemachine_engine.transport._delivery import Delivery, deliver_event
     from statemachine_engine.transport._event_client import send_events
     from statemachine_engine.transport._event_listener import EventListener, ListenerStatistics
-    from statemachine_engine.transport._event_publisher import (
-        PublisherStatistics,
-        SocketEventPublisher,
-    )
+    from statemachine_engine.transport._event_publisher import SocketEventPublisher
     from statemachine_engine.transport._memory import (
         EventBus,
         FanoutPublisher,
@@ -80,6 +74,10 @@ if TYPE_CHECKING:
         decode_payload,
     )
     from statemachine_engine.transport._socket_transport import ControlConnection, SocketTransport
+    from statemachine_engine.transport._statistics import (
+        ControlServerStatistics,
+        PublisherStatistics,
+    )
     from statemachine_engine.transport._wire import (
         WireError,
         encode_message,

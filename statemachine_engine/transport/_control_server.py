@@ -21,9 +21,8 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import attrs
 import trio
 
 from statemachine_engine._thinning import worth_logging
@@ -42,6 +41,9 @@ from statemachine_engine.transport._wire import (
     too_long_error,
 )
 
+if TYPE_CHECKING:
+    from statemachine_engine.transport._statistics import ControlServerStatistics
+
 log = logging.getLogger(__name__)
 
 #: Receives each message. Returns None, or a mapping of extra fields for the ``ok`` reply
@@ -57,14 +59,24 @@ TOO_MANY_CONNECTIONS = "too many connections"
 EMPTY_LINE = "empty line"
 
 
-@attrs.define
-class ControlServerStatistics:
-    connections_open: int = 0
-    connections_total: int = 0
-    messages_accepted: int = 0
-    messages_refused: int = 0
-    #: connections closed at once because ``max_connections`` were open
-    connections_refused: int = 0
+class _Counters:
+    """The server's running counts (a :class:`ControlServerStatistics` is a snapshot)."""
+
+    __slots__ = (
+        "connections_open",
+        "connections_refused",
+        "connections_total",
+        "messages_accepted",
+        "messages_refused",
+    )
+
+    def __init__(self) -> None:
+        self.connections_open = 0
+        self.connections_total = 0
+        self.messages_accepted = 0
+        self.messages_refused = 0
+        #: connections closed at once because ``max_connections`` were open
+        self.connections_refused = 0
 
 
 def _refusal(exc: BaseException, message: Message) -> str:
@@ -98,10 +110,19 @@ class ControlServer:
         self.max_connections = max_connections
         self._router = router
         self._max_line_bytes = max_line_bytes
-        self._stats = ControlServerStatistics()
+        self._stats = _Counters()
 
     def statistics(self) -> ControlServerStatistics:
-        return attrs.evolve(self._stats)
+        from statemachine_engine.transport._statistics import ControlServerStatistics
+
+        stats = self._stats
+        return ControlServerStatistics(
+            connections_open=stats.connections_open,
+            connections_total=stats.connections_total,
+            messages_accepted=stats.messages_accepted,
+            messages_refused=stats.messages_refused,
+            connections_refused=stats.connections_refused,
+        )
 
     async def run(
         self, *, task_status: trio.TaskStatus[ControlServer] = trio.TASK_STATUS_IGNORED

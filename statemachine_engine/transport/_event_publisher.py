@@ -21,8 +21,8 @@ from __future__ import annotations
 import collections
 import logging
 import math
+from typing import TYPE_CHECKING
 
-import attrs
 import trio
 
 from statemachine_engine.transport import _sockio
@@ -30,22 +30,14 @@ from statemachine_engine.transport._paths import DEFAULT_EVENT_SOCKET, check_soc
 from statemachine_engine.transport._protocol import MachineEvent
 from statemachine_engine.transport._wire import encode_event
 
+if TYPE_CHECKING:
+    from statemachine_engine.transport._statistics import PublisherStatistics
+
 log = logging.getLogger(__name__)
 
 _BATCH = 512  # events per write at most
 #: two-pass windows a write waits at most for more events (see ``_rest_of_burst``)
 _MAX_ROUNDS = 32
-
-
-@attrs.frozen
-class PublisherStatistics:
-    published: int  # publish() calls
-    sent: int  # events written to the socket
-    writes: int  # writes those took (a burst of events goes out in one)
-    dropped: int  # events discarded (buffer full, unencodable, lost in a broken write)
-    buffered: int  # events waiting to be written
-    connected: bool
-    connects: int  # successful connections so far
 
 
 class SocketEventPublisher:
@@ -99,6 +91,8 @@ class SocketEventPublisher:
         self._wakeup.set()
 
     def statistics(self) -> PublisherStatistics:
+        from statemachine_engine.transport._statistics import PublisherStatistics
+
         return PublisherStatistics(
             published=self._published,
             sent=self._sent,

@@ -206,8 +206,16 @@ async def test_many_concurrent_connections(sock_dir: Path) -> None:
             async with trio.open_nursery() as nursery:
                 for n in range(50):
                     nursery.start_soon(client, n)
-            assert server.statistics().connections_total == 50
-            assert server.statistics().messages_accepted == 1000
+            stats = server.statistics()
+            assert stats.connections_total == 50
+            assert (stats.messages_accepted, stats.messages_refused) == (1000, 0)
+            async with await LineClient.connect(path) as conn:
+                await conn.send(b"not json\n")
+                assert (await conn.ack())["ok"] is False
+            # a snapshot: the counts taken then, not the server's running ones
+            assert (stats.connections_total, stats.messages_refused) == (50, 0)
+            later = server.statistics()
+            assert (later.connections_total, later.messages_refused) == (51, 1)
     assert len(router.received) == 1000
     for n in range(50):  # each connection's messages stay in order
         mine = [m.type for m in router.received if m.type.startswith(f"c{n}_")]
