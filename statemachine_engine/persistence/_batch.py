@@ -18,8 +18,7 @@ import trio
 from statemachine_engine.errors import StoreError
 from statemachine_engine.persistence import _durable_sql as durable
 from statemachine_engine.persistence import _records_sql as records
-from statemachine_engine.persistence._dialect import is_postgres
-from statemachine_engine.persistence._pg_adapter import TransactionLost
+from statemachine_engine.persistence._dialect import TransactionLost, is_postgres, notify_history
 from statemachine_engine.persistence._records import (
     CheckpointRecord,
     DeliveredRecord,
@@ -34,7 +33,6 @@ from statemachine_engine.persistence._records import (
     StopRecord,
     TransitionRecord,
 )
-from statemachine_engine.persistence._remote_sql import notify_history
 from statemachine_engine.persistence._schema import raise_store_error
 
 logger = logging.getLogger(__name__)

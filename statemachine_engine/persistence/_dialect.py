@@ -14,6 +14,15 @@ from typing import Any
 #: the LISTEN/NOTIFY channel on which a job added anywhere wakes workers everywhere; the
 #: payload is the job's machine type
 JOBS_CHANNEL = "statemachine_jobs"
+#: the channel a runtime's writer notifies once per batch that wrote history
+HISTORY_CHANNEL = "statemachine_history"
+
+
+class TransactionLost(Exception):
+    """The transaction ended under its caller (connection lost, deadlock, serialization
+    failure): nothing of it is committed, unless it was lost during its COMMIT. Raised by
+    the PostgreSQL adapter (``_pg_adapter``); defined here, where the writer that runs the
+    transaction again catches it, so that a SQLite store never imports the adapter."""
 
 
 def is_postgres(conn: Any) -> bool:
@@ -45,3 +54,10 @@ def notify_jobs_added(conn: Any, machine_types: Iterable[str | None]) -> None:
         return
     for machine_type in sorted({mt or "" for mt in machine_types}):
         conn.execute("SELECT pg_notify(?, ?)", (JOBS_CHANNEL, machine_type))
+
+
+def notify_history(conn: Any) -> None:
+    """Tell the monitors of every host that history was written (once per batch, with its
+    commit); a no-op on SQLite, whose monitors hear the event socket."""
+    if is_postgres(conn):
+        conn.execute("SELECT pg_notify(?, '')", (HISTORY_CHANNEL,)).fetchall()

@@ -12,8 +12,7 @@ from typing import Any, cast
 
 from statemachine_engine.persistence._connections import open_connections
 from statemachine_engine.persistence._jobs_sql import DEFAULT_LEASE_SECONDS, DEFAULT_RETRY_BACKOFF
-from statemachine_engine.persistence._paths import MEMORY, is_db_url
-from statemachine_engine.persistence._remote_sql import host_name
+from statemachine_engine.persistence._paths import MEMORY, host_name, is_db_url
 from statemachine_engine.persistence._schema import DEFAULT_BUSY_TIMEOUT
 from statemachine_engine.persistence._sql_store import SqlStore
 from statemachine_engine.persistence._store import SqliteStore

@@ -1,4 +1,5 @@
-"""Where the database lives: ``--db``, else ``$STATEMACHINE_DB``, else ``./data/pipeline.db``.
+"""Where the database lives: ``--db``, else ``$STATEMACHINE_DB``, else ``./data/pipeline.db``;
+and the host a runtime is known by there: ``$STATEMACHINE_HOST``, else the host name.
 
 A value is a SQLite file path, ``:memory:``, or a ``postgresql://`` URL; a URL may carry a
 password, so whatever prints or logs a database says :func:`redact_db` of it.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 
 #: the published package's location, relative to the current working directory
 DEFAULT_DB_PATH = os.path.join("data", "pipeline.db")
@@ -17,12 +19,21 @@ DB_ENV_VAR = "STATEMACHINE_DB"
 
 MEMORY = ":memory:"
 
+#: the environment variable naming the host a runtime is known by (default: its host name)
+HOST_ENV_VAR = "STATEMACHINE_HOST"
+
 #: the URL schemes of a PostgreSQL database; any other value is a SQLite file
 DB_URL_SCHEMES = ("postgresql://", "postgres://")
 
 # user:PASSWORD@ in the authority, and password=PASSWORD among the query parameters
 _URL_PASSWORD = re.compile(r"^(?P<head>[a-z]+://[^/@:]*:)[^/]*(?P<tail>@)")
 _PARAM_PASSWORD = re.compile(r"(?P<head>[?&]password=)[^&]*")
+
+
+def host_name() -> str:
+    """The host this process's machines are registered as: ``$STATEMACHINE_HOST``, else
+    the machine's host name (two containers with the same host name need the variable)."""
+    return os.environ.get(HOST_ENV_VAR) or socket.gethostname()
 
 
 def is_db_url(value: str) -> bool:

@@ -22,13 +22,10 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from statemachine_engine.persistence._dialect import TransactionLost
+
 if TYPE_CHECKING:
     import psycopg
-
-
-class TransactionLost(Exception):
-    """The transaction ended under its caller (connection lost, deadlock, serialization
-    failure): nothing of it is committed, unless it was lost during its COMMIT."""
 
 
 _TRANSLATED: dict[str, str] = {}

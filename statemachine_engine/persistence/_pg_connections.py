@@ -35,7 +35,8 @@ import trio
 
 from statemachine_engine.errors import StoreError
 from statemachine_engine.persistence._connections import as_one
-from statemachine_engine.persistence._pg_adapter import PgConnection, TransactionLost, one_line
+from statemachine_engine.persistence._dialect import TransactionLost
+from statemachine_engine.persistence._pg_adapter import PgConnection, one_line
 from statemachine_engine.persistence._pg_connect import CannotConnect, connect, driver
 
 if TYPE_CHECKING:

@@ -27,11 +27,11 @@ import trio
 from statemachine_engine.errors import StoreError
 from statemachine_engine.persistence._dialect import JOBS_CHANNEL
 from statemachine_engine.persistence._jobs_sql import DEFAULT_LEASE_SECONDS, DEFAULT_RETRY_BACKOFF
+from statemachine_engine.persistence._paths import host_name
 from statemachine_engine.persistence._pg_connect import connect, display_url, why_schema_failed
 from statemachine_engine.persistence._pg_connections import PgConnections
 from statemachine_engine.persistence._pg_notices import Notices
 from statemachine_engine.persistence._pg_schema import ensure_schema
-from statemachine_engine.persistence._remote_sql import host_name
 from statemachine_engine.persistence._sql_store import SqlStore
 
 

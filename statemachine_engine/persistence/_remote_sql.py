@@ -21,13 +21,17 @@ transaction.
 
 from __future__ import annotations
 
-import os
-import socket
 import sqlite3
 from collections.abc import Collection, Sequence
 from typing import Any
 
+# part of this module's surface, defined with what a SQLite start imports anyway (the host's
+# name, the writer's notice), so that such a start does not import this module
+from statemachine_engine.persistence._dialect import HISTORY_CHANNEL as HISTORY_CHANNEL
 from statemachine_engine.persistence._dialect import is_postgres
+from statemachine_engine.persistence._dialect import notify_history as notify_history
+from statemachine_engine.persistence._paths import HOST_ENV_VAR as HOST_ENV_VAR
+from statemachine_engine.persistence._paths import host_name as host_name
 
 #: the status of an inbox row its target's runtime has not taken yet
 SENT = "sent"
@@ -36,22 +40,12 @@ DELIVERED = "delivered"
 #: the statuses an inbox row leaves ``sent`` for (a durable target: its inbox row)
 TAKEN = (DELIVERED, "pending", "handled", "unhandled")
 
-#: the environment variable naming the host a runtime is known by (default: its host name)
-HOST_ENV_VAR = "STATEMACHINE_HOST"
-#: the channel a runtime's writer notifies once per batch that wrote history
-HISTORY_CHANNEL = "statemachine_history"
 
 _INBOX_PREFIX = "statemachine_inbox:"
 #: PostgreSQL truncates identifiers (channel names) longer than this many bytes
 _MAX_CHANNEL = 63
 #: rows taken in one transaction
 TAKE_LIMIT = 500
-
-
-def host_name() -> str:
-    """The host this process's machines are registered as: ``$STATEMACHINE_HOST``, else
-    the machine's host name (two containers with the same host name need the variable)."""
-    return os.environ.get(HOST_ENV_VAR) or socket.gethostname()
 
 
 def inbox_channel(host: str) -> str:
@@ -151,13 +145,6 @@ def waiting(conn: sqlite3.Connection) -> int:
 
 
 # -- the history feed of the monitor ------------------------------------------------------
-
-
-def notify_history(conn: Any) -> None:
-    """Tell the monitors of every host that history was written (once per batch, with its
-    commit); a no-op on SQLite, whose monitors hear the event socket."""
-    if is_postgres(conn):
-        conn.execute("SELECT pg_notify(?, '')", (HISTORY_CHANNEL,)).fetchall()
 
 
 #: the history tables the feed reads, each with the columns it needs

@@ -29,7 +29,7 @@ import trio
 from statemachine_engine._liveness import pid_alive
 from statemachine_engine.actors import Runtime, open_runtime
 from statemachine_engine.errors import StateMachineError, sole_error
-from statemachine_engine.persistence import Store, is_db_url, open_store, remote_sql
+from statemachine_engine.persistence import Store, host_name, is_db_url, open_store
 from statemachine_engine.service._children import ChildProcesses, LaunchSettings
 from statemachine_engine.service._router import make_router, registry_transport
 from statemachine_engine.transport import (
@@ -263,7 +263,7 @@ async def _run(
 ) -> int:
     event_socket = wiring.event_socket_path or DEFAULT_EVENT_SOCKET
     control_path = control_socket_path(wiring.name, wiring.control_socket_prefix)
-    host = remote_sql.host_name()
+    host = host_name()
     shared = is_db_url(wiring.db)  # other hosts may run machines on this database
     async with (
         open_store(wiring.db, synchronous=wiring.sync, host=host) as store,
