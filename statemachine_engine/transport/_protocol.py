@@ -153,10 +153,15 @@ class MachineEvent:
         timestamp = data.get("timestamp", payload.get("timestamp", 0.0))
         if not isinstance(timestamp, int | float) or isinstance(timestamp, bool):
             raise ValueError("event 'timestamp' must be a number")
+        try:
+            # an integer too large for a float (JSON numbers have no size limit)
+            timestamp = float(timestamp)
+        except OverflowError:
+            raise ValueError("event 'timestamp' is out of range") from None
         seq = data.get("seq", 0)
         if not isinstance(seq, int) or isinstance(seq, bool):
             raise ValueError("event 'seq' must be an integer")
-        return cls(name, kind, dict(payload), float(timestamp), seq)
+        return cls(name, kind, dict(payload), timestamp, seq)
 
 
 @runtime_checkable

@@ -249,6 +249,7 @@ def test_invalid_lines_are_counted_and_dropped() -> None:
             b'{"machine_name":"m"}',
             b'{"machine_name":"m","type":"t","payload":5}',
             b"\xff\xfe",
+            b'{"machine_name":"m","type":"t","timestamp":1' + b"0" * 400 + b"}",
         ]
         for line in bad:
             assert hub.feed_line(line) is False

@@ -276,6 +276,8 @@ async def test_listener_counts_and_drops_invalid_lines(sock_dir: Path) -> None:
         b'{"type": "state_change", "payload": {}}',
         b'{"machine_name": "w", "type": "x", "payload": "not an object"}',
         b'{"machine_name": "w", "type": "x", "payload": {"big": "' + b"y" * 2000 + b'"}}',
+        # a whole number too large for a float timestamp (it ended the listener)
+        b'{"machine_name": "w", "type": "x", "timestamp": 1' + b"0" * 400 + b"}",
         b"",
         event(2).to_json().encode(),
     ]
@@ -288,7 +290,7 @@ async def test_listener_counts_and_drops_invalid_lines(sock_dir: Path) -> None:
                 await trio.sleep(0.01)
     assert collector.events == [event(1), event(2)]
     stats = listener.statistics()
-    assert (stats.received, stats.invalid, stats.connections_total) == (2, 5, 1)
+    assert (stats.received, stats.invalid, stats.connections_total) == (2, 6, 1)
 
 
 async def test_many_publishers_into_one_listener(sock_dir: Path) -> None:

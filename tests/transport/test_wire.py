@@ -126,6 +126,8 @@ def test_events_parse_and_refuse() -> None:
     # with a plain ValueError is refused like any other
     with pytest.raises(WireError, match="unusable JSON: Exceeds the limit"):
         parse_event(b'{"machine_name": "w", "type": "x", "payload": {"n": ' + b"9" * 4301 + b"}}")
+    with pytest.raises(WireError, match="'timestamp' is out of range"):
+        parse_event(b'{"machine_name": "w", "type": "x", "timestamp": -1' + b"0" * 400 + b"}")
 
 
 #: values whose JSON text the lines must spell exactly as ``json.dumps`` does
