@@ -26,6 +26,7 @@ from statemachine_engine.cli._db_common import (
     _non_negative,
     _Parser,
     _positive_int,
+    _priority,
 )
 from statemachine_engine.cli._db_durable import cmd_inbox, cmd_outbox
 from statemachine_engine.cli._db_jobs import (
@@ -127,7 +128,7 @@ def build_parser() -> _Parser:
     p.add_argument("--machine-type", help="machine type that takes it (default: the job type)")
     p.add_argument("--input-file", help="a file that must exist; stored as data.input_file_path")
     p.add_argument("--payload", help="job data as a JSON object")
-    p.add_argument("--priority", type=int, default=jobs.DEFAULT_PRIORITY, help="1 = highest")
+    p.add_argument("--priority", type=_priority, default=jobs.DEFAULT_PRIORITY, help="1 = highest")
     p.add_argument(
         "--run-at", help="not before: epoch seconds, +30s/+5m/+2h/+1d, or ISO-8601 date-time"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sqlite3
 from collections.abc import Iterator, Mapping
@@ -52,14 +53,25 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _positive_int(text: str) -> int:
+def _whole_from(lowest: int, text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    # (what the stores hold: a larger number would fail in SQL, not here)
+    if not lowest <= value <= jobs.MAX_WHOLE:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from {lowest} to {jobs.MAX_WHOLE}, got {value}"
+        )
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _whole_from(1, text)
+
+
+def _priority(text: str) -> int:
+    return _whole_from(jobs.MIN_WHOLE, text)
 
 
 def _non_negative(text: str) -> float:
@@ -67,8 +79,8 @@ def _non_negative(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    if not 0 <= value < math.inf:  # (NaN fails too)
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
     return value
 
 
@@ -77,7 +89,15 @@ _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 def parse_when(text: str, *, now: float) -> float:
     """``--run-at``: epoch seconds, ``+N[s|m|h|d]`` from now, or an ISO-8601 date-time
-    (local time unless it carries an offset)."""
+    (local time unless it carries an offset), from 1970 to 9999."""
+    when = _parse_when(text, now=now)
+    low, high = jobs.RUN_AT_RANGE
+    if not low <= when <= high:  # (NaN fails too)
+        raise UserError(f"--run-at: {text!r} is not a time from 1970 to 9999")
+    return when
+
+
+def _parse_when(text: str, *, now: float) -> float:
     value = text.strip()
     if value.startswith("+"):
         number, unit = value[1:], ""

@@ -18,6 +18,13 @@ DEFAULT_RETRY_BACKOFF = 2.0
 #: 2 ** 30 seconds is decades; larger exponents only risk integer overflow in SQL
 MAX_BACKOFF_EXPONENT = 30
 
+#: the whole numbers a job's ``priority`` and ``max_attempts`` may be: PostgreSQL's
+#: ``INTEGER`` (SQLite's holds more; one rule for both stores)
+MIN_WHOLE, MAX_WHOLE = -(2**31), 2**31 - 1
+#: the times a job's ``run_at`` may be (epoch seconds): from 1970 to the last day of 9999,
+#: which every store and every date display can hold
+RUN_AT_RANGE = (0.0, 253_402_214_400.0)
+
 
 class NewJob(NamedTuple):
     """One job to enqueue with :func:`add_jobs`; only ``job_id`` and ``job_type`` are needed."""

@@ -12,7 +12,10 @@ from statemachine_engine.persistence._codec import dumps, errors
 from statemachine_engine.persistence._dialect import id_in, notify_jobs_added, skip_locked
 from statemachine_engine.persistence._job_rows import (
     DEFAULT_LEASE_SECONDS,
+    MAX_WHOLE,
+    MIN_WHOLE,
     QUEUE_ORDER,
+    RUN_AT_RANGE,
     NewJob,
     decode_job,
     filters,
@@ -26,13 +29,38 @@ _INSERT = (
 )
 
 
+def _whole(name: str, value: Any, lowest: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
+    if not lowest <= number <= MAX_WHOLE:
+        raise ValueError(f"{name} must be from {lowest} to {MAX_WHOLE}, got {number}")
+    return number
+
+
+def _run_at(value: Any, now: float) -> float:
+    if value is None:
+        return now
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"run_at must be a number of epoch seconds, got {value!r}")
+    low, high = RUN_AT_RANGE
+    # (a comparison, not float(): an integer too large for a float compares fine; NaN fails)
+    if not low <= value <= high:
+        raise ValueError(
+            f"run_at must be epoch seconds from {low:.0f} (1970) to {high:.0f} (9999), "
+            f"got {value!r}"
+        )
+    return float(value)
+
+
 def _insert_params(job: NewJob, now: float) -> tuple[Any, ...]:
     if not job.job_id:
         raise ValueError("job_id must not be empty")
     if not job.job_type:
         raise ValueError("job_type must not be empty")
-    if job.max_attempts < 1:
-        raise ValueError(f"max_attempts must be at least 1, got {job.max_attempts}")
     return (
         str(job.job_id),
         str(job.job_type),
@@ -40,11 +68,11 @@ def _insert_params(job: NewJob, now: float) -> tuple[Any, ...]:
         job.machine_type if job.machine_type is not None else job.job_type,
         job.source_job_id,
         dumps(dict(job.data) if job.data is not None else None),
-        int(job.priority),
+        _whole("priority", job.priority, MIN_WHOLE),
         now,
         now,
-        job.run_at if job.run_at is not None else now,
-        int(job.max_attempts),
+        _run_at(job.run_at, now),
+        _whole("max_attempts", job.max_attempts, 1),
         dumps(dict(job.metadata) if job.metadata is not None else None),
     )
 

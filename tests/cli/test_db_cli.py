@@ -182,7 +182,13 @@ def test_add_job_input_file(cli: Any, db: Path, tmp_path: Path) -> None:
         (["--payload", "[1, 2]"], "--payload must be a JSON object"),
         (["--input-file", "/no/such/file.png"], "--input-file: no such file"),
         (["--run-at", "next tuesday"], "--run-at: cannot read"),
-        (["--max-attempts", "0"], "expected a number of at least 1"),
+        (["--max-attempts", "0"], "--max-attempts: expected a whole number from 1 to"),
+        # numbers no store column holds, or no date: a clear line, not a traceback
+        (["--max-attempts", "1" + "0" * 30], "--max-attempts: expected a whole number from 1"),
+        (["--priority", "1" + "0" * 30], "--priority: expected a whole number from -2147483648"),
+        (["--run-at", "1" + "0" * 30], "--run-at: '1000"),
+        (["--run-at", "+1e400s"], "is not a time from 1970 to 9999"),
+        (["--run-at", "nan"], "--run-at: 'nan' is not a time"),
     ],
 )
 def test_bad_add_job_input_writes_nothing(
@@ -190,7 +196,7 @@ def test_bad_add_job_input_writes_nothing(
 ) -> None:
     result = cli("add-job", "bad", "--type", "t", *args)
     # a flag argparse refuses is a usage mistake (2), as in every command; the rest is 1
-    assert result.code == (2 if args[0] == "--max-attempts" else 1)
+    assert result.code == (2 if args[0] in ("--max-attempts", "--priority") else 1)
     assert result.out == ""
     assert message in result.err
     assert len(result.err.strip().splitlines()) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -68,6 +69,41 @@ def test_invalid_jobs_are_refused(conn: sqlite3.Connection) -> None:
         add(conn, "")
     with pytest.raises(ValueError, match="max_attempts"):
         add(conn, "a", max_attempts=0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        # what a store column cannot hold (SQLite raised OverflowError; PostgreSQL's INTEGER
+        # is 32 bits): refused with the field's name, for every store alike
+        ("priority", 2**31, "priority must be from -2147483648 to 2147483647"),
+        ("priority", -(2**31) - 1, "priority must be from"),
+        ("max_attempts", 10**30, "max_attempts must be from 1 to 2147483647"),
+        ("priority", True, "priority must be a whole number"),
+        ("priority", "high", "priority must be a whole number, got 'high'"),
+        ("run_at", 10**30, "run_at must be epoch seconds from 0 (1970)"),
+        ("run_at", float("nan"), "run_at must be epoch seconds"),
+        ("run_at", float("inf"), "run_at must be epoch seconds"),
+        ("run_at", -1.0, "run_at must be epoch seconds"),
+        ("run_at", "soon", "run_at must be a number of epoch seconds, got 'soon'"),
+    ],
+)
+def test_numbers_no_store_holds_are_refused_by_name(
+    conn: sqlite3.Connection, field: str, value: object, message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        jobs_sql.add_jobs(conn, [NewJob("a", "t", **{field: value})], now=T0)  # type: ignore[arg-type]
+    assert jobs_sql.count_jobs(conn)["total"] == 0
+    # the bounds themselves are kept
+    jobs_sql.add_jobs(
+        conn,
+        [
+            NewJob("low", "t", priority=-(2**31), run_at=0.0),
+            NewJob("high", "t", priority=2**31 - 1),
+        ],
+        now=T0,
+    )
+    assert jobs_sql.get_job(conn, "low")["priority"] == -(2**31)  # type: ignore[index]
 
 
 def test_claim_order_is_priority_then_run_at_then_age(conn: sqlite3.Connection) -> None:
