@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 
@@ -36,15 +37,50 @@ def _float(text: str) -> float:
 #: built once: ``json.loads`` with hooks builds a new decoder per call, which the monitor
 #: paid for every event line it read
 _DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float)
+#: the escape of a UTF-16 surrogate (``\\ud800`` to ``\\udfff``)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def loads(text: str | bytes) -> Any:
     """``json.loads`` for standard JSON. Raises json.JSONDecodeError for malformed text,
-    :class:`NonStandardJSON` for NaN, Infinity or an overflowing number, and ValueError
-    for an integer too long to convert."""
+    :class:`NonStandardJSON` for NaN, Infinity, an overflowing number or a string that is
+    not Unicode text (an unpaired surrogate), and ValueError for an integer too long to
+    convert. A document nested too deeply is a json.JSONDecodeError too."""
     if isinstance(text, bytes | bytearray):
         text = text.decode(json.detect_encoding(text), "surrogatepass")
     elif text.startswith("\ufeff"):
         # as json.loads: a byte-order mark in text is an error, not whitespace
         raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-    return _DECODER.decode(text)
+    try:
+        value = _DECODER.decode(text)
+    except RecursionError:
+        # a document nested deeper than the interpreter's stack (``[[[[...``): malformed
+        # for our purposes, and a ValueError like every other refusal here
+        raise json.JSONDecodeError("nested too deeply", text, 0) from None
+    # A surrogate alone (written raw, or as an escape such as \ud800; only a pair of them
+    # is a character) decodes into a str that cannot be encoded: stored, logged or relayed,
+    # it fails far from here (a runtime's history writer failed on one). Looked for only
+    # when the text could hold one, so an ASCII line without escapes costs two scans.
+    if not text.isascii() or ("\\u" in text and _SURROGATE_ESCAPE.search(text)):
+        _refuse_surrogates(value)
+    return value
+
+
+def _refuse_surrogates(value: Any) -> None:
+    if isinstance(value, str):
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                bad = value[exc.start]
+                raise NonStandardJSON(
+                    f"a string holds an unpaired surrogate ({ascii(bad)[1:-1]}), which is not "
+                    "Unicode text; send the character itself, or both halves of its pair"
+                ) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_surrogates(key)
+            _refuse_surrogates(item)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_surrogates(item)

@@ -213,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     from statemachine_engine import _strict_json
     from statemachine_engine.errors import ConfigError, StateMachineError
+    from statemachine_engine.transport import check_machine_name
 
     try:
         context: Any = _strict_json.loads(args.initial_context)
@@ -235,6 +236,12 @@ def main(argv: list[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return 1
 
+    name = args.machine_name or spec.default_name
+    try:
+        check_machine_name(name)
+    except ValueError as exc:
+        where = "--machine-name" if args.machine_name else f"{args.config} (its default name)"
+        return fail(f"{where}: {exc}")
     from statemachine_engine.persistence import resolve_db_path
     from statemachine_engine.service import ProcessOptions, run_machine_process
 
@@ -253,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     options = ProcessOptions(
         spec=spec,
-        name=args.machine_name or spec.default_name,
+        name=name,
         db=resolve_db_path(args.db),
         context=context,
         actions_dir=args.actions_dir,

@@ -84,7 +84,9 @@ class StartCache:
             f"context {sorted(initial_context)!r}",
             f"durable {durable}",
         ]
-        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+        # paths are bytes to the system: one that is not UTF-8 is kept as it came
+        text = "\n".join(parts).encode("utf-8", "surrogateescape")
+        return hashlib.sha256(text).hexdigest()[:32]
 
     @staticmethod
     def digest(path: str | Path) -> str | None:

@@ -81,6 +81,9 @@ def build_spec(
     known_actions: Collection[str] | None = None,
 ) -> MachineSpec:
     """Check a parsed document and build its :class:`MachineSpec`."""
+    # the type is the file's name: bytes of it that are not UTF-8 (surrogates in a str) are
+    # written as escapes, as it names the machine's type in the database and its events
+    config_type = config_type.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     out = Collector(file, positions or {})
     if not isinstance(data, Mapping):
         out.add((), f"a machine configuration must be a YAML mapping, got {describe(data)}")

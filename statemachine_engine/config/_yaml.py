@@ -74,7 +74,10 @@ def load_yaml(text: str, file: str | None = None) -> tuple[Any, Positions]:
             loader.dispose()
     positions: Positions = {}
     if node is not None:
-        _collect_positions(node, (), positions)
+        try:
+            _collect_positions(node, (), positions)
+        except _NotText as exc:
+            raise _error(str(exc), file, exc.mark) from None
     return data, positions
 
 
@@ -98,9 +101,13 @@ def _line_column(text: str, position: int) -> tuple[int, int]:
 
 def _collect_positions(node: yaml.Node, path: Path, out: Positions) -> None:
     out[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-    if isinstance(node, yaml.MappingNode):
+    if isinstance(node, yaml.ScalarNode):
+        _check_text(node, path)
+    elif isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                _check_text(key, (*path, "<key>"))
             name = key.value if isinstance(key, yaml.ScalarNode) else str(key.start_mark)
             where = (key.start_mark.line + 1, key.start_mark.column + 1)
             if name in seen:
@@ -111,6 +118,32 @@ def _collect_positions(node: yaml.Node, path: Path, out: Positions) -> None:
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _collect_positions(item, (*path, index), out)
+
+
+def _check_text(node: yaml.ScalarNode, path: Path) -> None:
+    """Refuse a scalar that is not Unicode text: a double-quoted ``"\\ud800"`` escapes one
+    half of a surrogate pair, which no file, database or socket can carry (a runtime's
+    history writer failed on a state named so)."""
+    value = node.value
+    if value.isascii():
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        is_key = path[-1:] == ("<key>",)
+        where = f"a key of {format_path(path[:-1])}" if is_key else format_path(path)
+        raise _NotText(
+            f"YAML error: {where} holds an unpaired surrogate "
+            f"({ascii(value[exc.start])[1:-1]}), which is not Unicode text; write the "
+            "character itself, or both halves of its pair",
+            node.start_mark,
+        ) from None
+
+
+class _NotText(Exception):
+    def __init__(self, message: str, mark: yaml.Mark) -> None:
+        super().__init__(message)
+        self.mark = mark
 
 
 def position_of(positions: Positions, path: Path) -> tuple[int | None, int | None]:

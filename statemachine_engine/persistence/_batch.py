@@ -108,16 +108,34 @@ def write_batch(
             continue
         try:
             _write_record(conn, item, index, snapshots, transitions)
-        except sqlite3.Error as exc:
+        except _UNWRITABLE as exc:
             failed += 1
-            logger.error("could not record %s for %r: %s", _KINDS[type(item)], item[0], exc)
+            whose = item[1] if type(item) is EventRecord else item[0]  # (its target)
+            logger.error("could not record %s for %r: %s", _KINDS[type(item)], whose, exc)
     if steps:
         failed += steps.write(conn)
     if transitions:
-        records.insert_transitions(conn, transitions)
+        failed += _insert_transitions(conn, transitions)
     if is_postgres(conn) and any(type(item) in _HISTORY for item in batch):
         notify_history(conn)  # once per batch: monitors of other hosts read what is new
     return failed
+
+
+#: what one record's own failure raises: the database refused it, or it holds a value no
+#: column can carry -- a str that is not text (a surrogate, from bytes that were not UTF-8),
+#: an int past 64 bits -- which the driver refuses before the statement runs
+_UNWRITABLE = (sqlite3.Error, ValueError, OverflowError)
+
+
+def _insert_transitions(
+    conn: sqlite3.Connection, rows: list[tuple[str, str | None, str, str | None, float]]
+) -> int:
+    """The batch's transition rows; returns how many failed (logged): a row no column can
+    carry fails on its own."""
+    refused = records.insert_transitions(conn, rows)
+    for row, exc in refused:
+        logger.error("could not record a transition for %r: %s", row[0], exc)
+    return len(refused)
 
 
 #: the records a monitor of another host shows (``_remote_sql.history_since``)
@@ -149,11 +167,12 @@ def _write_record(
     # the hot path first, unpacked as the tuple it is (a class pattern costs more)
     if type(item) is TransitionRecord:
         machine, from_state, to_state, event, timestamp, _context = item
-        transitions.append((machine, from_state, to_state, event, timestamp))
         if index in snapshots:
             records.update_machine(
                 conn, machine, current_state=to_state, timestamp=timestamp, context=snapshots[index]
             )
+        # (after the registry: a record that fails there fails once, its row unwritten)
+        transitions.append((machine, from_state, to_state, event, timestamp))
         return
     match item:
         case StartRecord(machine, state, config_type, pid, endpoint, timestamp, host):

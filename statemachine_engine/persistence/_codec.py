@@ -40,7 +40,7 @@ def loads_object(text: str | None) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # (a payload stored as sent: "[[[[...")
         return {}
     return value if isinstance(value, dict) else {}
 
@@ -51,7 +51,7 @@ def loads_any(text: str | None) -> Any:
         return None
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return text
 
 

@@ -146,22 +146,35 @@ _INSERT_ERROR = (
 )
 
 
+TransitionRow = tuple[str, str | None, str, str | None, float]
+
+
 def insert_transitions(
-    conn: sqlite3.Connection, rows: Sequence[tuple[str, str | None, str, str | None, float]]
-) -> None:
-    """``(machine_name, from_state, to_state, event, timestamp)`` rows, in their order.
+    conn: sqlite3.Connection, rows: Sequence[TransitionRow]
+) -> list[tuple[TransitionRow, Exception]]:
+    """``(machine_name, from_state, to_state, event, timestamp)`` rows, in their order;
+    returns the rows no column could carry, with why (a str that is not text).
 
     Written ``ROWS_PER_INSERT`` at a time, the rest in powers of two (22 rows: 16, 4, 2),
     so that the connection's statement cache holds a handful of texts, not one per count.
+    A value the driver cannot bind fails its statement before it runs: that statement's
+    rows are then written one by one, without the bad ones.
     """
+    refused: list[tuple[TransitionRow, Exception]] = []
     start = 0
     while start < len(rows):
         size = min(ROWS_PER_INSERT, 1 << ((len(rows) - start).bit_length() - 1))
-        conn.execute(
-            _insert_transitions_sql(size),
-            [value for row in rows[start : start + size] for value in row],
-        )
+        chunk = rows[start : start + size]
+        try:
+            conn.execute(_insert_transitions_sql(size), [value for row in chunk for value in row])
+        except (ValueError, OverflowError):
+            for row in chunk:
+                try:
+                    conn.execute(_insert_transitions_sql(1), row)
+                except (ValueError, OverflowError) as exc:
+                    refused.append((row, exc))
         start += size
+    return refused
 
 
 @functools.cache

@@ -13,6 +13,7 @@ from statemachine_engine.transport._doorbell import JOB_DOORBELL, ring_doorbells
 from statemachine_engine.transport._paths import (
     DEFAULT_CONTROL_PREFIX,
     DEFAULT_EVENT_SOCKET,
+    check_machine_name,
     control_socket_path,
     endpoint_path,
     resolve_socket_path,
@@ -110,6 +111,7 @@ __all__ = [
     "Subscription",
     "Transport",
     "WireError",
+    "check_machine_name",
     "control_socket_path",
     "decode_payload",
     "deliver_event",

@@ -17,12 +17,27 @@ DEFAULT_EVENT_SOCKET = "/tmp/statemachine-events.sock"
 MAX_SOCKET_PATH_BYTES = 107
 
 
-def control_socket_path(machine_name: str, prefix: str | None = None) -> str:
-    """The control socket of the runtime whose primary machine is ``machine_name``."""
+def check_machine_name(machine_name: str) -> None:
+    """Raise ValueError saying why ``machine_name`` cannot name a runtime's machine: it is
+    part of the control socket's path, and a key of the database and of every message."""
     if not machine_name:
         raise ValueError("machine name must not be empty")
     if "/" in machine_name or "\0" in machine_name:
         raise ValueError(f"machine name {machine_name!r} cannot be part of a socket path")
+    if not machine_name.isascii():
+        try:
+            machine_name.encode("utf-8")
+        except UnicodeEncodeError:
+            # bytes that are not UTF-8 (in a command line or a file name) arrive as
+            # surrogates, which no database or socket line can carry
+            raise ValueError(
+                f"machine name {machine_name!r} is not text (it holds bytes that are not UTF-8)"
+            ) from None
+
+
+def control_socket_path(machine_name: str, prefix: str | None = None) -> str:
+    """The control socket of the runtime whose primary machine is ``machine_name``."""
+    check_machine_name(machine_name)
     return f"{prefix or DEFAULT_CONTROL_PREFIX}-{machine_name}.sock"
 
 

@@ -168,8 +168,6 @@ def decode_object(line: bytes, what: str = "message") -> dict[str, Any]:
         raise WireError(
             f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
-    except RecursionError:
-        raise WireError("malformed JSON: nested too deeply") from None
     except ValueError as exc:  # a number too long to convert (over 4,300 digits), ...
         raise WireError(f"unusable JSON: {exc}") from None
     if not isinstance(data, dict):

@@ -201,12 +201,30 @@ def test_transitions_are_inserted_in_their_order_whatever_their_number(count: in
             (f"m{i % 3}", f"s{i}", f"s{i + 1}", "go" if i % 2 else None, float(i))
             for i in range(count)
         ]
-        insert_transitions(conn, rows)
+        assert insert_transitions(conn, rows) == []
         written = conn.execute(
             "SELECT machine_name, from_state, to_state, event, timestamp"
             " FROM state_transitions ORDER BY id"
         ).fetchall()
         assert [tuple(row.values()) for row in written] == rows
+    finally:
+        conn.close()
+
+
+def test_a_row_no_column_can_carry_is_refused_alone() -> None:
+    conn = connect(":memory:")
+    try:
+        # 22 rows go as 16, 4, 2: the bad ones sit in the second and the third statement
+        rows = [(f"m{i}", "a", "b", "go", float(i)) for i in range(22)]
+        rows[17] = ("bad\ud800", "a", "b", "go", 17.0)
+        rows[21] = ("m21", "a", "b\udfff", "go", 21.0)
+        refused = insert_transitions(conn, rows)
+        assert [row for row, _ in refused] == [rows[17], rows[21]]
+        assert all(isinstance(exc, UnicodeEncodeError) for _, exc in refused)
+        written = conn.execute("SELECT machine_name FROM state_transitions ORDER BY id")
+        assert [row["machine_name"] for row in written] == [
+            f"m{i}" for i in range(22) if i not in (17, 21)
+        ]
     finally:
         conn.close()
 
