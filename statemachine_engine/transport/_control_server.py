@@ -111,6 +111,8 @@ class ControlServer:
         self._router = router
         self._max_line_bytes = max_line_bytes
         self._stats = _Counters()
+        #: lines refused as unreadable (too long, not JSON, not a message), for the log
+        self._unreadable_lines = 0
 
     def statistics(self) -> ControlServerStatistics:
         from statemachine_engine.transport._statistics import ControlServerStatistics
@@ -149,6 +151,20 @@ class ControlServer:
         finally:
             self._stats.connections_open -= 1
 
+    def _unreadable(self, level: int, problem: str) -> None:
+        """Log a line that is not a message (its sender is told in its acknowledgement):
+        the first, then one in a thousand, so that a peer sending garbage cannot flood
+        the log."""
+        self._unreadable_lines += 1
+        if worth_logging(self._unreadable_lines):
+            log.log(
+                level,
+                "control socket %s: refused a line (%d so far): %s",
+                self.path,
+                self._unreadable_lines,
+                problem,
+            )
+
     async def _refuse(self, stream: trio.SocketStream) -> None:
         """Answer one line saying why, then close (by the caller)."""
         self._stats.connections_refused += 1
@@ -185,7 +201,7 @@ class ControlServer:
     async def _answer(self, line: bytes | LineTooLong) -> bytes:
         if isinstance(line, LineTooLong):
             self._stats.messages_refused += 1
-            log.warning("control socket %s: %s", self.path, too_long_error(self._max_line_bytes))
+            self._unreadable(logging.WARNING, too_long_error(self._max_line_bytes))
             return ack_error(too_long_error(self._max_line_bytes))
         if not line.strip():
             self._stats.messages_refused += 1
@@ -194,7 +210,7 @@ class ControlServer:
             message = parse_message(line)
         except WireError as exc:
             self._stats.messages_refused += 1
-            log.info("control socket %s: refused a line: %s", self.path, exc)
+            self._unreadable(logging.INFO, str(exc))
             return ack_error(str(exc))
         try:
             extra = await self._router(message)
