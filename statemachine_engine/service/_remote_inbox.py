@@ -188,7 +188,7 @@ class RemoteInbox:
                 target=target,
                 message_id=str(row["message_id"]),
             )
-        except ValueError as exc:  # written by something else than a sender of ours
+        except (ValueError, RecursionError) as exc:  # written by something else than ours
             log.error("inbox row %s for %s is not a message (%s); dropped", row["id"], target, exc)
             return
         try:

@@ -8,9 +8,11 @@ hands the message to the mailbox. Real clock and server; every wait is bounded.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import pytest
 import trio
 
 from statemachine_engine.actors import Runtime, open_runtime
@@ -141,3 +143,31 @@ async def test_a_durable_senders_outbox_delivers_to_another_host_once(pg_url: st
     assert outbox == [{"target_machine": "worker", "status": "delivered"}]
     # the worker's step that used it is committed: handled, once
     assert [status for _, status in inbox] == ["handled"]
+
+
+async def test_an_inbox_row_that_is_not_a_message_is_dropped_and_the_next_arrives(
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="statemachine_engine.service")
+    async with host(pg_url, "host-b") as (b, b_store, _):
+        worker = await b.spawn(load_config_text(WORKER.format(durable="false")), name="worker")
+        # rows another writer put there: JSON nested past the stack, and no JSON at all
+        for n, text in enumerate(["[" * 100_000, "not json"]):
+            await b_store.durable.transact(
+                lambda conn, now, n=n, text=text: remote_sql.send(
+                    conn,
+                    target="worker",
+                    host=None,
+                    message_id=f"foreign-{n}",
+                    source=None,
+                    event_type="go",
+                    message=text,
+                    now=now,
+                )
+            )
+        async with host(pg_url, "host-a") as (a, _, _):
+            await a.deliver(Message("go", target="worker", message_id="m-1"))
+            with trio.fail_after(10):
+                await worker.wait_state("working")
+    dropped = [r.getMessage() for r in caplog.records if "is not a message" in r.getMessage()]
+    assert len(dropped) == 2, dropped
