@@ -30,7 +30,8 @@ _INSERT = (
 
 
 def _whole(name: str, value: Any, lowest: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
+    whole_float = isinstance(value, float) and value.is_integer()  # 3.0, as int() took it
+    if isinstance(value, bool) or not (isinstance(value, int | str) or whole_float):
         raise ValueError(f"{name} must be a whole number, got {value!r}")
     try:
         number = int(value)

@@ -81,6 +81,8 @@ def test_invalid_jobs_are_refused(conn: sqlite3.Connection) -> None:
         ("max_attempts", 10**30, "max_attempts must be from 1 to 2147483647"),
         ("priority", True, "priority must be a whole number"),
         ("priority", "high", "priority must be a whole number, got 'high'"),
+        ("priority", 2.5, "priority must be a whole number, got 2.5"),
+        ("max_attempts", float("inf"), "max_attempts must be a whole number, got inf"),
         ("run_at", 10**30, "run_at must be epoch seconds from 0 (1970)"),
         ("run_at", float("nan"), "run_at must be epoch seconds"),
         ("run_at", float("inf"), "run_at must be epoch seconds"),
@@ -99,11 +101,12 @@ def test_numbers_no_store_holds_are_refused_by_name(
         conn,
         [
             NewJob("low", "t", priority=-(2**31), run_at=0.0),
-            NewJob("high", "t", priority=2**31 - 1),
+            NewJob("high", "t", priority=2**31 - 1, max_attempts=4.0),  # type: ignore[arg-type]
         ],
         now=T0,
     )
     assert jobs_sql.get_job(conn, "low")["priority"] == -(2**31)  # type: ignore[index]
+    assert jobs_sql.get_job(conn, "high")["max_attempts"] == 4  # type: ignore[index]
 
 
 def test_claim_order_is_priority_then_run_at_then_age(conn: sqlite3.Connection) -> None:
