@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import trio
@@ -113,6 +113,11 @@ class BaseAction:
     #: keys the runtime passes through without interpolation (the action interpolates them
     #: itself, as bash does for ``command`` to quote values for the shell)
     RAW_KEYS: ClassVar[tuple[str, ...]] = ()
+    #: key -> how ``execute`` reads it: a function of the action that raises ValueError,
+    #: saying what is wrong, for a value it cannot use. The checker (``statemachine-validate``,
+    #: and ``statemachine CONFIG`` before it starts) calls it on every value written without
+    #: placeholders, so a value that would fail at every run is an error at its line instead
+    CHECKS: ClassVar[Mapping[str, Callable[[Any], object]]] = {}
 
     host: ActionHost
 

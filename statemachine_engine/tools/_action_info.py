@@ -9,6 +9,7 @@ reported, not raised.
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -56,6 +57,8 @@ class ActionInfo:
     events: Mapping[str, str | None] = attrs.field(factory=dict)
     #: the class could not be imported (custom actions); the message says why
     load_error: str | None = None
+    #: the class (None: known from the published package's table only)
+    cls: builtins.type[BaseAction] | None = None
 
 
 def _alternatives(entries: Iterable[Any]) -> tuple[tuple[str, ...], ...]:
@@ -157,7 +160,7 @@ def _from_class(action_type: str, cls: type[BaseAction], builtin: bool) -> Actio
         )
         if builtin:
             known |= fb_keys
-    return ActionInfo(action_type, builtin, req, known, evs)
+    return ActionInfo(action_type, builtin, req, known, evs, cls=cls)
 
 
 def _from_fallback(action_type: str) -> ActionInfo:

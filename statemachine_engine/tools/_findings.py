@@ -100,6 +100,7 @@ CODES: dict[str, CodeInfo] = _catalogue(
     ("A004", "warning", "unknown key for this action type"),
     ("A005", "warning", "an event the action can return is handled by no transition"),
     ("A006", "error", "a custom action file fails to import"),
+    ("A007", "error", "an action setting has a value the action cannot use"),
     ("P001", "error", "a placeholder names something that is never in the context"),
     ("P002", "warning", "a placeholder uses an unknown filter"),
     ("X001", "warning", "send_event targets a machine not among the checked files"),

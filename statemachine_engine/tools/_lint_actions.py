@@ -127,6 +127,7 @@ def check_actions(doc: Document, catalog: ActionCatalog, imports: ActionImports)
             continue
         _required(doc, site, info)
         _unknown_keys(doc, site, info)
+        _settings(doc, site, info)
         if site.state is not None and not table.is_final(site.state):
             for key, event in returned_events(site.action.config, info):
                 if table.select(site.state, event) is None:
@@ -220,6 +221,38 @@ def _unknown_keys(doc: Document, site: ActionSite, info: ActionInfo) -> None:
                     f"remove it; {info.type} reads: {', '.join(sorted(known - {'type'}))}",
                     key=True,
                 )
+
+
+def _settings(doc: Document, site: ActionSite, info: ActionInfo) -> None:
+    """Read each setting the action declares in ``CHECKS`` as ``execute`` will, when its
+    value is written out (no placeholder): one that fails would fail at every run."""
+    checks = getattr(info.cls, "CHECKS", None)
+    if not isinstance(checks, Mapping) or not checks:
+        return
+    config = site.action.config
+    action = None
+    for key, check in checks.items():
+        value = get_key(config, key, _ABSENT)
+        if value is _ABSENT or (isinstance(value, str) and "{" in value):
+            continue
+        if action is None:
+            assert info.cls is not None
+            action = info.cls(config)
+        try:
+            check(action)
+        except (ValueError, TypeError) as exc:
+            params = get_key(config, "params", None)
+            nested = key not in config and isinstance(params, Mapping) and key in params
+            reason = str(exc)
+            if not reason.startswith(f"{info.type}:"):
+                reason = f"{info.type} action: {reason}"
+            doc.report(
+                "A007",
+                "error",
+                (*site.path, *(("params",) if nested else ()), key),
+                reason,
+                f"give {key} a value the action can use, or remove it for the default",
+            )
 
 
 def returned_events(config: Mapping[str, Any], info: ActionInfo) -> list[tuple[str, str]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import trio
@@ -26,6 +26,14 @@ from statemachine_engine.errors import StoreError
 DEFAULT_PREFETCH = 16
 #: the largest ``prefetch`` accepted (one claim writes prefetch + 1 rows)
 MAX_PREFETCH = 256
+
+
+def _wait(action: BaseAction) -> float:
+    return number(action, "wait", 1.0)
+
+
+def _prefetch(action: BaseAction) -> int:
+    return count(action, "prefetch", DEFAULT_PREFETCH, MAX_PREFETCH)
 
 
 class CheckDatabaseQueueAction(BaseAction):
@@ -67,6 +75,11 @@ class CheckDatabaseQueueAction(BaseAction):
 
     #: opens no cancel scope before it blocks (see BaseAction)
     STARTS_UNSCOPED: ClassVar[bool] = True
+    CHECKS: ClassVar[Mapping[str, Callable[[Any], object]]] = {
+        "wait": _wait,
+        "lease": lease_setting,
+        "prefetch": _prefetch,
+    }
 
     async def execute(self, context: dict[str, Any]) -> str | None:
         store = store_of(self)
@@ -74,9 +87,9 @@ class CheckDatabaseQueueAction(BaseAction):
             return no_store(self, context)
         job_type = optional_str(self.get_config_value("job_type"))
         machine_type = optional_str(self.get_config_value("machine_type"))
-        wait = number(self, "wait", 1.0)
+        wait = _wait(self)
         lease = lease_setting(self)
-        prefetch = count(self, "prefetch", DEFAULT_PREFETCH, MAX_PREFETCH)
+        prefetch = _prefetch(self)
         worker = self.host.machine_name
         deadline = trio.current_time() + wait
         try:

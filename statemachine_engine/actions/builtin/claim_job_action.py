@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from statemachine_engine.actions._base import BaseAction
@@ -42,6 +42,7 @@ class ClaimJobAction(BaseAction):
     }
     REQUIRED: ClassVar[tuple[str, ...]] = ("job_id",)
     KEYS: ClassVar[tuple[str, ...]] = ("job_id", "lease")
+    CHECKS: ClassVar[Mapping[str, Callable[[Any], object]]] = {"lease": lease_setting}
 
     #: opens no cancel scope before it blocks (see BaseAction)
     STARTS_UNSCOPED: ClassVar[bool] = True

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import trio
 
 from statemachine_engine.actions._base import BaseAction
+
+
+def _duration(action: BaseAction) -> float:
+    return seconds(action.get_config_value("duration", 1))
 
 
 class SleepAction(BaseAction):
@@ -25,9 +29,10 @@ class SleepAction(BaseAction):
 
     EVENTS: ClassVar[Mapping[str, str | None]] = {"success": "wake_up"}
     KEYS: ClassVar[tuple[str, ...]] = ("duration",)
+    CHECKS: ClassVar[Mapping[str, Callable[[Any], object]]] = {"duration": _duration}
 
     async def execute(self, context: dict[str, Any]) -> str | None:
-        await trio.sleep(seconds(self.get_config_value("duration", 1)))
+        await trio.sleep(_duration(self))
         return self.event("success", "wake_up")
 
 

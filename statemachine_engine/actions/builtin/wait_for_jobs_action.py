@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from statemachine_engine.actions._base import BaseAction
 from statemachine_engine.actions.builtin._jobs import no_store, number, store_of
 from statemachine_engine.actions.builtin._values import fail
 from statemachine_engine.errors import StoreError
+
+
+def _timeout(action: BaseAction) -> float:
+    return number(action, "timeout", 300.0)
 
 
 class WaitForJobsAction(BaseAction):
@@ -43,6 +47,7 @@ class WaitForJobsAction(BaseAction):
         "error": "error",
     }
     KEYS: ClassVar[tuple[str, ...]] = ("tracked_jobs_key", "timeout", "poll_interval")
+    CHECKS: ClassVar[Mapping[str, Callable[[Any], object]]] = {"timeout": _timeout}
     #: durable machines: it only reads the store and sets the context (checkpointed),
     #: so its start need not be on disk before it runs
     RERUN_SAFE: ClassVar[bool] = True
@@ -55,7 +60,7 @@ class WaitForJobsAction(BaseAction):
         store = store_of(self)
         if store is None:
             return no_store(self, context)
-        timeout = number(self, "timeout", 300.0)
+        timeout = _timeout(self)
         try:
             statuses = await store.wait_until_finished(job_ids, within=timeout)
         except StoreError as exc:
