@@ -34,7 +34,7 @@ import attrs
 
 from statemachine_engine.config import format_path, load_yaml, position_of
 from statemachine_engine.errors import ConfigError, ConfigIssue
-from statemachine_engine.persistence import is_db_url
+from statemachine_engine.persistence import is_db_url, jobs_sql
 
 DEFAULT_MANIFEST = "statemachine-project.yaml"
 _TOP = (
@@ -237,6 +237,20 @@ def load_manifest(path: str | Path) -> Manifest:
         for key in job:
             if key not in _JOB:
                 bad(("jobs", i, str(key)), f"unknown key {key!r}; valid: {', '.join(_JOB)}")
+        priority = job.get("priority", jobs_sql.DEFAULT_PRIORITY)
+        low, high = jobs_sql.MIN_WHOLE, jobs_sql.MAX_WHOLE
+        if (
+            isinstance(priority, bool)
+            or not isinstance(priority, int)
+            or not low <= priority <= high
+        ):
+            bad(
+                ("jobs", i, "priority"),
+                f"'priority' must be a whole number from {low} to {high} (1 = highest), "
+                f"got {priority!r}",
+            )
+        if job.get("data") is not None and not isinstance(job["data"], Mapping):
+            bad(("jobs", i, "data"), f"'data' must be a mapping, got {job['data']!r}")
         jobs.append(dict(job))
 
     sync = data.get("sync", "normal")

@@ -20,7 +20,7 @@ from statemachine_engine.actions import get_registry
 from statemachine_engine.actors import ActorRef, ChildRequest, resolve_config_path
 from statemachine_engine.config import MachineSpec, load_config
 from statemachine_engine.errors import ConfigError, DuplicateJob
-from statemachine_engine.persistence import Store, resolve_db_path
+from statemachine_engine.persistence import Store, jobs_sql, resolve_db_path
 from statemachine_engine.service._manifest import Manifest
 from statemachine_engine.service._wiring import (
     MonitorHook,
@@ -183,7 +183,7 @@ async def _queue_jobs(store: Store, manifest: Manifest, say: Callable[[str], Non
                 str(job["job_type"]),
                 machine_type=job.get("machine_type"),
                 data=job.get("data") or {},
-                priority=int(job.get("priority", 5)),
+                priority=job.get("priority", jobs_sql.DEFAULT_PRIORITY),
             )
             added += 1
         except DuplicateJob:

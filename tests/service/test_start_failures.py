@@ -17,6 +17,7 @@ import pytest
 from statemachine_engine.config import load_config
 from statemachine_engine.errors import (
     ActionLoadError,
+    ConfigError,
     StateMachineError,
     TransportError,
     sole_error,
@@ -116,3 +117,31 @@ def test_a_project_with_an_action_that_cannot_load_starts_nothing(folder: Path) 
     )
     assert not (folder / "data").exists()
     assert not (folder / "ctl-demo.sock").exists()
+
+
+@pytest.mark.parametrize(
+    ("job", "where", "message"),
+    [
+        # a store column cannot hold it: `statemachine run` printed add_job's traceback
+        (
+            "{job_id: j1, job_type: t, priority: 99999999999999999999999}",
+            "$.jobs[0].priority",
+            "'priority' must be a whole number from -2147483648 to 2147483647 (1 = highest), "
+            "got 99999999999999999999999",
+        ),
+        ("{job_id: j1, job_type: t, priority: high}", "$.jobs[0].priority", "got 'high'"),
+        ("{job_id: j1, job_type: t, data: [1, 2]}", "$.jobs[0].data", "must be a mapping"),
+    ],
+)
+def test_a_manifest_job_no_store_can_hold_is_an_error_at_its_line(
+    folder: Path, job: str, where: str, message: str
+) -> None:
+    (folder / "statemachine-project.yaml").write_text(
+        f"name: demo\ndb: data/demo.db\nmonitor: false\njobs:\n  - {job}\n"
+        "machines:\n  - config: m.yaml\n"
+    )
+    with pytest.raises(ConfigError) as refused:
+        load_manifest(folder / "statemachine-project.yaml")
+    [issue] = refused.value.issues
+    assert (issue.line, issue.path) == (5, where)
+    assert message in issue.message
