@@ -66,17 +66,28 @@ def loads(text: str | bytes) -> Any:
     return value
 
 
+def surrogate_in(text: str) -> str | None:
+    """Half of a UTF-16 surrogate pair standing alone in ``text``, written as its escape
+    (``\\ud800``), else None. Such a str -- from an escape in JSON or YAML, or from bytes
+    that were not UTF-8 in a command line or a file name -- is not Unicode text: no file,
+    database or socket line can carry it."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return ascii(text[exc.start])[1:-1]
+    return None
+
+
 def _refuse_surrogates(value: Any) -> None:
     if isinstance(value, str):
-        if not value.isascii():
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                bad = value[exc.start]
-                raise NonStandardJSON(
-                    f"a string holds an unpaired surrogate ({ascii(bad)[1:-1]}), which is not "
-                    "Unicode text; send the character itself, or both halves of its pair"
-                ) from None
+        bad = surrogate_in(value)
+        if bad is not None:
+            raise NonStandardJSON(
+                f"a string holds an unpaired surrogate ({bad}), which is not "
+                "Unicode text; send the character itself, or both halves of its pair"
+            )
     elif isinstance(value, dict):
         for key, item in value.items():
             _refuse_surrogates(key)

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from yaml.reader import ReaderError
 
+from statemachine_engine._strict_json import surrogate_in
 from statemachine_engine.config._yaml_loader import LimitError, Loader
 from statemachine_engine.errors import ConfigError, ConfigIssue
 
@@ -124,20 +125,16 @@ def _check_text(node: yaml.ScalarNode, path: Path) -> None:
     """Refuse a scalar that is not Unicode text: a double-quoted ``"\\ud800"`` escapes one
     half of a surrogate pair, which no file, database or socket can carry (a runtime's
     history writer failed on a state named so)."""
-    value = node.value
-    if value.isascii():
+    bad = surrogate_in(node.value)
+    if bad is None:
         return
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        is_key = path[-1:] == ("<key>",)
-        where = f"a key of {format_path(path[:-1])}" if is_key else format_path(path)
-        raise _NotText(
-            f"YAML error: {where} holds an unpaired surrogate "
-            f"({ascii(value[exc.start])[1:-1]}), which is not Unicode text; write the "
-            "character itself, or both halves of its pair",
-            node.start_mark,
-        ) from None
+    is_key = path[-1:] == ("<key>",)
+    where = f"a key of {format_path(path[:-1])}" if is_key else format_path(path)
+    raise _NotText(
+        f"YAML error: {where} holds an unpaired surrogate ({bad}), which is not Unicode "
+        "text; write the character itself, or both halves of its pair",
+        node.start_mark,
+    )
 
 
 class _NotText(Exception):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+from statemachine_engine._strict_json import surrogate_in
 from statemachine_engine.errors import TransportError
 
 #: ``--control-socket-prefix`` default; a machine's socket is ``{prefix}-{name}.sock``
@@ -24,15 +25,10 @@ def check_machine_name(machine_name: str) -> None:
         raise ValueError("machine name must not be empty")
     if "/" in machine_name or "\0" in machine_name:
         raise ValueError(f"machine name {machine_name!r} cannot be part of a socket path")
-    if not machine_name.isascii():
-        try:
-            machine_name.encode("utf-8")
-        except UnicodeEncodeError:
-            # bytes that are not UTF-8 (in a command line or a file name) arrive as
-            # surrogates, which no database or socket line can carry
-            raise ValueError(
-                f"machine name {machine_name!r} is not text (it holds bytes that are not UTF-8)"
-            ) from None
+    if surrogate_in(machine_name) is not None:
+        raise ValueError(
+            f"machine name {machine_name!r} is not text (it holds bytes that are not UTF-8)"
+        )
 
 
 def control_socket_path(machine_name: str, prefix: str | None = None) -> str:
